@@ -1,0 +1,84 @@
+# sentinel-logd: a thin wrapper over CMake.  `make help` lists the targets.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := build
+# Steps run in the order written; the builds themselves run in parallel.
+.NOTPARALLEL:
+
+CMAKE ?= cmake
+CTEST ?= ctest
+JOBS ?= 2
+ARGS ?=
+
+DEPS_DIR    := build/deps
+RELEASE_DIR := build/release
+ASAN_DIR    := build/asan
+
+DEPS_SCRIPT := tools/setup/deps.sh
+LWS_SCRIPT  := tools/setup/libwebsockets.sh
+# Written by the `lws` target: the libwebsockets prefix, or `system`.
+LWS_RESULT  := $(DEPS_DIR)/libwebsockets.prefix
+
+# Expanded only when a recipe uses it, i.e. after `lws` has run.
+# Empty when the system libwebsockets is used.
+LWS_PREFIX = $(shell r=$$(cat '$(LWS_RESULT)' 2>/dev/null || true); [ "$$r" = system ] || printf '%s' "$$r")
+
+RELEASE_FLAGS := -DCMAKE_BUILD_TYPE=RelWithDebInfo
+ASAN_FLAGS    := -DCMAKE_BUILD_TYPE=Debug -DSENTINEL_SANITIZE=ON
+CTEST_FLAGS   := --output-on-failure -j$(JOBS) --timeout 600
+
+# $(call cmake_build,DIR,FLAGS): configure and build one tree.
+define cmake_build
+	$(CMAKE) -S . -B $(1) $(2) -DLWS_PREFIX="$(LWS_PREFIX)"
+	$(CMAKE) --build $(1) -j$(JOBS)
+endef
+
+.PHONY: help deps deps-test lws build run test clean distclean
+
+help:
+	@echo "sentinel-logd make targets:"
+	@echo "  build      (default) install deps, build libwebsockets, build $(RELEASE_DIR)"
+	@echo "  run        build, then run $(RELEASE_DIR)/sentinel-logd \$$(ARGS)"
+	@echo "             (serves 127.0.0.1:8000 on data/sentinel.db by default)"
+	@echo "  test       build $(RELEASE_DIR) and $(ASAN_DIR) (ASan/UBSan), run ctest in both"
+	@echo "  deps       install missing Debian packages (tools/setup/deps.sh)"
+	@echo "  deps-test  same, plus the test-only packages (tools/setup/deps.sh test)"
+	@echo "  lws        build libwebsockets into $(DEPS_DIR) (cached)"
+	@echo "  clean      remove $(RELEASE_DIR) and $(ASAN_DIR), keep $(DEPS_DIR)"
+	@echo "  distclean  remove build/"
+	@echo "  help       this list"
+
+deps:
+	@$(DEPS_SCRIPT)
+
+deps-test:
+	@$(DEPS_SCRIPT) test
+
+lws:
+	@mkdir -p $(DEPS_DIR)
+	@prefix=$$($(LWS_SCRIPT) $(DEPS_DIR) | tail -n 1); \
+	[ -n "$$prefix" ] || { echo "make: $(LWS_SCRIPT) printed no prefix" >&2; exit 1; }; \
+	printf '%s\n' "$$prefix" >$(LWS_RESULT)
+
+build: deps lws
+	$(call cmake_build,$(RELEASE_DIR),$(RELEASE_FLAGS))
+
+run: build
+	@mkdir -p data
+	exec $(RELEASE_DIR)/sentinel-logd $(ARGS)
+
+test: deps-test lws
+	$(call cmake_build,$(RELEASE_DIR),$(RELEASE_FLAGS))
+	$(call cmake_build,$(ASAN_DIR),$(ASAN_FLAGS))
+	@rc=0; \
+	$(CTEST) --test-dir $(RELEASE_DIR) $(CTEST_FLAGS) || rc=1; \
+	$(CTEST) --test-dir $(ASAN_DIR) $(CTEST_FLAGS) || rc=1; \
+	if [ $$rc -ne 0 ]; then echo "make: tests failed" >&2; fi; \
+	exit $$rc
+
+clean:
+	rm -rf $(RELEASE_DIR) $(ASAN_DIR)
+
+distclean:
+	rm -rf build

@@ -1,0 +1,226 @@
+/* Command-line parsing: every flag, its default, and --help. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "ingest.h"
+#include "version.h"
+
+static const char usage[] =
+	"Usage: sentinel-logd [COMMAND] [OPTIONS]\n"
+	"\n"
+	"A log database: producers post JSON events, every event is committed to a\n"
+	"WAL-mode SQLite journal before it is broadcast, and WebSocket clients get\n"
+	"the live feed at ws://HOST:PORT/ws/logs.\n"
+	"\n"
+	"Commands:\n"
+	"  serve                   run the server (the default)\n"
+	"  migrate                 apply pending schema migrations to --db and exit\n"
+	"\n"
+	"Options:\n"
+	"  --listen HOST:PORT      address to listen on (default 127.0.0.1:8000)\n"
+	"  --db PATH               store file, created with its folders if missing\n"
+	"                          (default data/sentinel.db)\n"
+	"  --sync normal|full      normal: an acknowledged event survives a crash of\n"
+	"                          the process; full: it also survives power loss\n"
+	"                          (an fsync per group commit). Default normal.\n"
+	"  --max-event-bytes SIZE  largest event accepted (default 256KiB)\n"
+	"  --max-body-bytes SIZE   largest request body or ingest message\n"
+	"                          (default 16MiB)\n"
+	"  --cache-events N        newest events kept in memory for the live feed\n"
+	"                          (default 65536); older ones are read from the store\n"
+	"  --cache-bytes SIZE      memory bound of that cache (default 64MiB)\n"
+	"  -v, --verbose           log debug messages\n"
+	"  -h, --help              show this help and exit\n"
+	"  -V, --version           show the version and exit\n"
+	"\n"
+	"SIZE is a number of bytes with an optional KiB, MiB or GiB suffix.\n";
+
+int
+config_parse_size(const char *text, size_t *out)
+{
+	char *end;
+	unsigned long long n;
+	size_t mult = 1;
+
+	if (!text || !*text || *text == '-')
+		return ERR_INVAL;
+	errno = 0;
+	n = strtoull(text, &end, 10);
+	if (errno || end == text)
+		return ERR_INVAL;
+	if (!strcmp(end, "KiB") || !strcmp(end, "K") || !strcmp(end, "k"))
+		mult = 1024;
+	else if (!strcmp(end, "MiB") || !strcmp(end, "M"))
+		mult = 1024 * 1024;
+	else if (!strcmp(end, "GiB") || !strcmp(end, "G"))
+		mult = 1024 * 1024 * 1024;
+	else if (*end)
+		return ERR_INVAL;
+	if (n > SIZE_MAX / mult)
+		return ERR_INVAL;
+	*out = (size_t)(n * mult);
+	return 0;
+}
+
+/* Split "host:port", "[v6]:port" or ":port" into cfg. */
+static int
+parse_listen(struct config *cfg, const char *arg)
+{
+	const char *colon = strrchr(arg, ':');
+	const char *host = arg;
+	size_t hlen;
+	char *end;
+	long port;
+
+	if (!colon)
+		return -1;
+	hlen = (size_t)(colon - arg);
+	if (hlen >= 2 && arg[0] == '[' && arg[hlen - 1] == ']') {
+		host++;
+		hlen -= 2;
+	}
+	if (hlen >= sizeof cfg->host)
+		return -1;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno || *end || end == colon + 1 || port < 0 || port > 65535)
+		return -1;
+	if (hlen == 0) {
+		strcpy(cfg->host, "127.0.0.1");
+	} else {
+		memcpy(cfg->host, host, hlen);
+		cfg->host[hlen] = '\0';
+	}
+	cfg->port = (int)port;
+	return 0;
+}
+
+static int
+bad(const char *flag, const char *value, const char *why)
+{
+	fprintf(stderr, "sentinel-logd: invalid %s '%s': %s\n", flag, value, why);
+	fprintf(stderr, "Try 'sentinel-logd --help'.\n");
+	return -1;
+}
+
+int
+config_parse(struct config *cfg, int argc, char **argv)
+{
+	enum { OPT_LISTEN = 256, OPT_DB, OPT_SYNC, OPT_EVENT_MAX, OPT_BODY_MAX,
+	       OPT_CACHE_EVENTS, OPT_CACHE_BYTES };
+	static const struct option options[] = {
+		{"listen", required_argument, NULL, OPT_LISTEN},
+		{"db", required_argument, NULL, OPT_DB},
+		{"sync", required_argument, NULL, OPT_SYNC},
+		{"max-event-bytes", required_argument, NULL, OPT_EVENT_MAX},
+		{"max-body-bytes", required_argument, NULL, OPT_BODY_MAX},
+		{"cache-events", required_argument, NULL, OPT_CACHE_EVENTS},
+		{"cache-bytes", required_argument, NULL, OPT_CACHE_BYTES},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	memset(cfg, 0, sizeof *cfg);
+	cfg->command = CONFIG_SERVE;
+	strcpy(cfg->host, "127.0.0.1");
+	cfg->port = 8000;
+	cfg->db_path = "data/sentinel.db";
+	cfg->event_max = INGEST_EVENT_MAX_DEFAULT;
+	cfg->body_max = INGEST_BODY_MAX_DEFAULT;
+	cfg->cache_events = 65536;
+	cfg->cache_bytes = 64 * 1024 * 1024;
+
+	if (argc > 1 && argv[1][0] != '-') {
+		if (!strcmp(argv[1], "serve"))
+			cfg->command = CONFIG_SERVE;
+		else if (!strcmp(argv[1], "migrate"))
+			cfg->command = CONFIG_MIGRATE;
+		else {
+			fprintf(stderr, "sentinel-logd: unknown command '%s'\n"
+				"Try 'sentinel-logd --help'.\n", argv[1]);
+			return -1;
+		}
+		argv++;
+		argc--;
+	}
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":vhV", options, NULL)) != -1) {
+		size_t size;
+		switch (c) {
+		case OPT_LISTEN:
+			if (parse_listen(cfg, optarg))
+				return bad("--listen", optarg, "expected HOST:PORT, e.g. 127.0.0.1:8000");
+			break;
+		case OPT_DB:
+			if (!*optarg)
+				return bad("--db", optarg, "empty path");
+			cfg->db_path = optarg;
+			break;
+		case OPT_SYNC:
+			if (!strcmp(optarg, "normal"))
+				cfg->sync_full = 0;
+			else if (!strcmp(optarg, "full"))
+				cfg->sync_full = 1;
+			else
+				return bad("--sync", optarg, "expected normal or full");
+			break;
+		case OPT_EVENT_MAX:
+		case OPT_BODY_MAX:
+		case OPT_CACHE_BYTES:
+			if (config_parse_size(optarg, &size) || size < 1024)
+				return bad(options[c - OPT_LISTEN].name, optarg,
+					   "expected a size of at least 1024 bytes, e.g. 256KiB");
+			if (c == OPT_EVENT_MAX)
+				cfg->event_max = size;
+			else if (c == OPT_BODY_MAX)
+				cfg->body_max = size;
+			else
+				cfg->cache_bytes = size;
+			break;
+		case OPT_CACHE_EVENTS:
+			if (config_parse_size(optarg, &size) || size < 1 || size > (1u << 24))
+				return bad("--cache-events", optarg,
+					   "expected a number from 1 to 16777216");
+			cfg->cache_events = size;
+			break;
+		case 'v':
+			cfg->verbose = 1;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			cfg->command = CONFIG_EXIT;
+			return 0;
+		case 'V':
+			printf("sentinel-logd %s\n", SENTINEL_VERSION);
+			cfg->command = CONFIG_EXIT;
+			return 0;
+		case ':':
+			fprintf(stderr, "sentinel-logd: option '%s' needs a value\n"
+				"Try 'sentinel-logd --help'.\n", argv[optind - 1]);
+			return -1;
+		default:
+			fprintf(stderr, "sentinel-logd: unknown option '%s'\n"
+				"Try 'sentinel-logd --help'.\n", argv[optind - 1]);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "sentinel-logd: unexpected argument '%s'\n"
+			"Try 'sentinel-logd --help'.\n", argv[optind]);
+		return -1;
+	}
+	if (cfg->event_max > cfg->body_max)
+		cfg->event_max = cfg->body_max;
+	return 0;
+}

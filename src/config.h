@@ -1,0 +1,38 @@
+/*
+ * Command-line configuration of sentinel-logd.
+ */
+#ifndef SENTINEL_CONFIG_H
+#define SENTINEL_CONFIG_H
+
+#include <stddef.h>
+
+enum config_command {
+	CONFIG_SERVE,   /* run the server (the default) */
+	CONFIG_MIGRATE, /* apply migrations to --db and exit */
+	CONFIG_EXIT,    /* --help or --version was printed: exit 0 */
+};
+
+struct config {
+	enum config_command command;
+	char host[256];      /* --listen host part */
+	int port;            /* --listen port part */
+	const char *db_path; /* --db */
+	int sync_full;       /* --sync full */
+	size_t event_max;    /* --max-event-bytes */
+	size_t body_max;     /* --max-body-bytes */
+	size_t cache_events; /* --cache-events: events the live cache holds */
+	size_t cache_bytes;  /* --cache-bytes */
+	int verbose;         /* --verbose */
+};
+
+/*
+ * Fill cfg from argv. Prints --help/--version output to stdout and errors
+ * to stderr. Returns 0, or -1 when the arguments are wrong (after printing
+ * why).
+ */
+int config_parse(struct config *cfg, int argc, char **argv);
+
+/* Parse "1048576", "64KiB", "16MiB", "1GiB" into bytes. Returns 0 or ERR_INVAL. */
+int config_parse_size(const char *text, size_t *out);
+
+#endif

@@ -1,0 +1,347 @@
+/*
+ * HTTP requests. Each connection's session holds at most one request in
+ * flight: its body while it arrives, the batch while the writer commits it,
+ * then the response until it is written. Responses are written whole, in
+ * one lws_write of headers and body (HTTP/1 only: the build has no h2), from
+ * the WRITEABLE callback.
+ */
+#include "http.h"
+
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "ingest.h"
+#include "log.h"
+#include "server.h"
+#include "writer.h"
+
+struct http_session {
+	char *body; /* the request body as it arrives */
+	size_t body_len, body_cap;
+	enum ingest_format format;
+	int refused;                 /* a response was queued before the body ended */
+	struct ingest_batch *pending;  /* committing; its owner is this wsi */
+	unsigned char *resp;         /* LWS_PRE + headers + body, ready to write */
+	size_t resp_len;
+	int close_after;             /* close once the response is out */
+};
+
+size_t
+http_session_size(void)
+{
+	return sizeof(struct http_session);
+}
+
+static struct server *
+server_of(struct lws *wsi)
+{
+	return lws_context_user(lws_get_context(wsi));
+}
+
+static void
+reset_request(struct http_session *hs)
+{
+	free(hs->body);
+	hs->body = NULL;
+	hs->body_len = hs->body_cap = 0;
+	hs->refused = 0;
+}
+
+int
+http_status_for(int err)
+{
+	switch (err) {
+	case 0:
+		return HTTP_STATUS_OK;
+	case ERR_JSON:
+	case ERR_EVENT:
+	case ERR_INVAL:
+		return HTTP_STATUS_BAD_REQUEST;
+	case ERR_TOOBIG:
+		return HTTP_STATUS_REQ_ENTITY_TOO_LARGE;
+	default:
+		return HTTP_STATUS_SERVICE_UNAVAILABLE;
+	}
+}
+
+int
+http_respond(struct lws *wsi, int status, const char *content_type,
+	     const char *body, size_t len)
+{
+	struct http_session *hs = lws_wsi_user(wsi);
+	size_t head_room = 512;
+	unsigned char *buf, *start, *p, *end;
+
+	free(hs->resp);
+	hs->resp = NULL;
+	buf = malloc(LWS_PRE + head_room + len);
+	if (!buf)
+		return ERR_NOMEM;
+	start = p = buf + LWS_PRE;
+	end = start + head_room;
+	if (lws_add_http_common_headers(wsi, (unsigned int)status, content_type,
+					(lws_filepos_t)len, &p, end) ||
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+					(const unsigned char *)"no-store", 8, &p, end) ||
+	    (hs->close_after &&
+	     lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+					  (const unsigned char *)"close", 5, &p, end)) ||
+	    lws_finalize_http_header(wsi, &p, end)) {
+		free(buf);
+		return ERR_NOMEM;
+	}
+	memcpy(p, body, len);
+	hs->resp = buf;
+	hs->resp_len = (size_t)(p - start) + len;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+int
+http_respond_error(struct lws *wsi, int status, const char *msg, long index)
+{
+	char *json = ingest_error_json(msg, index);
+	int rc;
+
+	if (!json) /* msg was not valid UTF-8: say so without it */
+		json = ingest_error_json("invalid request", index);
+	if (!json)
+		return ERR_NOMEM;
+	rc = http_respond(wsi, status, "application/json", json, strlen(json));
+	free(json);
+	return rc;
+}
+
+/* Write the queued response; returns non-zero to close the connection. */
+static int
+write_response(struct lws *wsi, struct http_session *hs)
+{
+	if (!hs->resp)
+		return 0; /* spurious */
+	int n = lws_write(wsi, hs->resp + LWS_PRE, hs->resp_len, LWS_WRITE_HTTP_FINAL);
+	free(hs->resp);
+	hs->resp = NULL;
+	if (n < 0 || hs->close_after)
+		return -1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* The writer finished a POSTed batch: answer it. */
+static void
+ingest_done(struct ingest_batch *b)
+{
+	struct lws *wsi = b->owner;
+	struct http_session *hs = lws_wsi_user(wsi);
+	int rc;
+
+	hs->pending = NULL;
+	if (b->status == 0) {
+		char *answer = ingest_answer_json(b);
+		rc = answer ? http_respond(wsi, 200, "application/json", answer,
+					   strlen(answer))
+			    : ERR_NOMEM;
+		free(answer);
+	} else {
+		rc = http_respond_error(wsi, http_status_for(b->status), b->errmsg, -1);
+	}
+	if (rc)
+		lws_set_timeout(wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+	ingest_batch_free(b);
+}
+
+/* Refuse a POST early: answer now and close once it is written. */
+static int
+refuse(struct lws *wsi, struct http_session *hs, int status, const char *msg)
+{
+	hs->refused = 1;
+	hs->close_after = 1;
+	return http_respond_error(wsi, status, msg, -1) ? -1 : 0;
+}
+
+static int
+content_type_is(const char *ct, const char *want)
+{
+	size_t n = strlen(want);
+	return !strncasecmp(ct, want, n) && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+/* Start a POST /api/events: check its headers before the body arrives. */
+static int
+begin_ingest(struct lws *wsi, struct http_session *hs)
+{
+	const struct config *cfg = server_of(wsi)->cfg;
+	char ct[128] = "", clen[32] = "";
+
+	if (lws_hdr_copy(wsi, ct, sizeof ct, WSI_TOKEN_HTTP_CONTENT_TYPE) < 0)
+		ct[0] = '\0';
+	if (!ct[0] || content_type_is(ct, "application/json"))
+		hs->format = INGEST_JSON;
+	else if (content_type_is(ct, "application/x-ndjson") ||
+		 content_type_is(ct, "application/ndjson") ||
+		 content_type_is(ct, "application/jsonl"))
+		hs->format = INGEST_NDJSON;
+	else
+		return refuse(wsi, hs, HTTP_STATUS_UNSUPPORTED_MEDIA_TYPE,
+			      "Content-Type must be application/json or application/x-ndjson");
+
+	if (lws_hdr_copy(wsi, clen, sizeof clen, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+		return refuse(wsi, hs, HTTP_STATUS_LENGTH_REQUIRED,
+			      "a Content-Length header is required");
+	char *end;
+	unsigned long long n = strtoull(clen, &end, 10);
+	if (*end || end == clen)
+		return refuse(wsi, hs, HTTP_STATUS_BAD_REQUEST, "invalid Content-Length");
+	if (n > cfg->body_max) {
+		char msg[128];
+		snprintf(msg, sizeof msg, "request body of %llu bytes is over the limit of %zu bytes",
+			 n, cfg->body_max);
+		return refuse(wsi, hs, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, msg);
+	}
+	hs->body = malloc(n + 1);
+	if (!hs->body)
+		return refuse(wsi, hs, HTTP_STATUS_SERVICE_UNAVAILABLE, "out of memory");
+	hs->body_cap = n + 1;
+	return 0;
+}
+
+static int
+append_body(struct lws *wsi, struct http_session *hs, const void *in, size_t len)
+{
+	if (hs->refused)
+		return 0; /* answered already; drop the rest */
+	if (hs->body_len + len >= hs->body_cap)
+		return refuse(wsi, hs, HTTP_STATUS_REQ_ENTITY_TOO_LARGE,
+			      "request body is longer than its Content-Length");
+	memcpy(hs->body + hs->body_len, in, len);
+	hs->body_len += len;
+	return 0;
+}
+
+static int
+finish_ingest(struct lws *wsi, struct http_session *hs)
+{
+	struct server *srv = server_of(wsi);
+	struct ingest_error err;
+	struct ingest_batch *b;
+
+	if (hs->refused)
+		return 0;
+	b = ingest_parse(hs->body ? hs->body : "", hs->body_len, hs->format,
+			 srv->cfg->event_max, &err);
+	reset_request(hs);
+	if (!b)
+		return http_respond_error(wsi, http_status_for(err.code), err.msg,
+					  (long)err.index) ? -1 : 0;
+	if (b->count == 0) {
+		ingest_done(b); /* nothing to commit: answer at once */
+		return 0;
+	}
+	b->owner = wsi;
+	b->on_done = ingest_done;
+	if (server_submit(srv, b)) {
+		ingest_batch_free(b);
+		return http_respond_error(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE,
+					  "the server is shutting down", -1) ? -1 : 0;
+	}
+	hs->pending = b;
+	return 0;
+}
+
+static int
+healthz(struct lws *wsi)
+{
+	struct server *srv = server_of(wsi);
+	int state = writer_state(srv->writer);
+	static const char ok[] = "{\"status\":\"ok\"}";
+
+	if (state == 0 && !srv->stopping)
+		return http_respond(wsi, 200, "application/json", ok, sizeof ok - 1);
+	return http_respond_error(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE,
+				  srv->stopping ? "the server is shutting down"
+						: "the store cannot write",
+				  -1);
+}
+
+/* Route a request by method and path (no query string). */
+static int
+route(struct lws *wsi, struct http_session *hs, const char *path)
+{
+	char *uri;
+	int uri_len, method = lws_http_get_uri_and_method(wsi, &uri, &uri_len);
+
+	if (!strcmp(path, "/api/events")) {
+		if (method == LWSHUMETH_POST)
+			return begin_ingest(wsi, hs);
+		return http_respond_error(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED,
+					  "use POST to ingest events", -1);
+	}
+	if (!strcmp(path, "/healthz")) {
+		if (method != LWSHUMETH_GET)
+			return http_respond_error(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED,
+						  "use GET", -1);
+		return healthz(wsi);
+	}
+	if (method == LWSHUMETH_POST) /* do not read a body we will not use */
+		hs->close_after = 1;
+	return http_respond_error(wsi, HTTP_STATUS_NOT_FOUND, "no such endpoint", -1);
+}
+
+/* Refuse upgrades to anything but the two WebSocket endpoints. */
+static int
+confirm_upgrade(struct lws *wsi)
+{
+	char path[128];
+	unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start,
+					  *end = buf + sizeof buf;
+	static const char body[] = "{\"error\":\"no WebSocket endpoint at this path; "
+				   "use /ws/logs or /ws/ingest\"}";
+
+	if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) > 0 &&
+	    (!strcmp(path, "/ws/logs") || !strcmp(path, "/ws/ingest")))
+		return 0;
+	if (lws_add_http_common_headers(wsi, HTTP_STATUS_NOT_FOUND, "application/json",
+					sizeof body - 1, &p, end) ||
+	    lws_finalize_http_header(wsi, &p, end))
+		return -1;
+	memcpy(p, body, sizeof body - 1);
+	p += sizeof body - 1;
+	return lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL) < 0 ? -1 : 1;
+}
+
+int
+http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
+{
+	struct http_session *hs = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP:
+		reset_request(hs);
+		hs->close_after = 0;
+		return route(wsi, hs, in ? (const char *)in : "");
+	case LWS_CALLBACK_HTTP_BODY:
+		return append_body(wsi, hs, in, len);
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		return finish_ingest(wsi, hs);
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return write_response(wsi, hs);
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		return confirm_upgrade(wsi);
+	case LWS_CALLBACK_CLOSED_HTTP:
+		if (hs->pending)
+			hs->pending->owner = NULL; /* the writer's answer has nowhere to go */
+		hs->pending = NULL;
+		reset_request(hs);
+		free(hs->resp);
+		hs->resp = NULL;
+		return 0;
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		server__writer_done(lws_context_user(lws_get_context(wsi)));
+		return 0;
+	default:
+		return lws_callback_http_dummy(wsi, (enum lws_callback_reasons)reason,
+					       user, in, len);
+	}
+}

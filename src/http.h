@@ -1,0 +1,35 @@
+/*
+ * The HTTP side of the server: libwebsockets' protocols[0], which receives
+ * every plain HTTP request (there are no mounts), routes it by path, and
+ * writes responses. It also vets WebSocket upgrades (only /ws/logs and
+ * /ws/ingest exist) and receives the writer's wake-ups.
+ */
+#ifndef SENTINEL_HTTP_H
+#define SENTINEL_HTTP_H
+
+#include <stddef.h>
+
+struct lws;
+struct ingest_batch;
+
+/* The lws protocol callback for protocols[0]. */
+int http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len);
+
+/* Size of http_callback's per-session data. */
+size_t http_session_size(void);
+
+/*
+ * Queue a complete response on an HTTP connection: status, content type
+ * and a body that is copied. It is written when the socket is writable.
+ * Returns 0 or ERR_NOMEM.
+ */
+int http_respond(struct lws *wsi, int status, const char *content_type,
+		 const char *body, size_t len);
+
+/* Respond with {"error": msg} (and "index" when index >= 0). */
+int http_respond_error(struct lws *wsi, int status, const char *msg, long index);
+
+/* The HTTP status for a project error code from ingest or the writer. */
+int http_status_for(int err);
+
+#endif

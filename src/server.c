@@ -1,0 +1,288 @@
+/*
+ * Server lifetime: start-up, the libevent loop with libwebsockets on it,
+ * the writer's completions, and a graceful stop.
+ *
+ * Start: open the store for writing (migrating it), open a read-only
+ * handle, seed the hub with the store's last id, create the lws context on
+ * our event_base, then start the writer. Stop (SIGINT/SIGTERM): refuse new
+ * work, let the writer commit and answer everything already accepted, let
+ * subscribers drain what was committed and close them with 1001, destroy
+ * the lws context, and close the store (which checkpoints the WAL).
+ */
+#include "server.h"
+
+#include <event2/event.h>
+#include <libwebsockets.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "http.h"
+#include "log.h"
+#include "ws.h"
+#include "ws_logs.h"
+
+#if !defined(LWS_WITH_LIBEVENT)
+#error "libwebsockets was built without LWS_WITH_LIBEVENT; sentinel-logd needs it"
+#endif
+
+/* How long a stop waits for answers and subscribers to drain. */
+#define STOP_GRACE_MS 3000
+#define STOP_POLL_MS 50
+
+static struct lws_protocols protocols[] = {
+	{"http", (lws_callback_function *)http_callback, 0, 0, 0, NULL, 0},
+	{"sentinel", (lws_callback_function *)ws_callback, 0, 65536, 0, NULL, 0},
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* Make "sentinel" the protocol of upgrades that name none (browsers, seed). */
+static const struct lws_protocol_vhost_options pvo_default = {NULL, NULL, "default", "1"};
+static const struct lws_protocol_vhost_options pvo = {NULL, &pvo_default, "sentinel", ""};
+
+static const lws_retry_bo_t keepalive = {
+	.secs_since_valid_ping = 30,
+	.secs_since_valid_hangup = 60,
+};
+
+/* Called by the writer thread: lws_cancel_service() is thread-safe. */
+static void
+wake_loop(void *arg)
+{
+	struct server *srv = arg;
+	lws_cancel_service(srv->lws);
+}
+
+int
+server_submit(struct server *srv, struct ingest_batch *batch)
+{
+	if (srv->stopping)
+		return ERR_CLOSED;
+	return writer_submit(srv->writer, batch);
+}
+
+void
+server__writer_done(struct server *srv)
+{
+	struct ingest_batch *b, *next;
+	int published = 0;
+
+	for (b = writer_take_done(srv->writer); b; b = next) {
+		next = b->next;
+		if (b->status == 0) {
+			for (size_t i = 0; i < b->count; i++) {
+				struct hub_msg *m = b->msgs ? b->msgs[i] : NULL;
+				if (!m) {
+					/* Out of memory for its wire form: subscribers
+					 * will read this one from the store instead. */
+					hub_forget(srv->hub, b->first_id + (int64_t)i);
+					continue;
+				}
+				hub_publish(srv->hub, m);
+				b->msgs[i] = NULL;
+			}
+			published = 1;
+		}
+		if (b->owner)
+			b->on_done(b);
+		else
+			ingest_batch_free(b);
+	}
+	if (published)
+		ws_logs_wake(srv);
+}
+
+/* Poll until the stop has drained, then tear down lws and leave the loop. */
+static void
+on_stop_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	(void)fd;
+	(void)what;
+
+	/* At least two polls, so that queued answers to producers go out. */
+	srv->stop_waited_ms += STOP_POLL_MS;
+	if (srv->stop_waited_ms < STOP_GRACE_MS &&
+	    (srv->subscribers || srv->stop_waited_ms < 2 * STOP_POLL_MS)) {
+		struct timeval tv = {0, STOP_POLL_MS * 1000};
+		evtimer_add(srv->stop_timer, &tv);
+		return;
+	}
+	lws_context_destroy(srv->lws);
+	srv->lws = NULL;
+	event_base_loopexit(srv->base, NULL);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct timeval tv = {0, STOP_POLL_MS * 1000};
+	(void)what;
+
+	if (srv->stopping)
+		return;
+	log_info("received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	srv->stopping = 1;
+	/* Commit what was accepted, then answer it and publish it. */
+	writer_stop(srv->writer);
+	server__writer_done(srv);
+	/* Subscribers send what is left, then close with 1001 (ws_logs.c). */
+	ws_logs_stop(srv);
+	evtimer_add(srv->stop_timer, &tv);
+}
+
+/* Open both store handles and the hub. */
+static int
+open_store(struct server *srv)
+{
+	const struct config *cfg = srv->cfg;
+	char errmsg[512];
+	int64_t last_id;
+	int err;
+
+	store *wst = store_open(cfg->db_path, STORE_WRITE | (cfg->sync_full ? STORE_SYNC_FULL : 0),
+				&err, errmsg, sizeof errmsg);
+	if (!wst) {
+		log_error("cannot open the store: %s", errmsg);
+		return err;
+	}
+	srv->reader = store_open(cfg->db_path, STORE_READONLY, &err, errmsg, sizeof errmsg);
+	if (!srv->reader) {
+		log_error("cannot open the store for reading: %s", errmsg);
+		store_close(wst);
+		return err;
+	}
+	if ((err = store_last_id(srv->reader, &last_id))) {
+		log_error("cannot read the store: %s", store_errmsg(srv->reader));
+		store_close(wst);
+		return err;
+	}
+	srv->hub = hub_create(cfg->cache_events, cfg->cache_bytes, last_id);
+	srv->scratch_size = LWS_PRE + cfg->event_max + 256;
+	srv->scratch = malloc(srv->scratch_size);
+	if (!srv->hub || !srv->scratch) {
+		store_close(wst);
+		return ERR_NOMEM;
+	}
+	srv->pending_store = wst;
+	log_info("store %s: last id %lld, epoch %s, sync %s", cfg->db_path,
+		 (long long)last_id, store_epoch(srv->reader), cfg->sync_full ? "full" : "normal");
+	return 0;
+}
+
+static int
+create_lws(struct server *srv)
+{
+	const struct config *cfg = srv->cfg;
+	struct lws_context_creation_info info;
+	void *loops[1] = {srv->base};
+
+	protocols[0].per_session_data_size = http_session_size();
+	protocols[1].per_session_data_size = ws_session_size();
+
+	memset(&info, 0, sizeof info);
+	info.port = cfg->port;
+	info.iface = strcmp(cfg->host, "0.0.0.0") ? cfg->host : NULL;
+	info.protocols = protocols;
+	info.pvo = &pvo;
+	info.user = srv;
+	info.foreign_loops = loops;
+	info.pcontext = &srv->lws;
+	info.options = LWS_SERVER_OPTION_LIBEVENT | LWS_SERVER_OPTION_VALIDATE_UTF8 |
+		       LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+	info.max_http_header_data = 4096;
+	info.pt_serv_buf_size = 64 * 1024;
+	info.retry_and_idle_policy = &keepalive;
+	info.timeout_secs = 10;
+
+	srv->lws = lws_create_context(&info);
+	if (!srv->lws) {
+		log_error("cannot listen on %s:%d (address in use or not available?)",
+			  cfg->host, cfg->port);
+		return ERR_SYS;
+	}
+	return 0;
+}
+
+static void
+lws_log_to_ours(int level, const char *line)
+{
+	size_t n = strlen(line);
+	while (n && line[n - 1] == '\n')
+		n--;
+	if (level & LLL_ERR)
+		log_error("lws: %.*s", (int)n, line);
+	else if (level & LLL_WARN)
+		log_warn("lws: %.*s", (int)n, line);
+	else
+		log_debug("lws: %.*s", (int)n, line);
+}
+
+int
+server_run(const struct config *cfg)
+{
+	struct server srv = {.cfg = cfg};
+	int rc, err;
+
+	signal(SIGPIPE, SIG_IGN);
+	lws_set_log_level(LLL_ERR | LLL_WARN | (cfg->verbose ? LLL_NOTICE : 0), lws_log_to_ours);
+
+	srv.base = event_base_new();
+	if (!srv.base) {
+		log_error("cannot create the event loop");
+		return 1;
+	}
+	if ((rc = open_store(&srv)))
+		goto out;
+	if ((rc = create_lws(&srv)))
+		goto out;
+	srv.writer = writer_create(srv.pending_store, wake_loop, &srv, &err);
+	srv.pending_store = NULL;
+	if (!srv.writer) {
+		log_error("cannot start the writer thread: %s", err_str(err));
+		rc = err;
+		goto out;
+	}
+
+	srv.sigint = evsignal_new(srv.base, SIGINT, on_signal, &srv);
+	srv.sigterm = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
+	srv.stop_timer = evtimer_new(srv.base, on_stop_timer, &srv);
+	if (!srv.sigint || !srv.sigterm || !srv.stop_timer ||
+	    evsignal_add(srv.sigint, NULL) || evsignal_add(srv.sigterm, NULL)) {
+		log_error("cannot install signal handlers");
+		rc = ERR_SYS;
+		goto out;
+	}
+
+	log_info("sentinel-logd listening on http://%s:%d (live feed: ws://%s:%d/ws/logs)",
+		 cfg->host, cfg->port, cfg->host, cfg->port);
+	if (event_base_dispatch(srv.base) < 0) {
+		log_error("the event loop failed");
+		rc = ERR_SYS;
+	}
+out:
+	/* The writer calls lws_cancel_service(): join it before lws goes. */
+	if (srv.writer)
+		writer_stop(srv.writer);
+	if (srv.lws)
+		lws_context_destroy(srv.lws);
+	if (srv.writer)
+		server__writer_done(&srv); /* free what is left unanswered */
+	writer_destroy(srv.writer);
+	if (srv.sigint)
+		event_free(srv.sigint);
+	if (srv.sigterm)
+		event_free(srv.sigterm);
+	if (srv.stop_timer)
+		event_free(srv.stop_timer);
+	store_close(srv.pending_store);
+	store_close(srv.reader);
+	hub_destroy(srv.hub);
+	free(srv.scratch);
+	event_base_free(srv.base);
+	if (rc == 0)
+		log_info("stopped cleanly");
+	return rc ? 1 : 0;
+}

@@ -1,0 +1,393 @@
+/*
+ * The SQLite store.
+ *
+ * Invariants: ids come from AUTOINCREMENT, so they only grow and are never
+ * reused; the schema is built only by the embedded migrations (never a
+ * second copy of the DDL here); reads are short transactions, keyed by id,
+ * so that a long replay never holds a snapshot that starves checkpoints.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "embedded.h"
+#include "err.h"
+
+struct store {
+	sqlite3 *db;
+	int flags;
+	sqlite3_stmt *append;
+	sqlite3_stmt *read_after;
+	sqlite3_stmt *last_id;
+	char epoch[STORE_EPOCH_SIZE];
+	char errmsg[256];
+};
+
+/* Map an SQLite result code to a project error code. */
+static int
+map_rc(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return 0;
+	case SQLITE_NOMEM:
+		return ERR_NOMEM;
+	case SQLITE_FULL:
+		return ERR_FULL;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return ERR_BUSY;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return ERR_CORRUPT;
+	default:
+		return ERR_IO;
+	}
+}
+
+/* Record the connection's last error and return its project code. */
+static int
+fail_db(store *st, int rc)
+{
+	snprintf(st->errmsg, sizeof st->errmsg, "%s", sqlite3_errmsg(st->db));
+	return map_rc(rc);
+}
+
+static int
+exec(store *st, const char *sql)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		snprintf(st->errmsg, sizeof st->errmsg, "%s", msg ? msg : sqlite3_errstr(rc));
+		sqlite3_free(msg);
+		return map_rc(rc);
+	}
+	return 0;
+}
+
+/* Run a query returning one integer. */
+static int
+query_int(store *st, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return fail_db(st, rc);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(s, 0);
+	else if (rc == SQLITE_DONE)
+		*out = 0;
+	else {
+		int err = fail_db(st, rc);
+		sqlite3_finalize(s);
+		return err;
+	}
+	sqlite3_finalize(s);
+	return 0;
+}
+
+/* Create every missing folder above path, like mkdir -p on its dirname. */
+static int
+make_parent_dirs(const char *path, char *errmsg, size_t errmsg_size)
+{
+	char buf[4096];
+	size_t len = strlen(path);
+
+	if (len >= sizeof buf) {
+		snprintf(errmsg, errmsg_size, "path too long: %s", path);
+		return ERR_INVAL;
+	}
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+			snprintf(errmsg, errmsg_size, "cannot create folder %s: %s", buf,
+				 strerror(errno));
+			return ERR_SYS;
+		}
+		*p = '/';
+	}
+	return 0;
+}
+
+int
+store_latest_version(void)
+{
+	return (int)embedded_migrations_count;
+}
+
+/* Apply every migration newer than the file's user_version, atomically. */
+static int
+migrate(store *st)
+{
+	int64_t version;
+	int rc;
+
+	if ((rc = exec(st, "BEGIN IMMEDIATE")))
+		return rc;
+	if ((rc = query_int(st, "PRAGMA user_version", &version)))
+		goto fail;
+	if (version > store_latest_version()) {
+		snprintf(st->errmsg, sizeof st->errmsg,
+			 "the store has schema version %lld but this program knows only up to %d",
+			 (long long)version, store_latest_version());
+		rc = ERR_SCHEMA;
+		goto fail;
+	}
+	for (int v = (int)version; v < store_latest_version(); v++) {
+		char sql[64];
+		if ((rc = exec(st, embedded_migrations[v].data))) {
+			char detail[sizeof st->errmsg];
+			memcpy(detail, st->errmsg, sizeof detail);
+			snprintf(st->errmsg, sizeof st->errmsg, "migration %s failed: %.200s",
+				 embedded_migrations[v].name, detail);
+			goto fail;
+		}
+		snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
+		if ((rc = exec(st, sql)))
+			goto fail;
+	}
+	return exec(st, "COMMIT");
+fail:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+static int
+prepare(store *st, const char *sql, sqlite3_stmt **out)
+{
+	int rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
+	return rc == SQLITE_OK ? 0 : fail_db(st, rc);
+}
+
+/* Pragmas, migrations and statements: everything after sqlite3_open. */
+static int
+setup(store *st)
+{
+	int rc;
+	int64_t pages;
+
+	sqlite3_busy_timeout(st->db, 5000);
+	/* Validate the header now, so a corrupt or foreign file is reported
+	 * at open rather than on the first write. */
+	if ((rc = query_int(st, "PRAGMA page_count", &pages)))
+		return rc;
+	if (st->flags & STORE_WRITE) {
+		/* auto_vacuum only takes effect before the first table exists. */
+		if (pages == 0 && (rc = exec(st, "PRAGMA auto_vacuum = INCREMENTAL")))
+			return rc;
+		if ((rc = exec(st, "PRAGMA journal_mode = WAL")))
+			return rc;
+		if ((rc = exec(st, st->flags & STORE_SYNC_FULL ? "PRAGMA synchronous = FULL"
+							       : "PRAGMA synchronous = NORMAL")))
+			return rc;
+		if ((rc = migrate(st)))
+			return rc;
+		if ((rc = prepare(st, "INSERT INTO journal (ts_us, type, body) VALUES (?, ?, ?)",
+				  &st->append)))
+			return rc;
+	} else {
+		int64_t version;
+		if ((rc = query_int(st, "PRAGMA user_version", &version)))
+			return rc;
+		if (version < 1) {
+			snprintf(st->errmsg, sizeof st->errmsg,
+				 "not a sentinel-logd store (schema version 0)");
+			return ERR_SCHEMA;
+		}
+		if ((rc = exec(st, "PRAGMA query_only = 1")))
+			return rc;
+	}
+	if ((rc = prepare(st, "SELECT id, ts_us, type, body FROM journal WHERE id > ? "
+			      "ORDER BY id LIMIT ?",
+			  &st->read_after)) ||
+	    (rc = prepare(st, "SELECT seq FROM sqlite_sequence WHERE name = 'journal'",
+			  &st->last_id)))
+		return rc;
+
+	sqlite3_stmt *s;
+	if ((rc = prepare(st, "SELECT value FROM meta WHERE key = 'epoch'", &s)))
+		return rc;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		snprintf(st->epoch, sizeof st->epoch, "%s",
+			 (const char *)sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+	return 0;
+}
+
+store *
+store_open(const char *path, int flags, int *err, char *errmsg, size_t errmsg_size)
+{
+	store *st = calloc(1, sizeof *st);
+	int rc, open_flags;
+
+	if (!st) {
+		*err = ERR_NOMEM;
+		snprintf(errmsg, errmsg_size, "out of memory");
+		return NULL;
+	}
+	st->flags = flags;
+	if (flags & STORE_WRITE) {
+		if ((rc = make_parent_dirs(path, errmsg, errmsg_size))) {
+			free(st);
+			*err = rc;
+			return NULL;
+		}
+		open_flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	} else {
+		open_flags = SQLITE_OPEN_READONLY;
+	}
+	open_flags |= SQLITE_OPEN_NOMUTEX; /* one thread per handle */
+	rc = sqlite3_open_v2(path, &st->db, open_flags, NULL);
+	if (rc != SQLITE_OK) {
+		rc = fail_db(st, rc);
+		goto fail;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	if ((rc = setup(st)))
+		goto fail;
+	return st;
+fail:
+	*err = rc;
+	snprintf(errmsg, errmsg_size, "%s: %s", path, st->errmsg);
+	store_close(st);
+	return NULL;
+}
+
+void
+store_close(store *st)
+{
+	if (!st)
+		return;
+	sqlite3_finalize(st->append);
+	sqlite3_finalize(st->read_after);
+	sqlite3_finalize(st->last_id);
+	if (st->db && (st->flags & STORE_WRITE))
+		sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+	sqlite3_close(st->db);
+	free(st);
+}
+
+const char *
+store_errmsg(store *st)
+{
+	return st->errmsg;
+}
+
+const char *
+store_epoch(store *st)
+{
+	return st->epoch;
+}
+
+int
+store_schema_version(store *st)
+{
+	int64_t v = 0;
+	return query_int(st, "PRAGMA user_version", &v) ? -1 : (int)v;
+}
+
+int
+store_begin(store *st)
+{
+	return exec(st, "BEGIN IMMEDIATE");
+}
+
+int
+store_commit(store *st)
+{
+	return exec(st, "COMMIT");
+}
+
+int
+store_rollback(store *st)
+{
+	return exec(st, "ROLLBACK");
+}
+
+int
+store_append(store *st, const struct logevent *ev, int64_t *id_out)
+{
+	sqlite3_stmt *s = st->append;
+	int rc;
+
+	sqlite3_bind_int64(s, 1, ev->ts_us);
+	sqlite3_bind_text(s, 2, ev->type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, ev->body, (int)ev->body_len, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return fail_db(st, rc);
+	*id_out = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+int
+store_last_id(store *st, int64_t *id_out)
+{
+	sqlite3_stmt *s = st->last_id;
+	int rc = sqlite3_step(s);
+	int64_t id = 0;
+
+	if (rc == SQLITE_ROW)
+		id = sqlite3_column_int64(s, 0);
+	else if (rc != SQLITE_DONE) {
+		rc = fail_db(st, rc);
+		sqlite3_reset(s);
+		return rc;
+	}
+	sqlite3_reset(s);
+	*id_out = id;
+	return 0;
+}
+
+int
+store_read_after(store *st, int64_t after_id, int limit, store_row_fn fn,
+		 void *arg, int *count_out)
+{
+	sqlite3_stmt *s = st->read_after;
+	int rc, count = 0;
+
+	sqlite3_bind_int64(s, 1, after_id);
+	sqlite3_bind_int(s, 2, limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_row row = {
+			.id = sqlite3_column_int64(s, 0),
+			.ts_us = sqlite3_column_int64(s, 1),
+			.type = (const char *)sqlite3_column_text(s, 2),
+			.body = (const char *)sqlite3_column_text(s, 3),
+			.body_len = (size_t)sqlite3_column_bytes(s, 3),
+		};
+		count++;
+		if (fn(&row, arg))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		rc = fail_db(st, rc);
+	else
+		rc = 0;
+	sqlite3_reset(s);
+	*count_out = count;
+	return rc;
+}
+
+int
+store_checkpoint(store *st, int truncate)
+{
+	int rc = sqlite3_wal_checkpoint_v2(st->db, NULL,
+					   truncate ? SQLITE_CHECKPOINT_TRUNCATE
+						    : SQLITE_CHECKPOINT_PASSIVE,
+					   NULL, NULL);
+	return rc == SQLITE_OK ? 0 : fail_db(st, rc);
+}

@@ -1,0 +1,82 @@
+/*
+ * The store: one SQLite database file in WAL mode holding the journal.
+ *
+ * A store handle is one SQLite connection and is used by one thread only.
+ * The server opens one writable handle for the writer thread and one
+ * read-only handle for the event loop; tools open their own.
+ */
+#ifndef SENTINEL_STORE_H
+#define SENTINEL_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "logevent.h"
+
+typedef struct store store;
+
+enum store_flags {
+	STORE_READONLY = 0,
+	STORE_WRITE = 1 << 0,     /* create the file and folders, migrate */
+	STORE_SYNC_FULL = 1 << 1, /* fsync every commit (power-loss safe) */
+};
+
+#define STORE_EPOCH_SIZE 33
+
+/* One stored event as read back. Pointers are valid during the callback. */
+struct store_row {
+	int64_t id;
+	int64_t ts_us;
+	const char *type;
+	const char *body;
+	size_t body_len;
+};
+
+/* Return non-zero to stop the iteration early. */
+typedef int (*store_row_fn)(const struct store_row *row, void *arg);
+
+/*
+ * Open the store at path. With STORE_WRITE the folders and file are created
+ * as needed and pending migrations applied. Returns NULL on failure with
+ * *err set and a message in errmsg (errmsg_size bytes).
+ */
+store *store_open(const char *path, int flags, int *err, char *errmsg,
+		  size_t errmsg_size);
+
+/* Close the handle; a writable one checkpoints and truncates the WAL first. */
+void store_close(store *st);
+
+/* The SQLite message of the last failure on this handle. */
+const char *store_errmsg(store *st);
+
+/* The store's epoch (hex), fixed when the store was created. */
+const char *store_epoch(store *st);
+
+/* The schema version of the file (PRAGMA user_version). */
+int store_schema_version(store *st);
+
+/* The number of migrations this program knows. */
+int store_latest_version(void);
+
+/* Transactions on a writable handle. */
+int store_begin(store *st);
+int store_commit(store *st);
+int store_rollback(store *st);
+
+/* Append one event inside a transaction; *id_out untouched on failure. */
+int store_append(store *st, const struct logevent *ev, int64_t *id_out);
+
+/* The highest id ever assigned (0 for a new store). */
+int store_last_id(store *st, int64_t *id_out);
+
+/*
+ * Call fn for up to limit events with id > after_id, in id order, in one
+ * short read transaction. *count_out gets the number of rows visited.
+ */
+int store_read_after(store *st, int64_t after_id, int limit, store_row_fn fn,
+		     void *arg, int *count_out);
+
+/* Checkpoint the WAL; with truncate, also shrink it to zero bytes. */
+int store_checkpoint(store *st, int truncate);
+
+#endif

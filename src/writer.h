@@ -1,0 +1,55 @@
+/*
+ * The writer: a thread that owns the writable store handle and commits
+ * ingest batches with group commit.
+ *
+ * The loop submits validated batches; the writer takes everything queued,
+ * commits it in one transaction (one fsync under --sync full for all of
+ * them), builds each event's wire form, and hands the batches back through
+ * a done queue, then calls notify (which must be safe from any thread; the
+ * server uses lws_cancel_service()). The loop never waits for a commit.
+ *
+ * A batch is acknowledged only after its commit returned success. A failed
+ * commit fails every batch in it. "Disk full" leaves the writer able to try
+ * again with the next batch; any other I/O error stops it for good (after a
+ * failed write or fsync the file's state is not trusted: restart to recover).
+ */
+#ifndef SENTINEL_WRITER_H
+#define SENTINEL_WRITER_H
+
+#include <stddef.h>
+
+#include "ingest.h"
+#include "store.h"
+
+typedef struct writer writer;
+typedef void (*writer_notify_fn)(void *arg);
+
+/*
+ * Start a writer on st (a STORE_WRITE handle, which it now owns and closes).
+ * Returns NULL with *err set on failure; st is then closed too.
+ */
+writer *writer_create(store *st, writer_notify_fn notify, void *notify_arg,
+		      int *err);
+
+/* Queue a batch for commit. Fails with ERR_CLOSED once stopping. */
+int writer_submit(writer *w, struct ingest_batch *batch);
+
+/* Take every finished batch, oldest first (a list linked by ->next). */
+struct ingest_batch *writer_take_done(writer *w);
+
+/* 0 while the writer can commit; the error that stopped it otherwise. */
+int writer_state(writer *w);
+
+/* Events committed since start, and commits (transactions) made. */
+void writer_counters(writer *w, uint64_t *events, uint64_t *commits);
+
+/*
+ * Commit everything submitted so far, stop the thread and close the store.
+ * Finished batches stay available to writer_take_done() until destroy.
+ */
+void writer_stop(writer *w);
+
+/* Stop if needed, then free the writer and any batches it still holds. */
+void writer_destroy(writer *w);
+
+#endif

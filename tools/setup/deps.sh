@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Install the Debian packages sentinel-logd needs, if any is missing.
+#
+# Usage: tools/setup/deps.sh [GROUP...]
+#   (no group)  build + run packages
+#   test        also the test-only packages, and the pinned npm package `ws`
+#               in tests/js/node_modules
+#
+# As root, missing packages are installed with apt-get. Otherwise the one
+# `sudo apt-get install` command that would install them is printed and the
+# script exits 1. Nothing is printed when nothing is missing.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+BASE_PKGS=(
+  build-essential cmake pkg-config
+  libsqlite3-dev sqlite3 libjansson-dev libevent-dev libssl-dev libcap-dev zlib1g-dev
+  dpkg-dev ca-certificates
+)
+TEST_PKGS=(python3-websockets nodejs npm)
+
+WS_VERSION=8.18.0
+JS_DIR=$ROOT/tests/js
+
+die() { echo "deps.sh: $*" >&2; exit 1; }
+
+usage() {
+  echo "usage: $0 [test]" >&2
+  exit 2
+}
+
+want=("${BASE_PKGS[@]}")
+with_test=0
+for group in "$@"; do
+  case $group in
+    test)
+      if (( ! with_test )); then
+        with_test=1
+        want+=("${TEST_PKGS[@]}")
+      fi
+      ;;
+    -h | --help) usage ;;
+    *) echo "deps.sh: unknown package group '$group' (known: test)" >&2; usage ;;
+  esac
+done
+
+# A command that exists and answers --version.
+works() { command -v "$1" >/dev/null 2>&1 && "$1" --version >/dev/null 2>&1; }
+
+is_installed() {
+  local status
+  status=$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)
+  [[ $status == *" ok installed" ]] && return 0
+  # node/npm may come from a non-Debian package (or a bundled npm): a
+  # working binary on PATH is good enough.
+  case $1 in
+    nodejs) works node ;;
+    npm) works npm ;;
+    *) return 1 ;;
+  esac
+}
+
+missing=()
+for pkg in "${want[@]}"; do
+  is_installed "$pkg" || missing+=("$pkg")
+done
+
+if (( ${#missing[@]} )); then
+  if (( EUID != 0 )); then
+    echo "sudo apt-get install -y --no-install-recommends ${missing[*]}"
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  echo "deps.sh: installing ${missing[*]}" >&2
+  apt-get update
+  apt-get install -y --no-install-recommends "${missing[@]}"
+  for pkg in "${missing[@]}"; do
+    is_installed "$pkg" || die "package $pkg is still missing after apt-get install"
+  done
+fi
+
+(( with_test )) || exit 0
+
+# --- npm: ws, pinned, into tests/js/node_modules ---------------------------
+ws_installed_version() {
+  local pj=$JS_DIR/node_modules/ws/package.json
+  [[ -f $pj ]] || return 0
+  node -e 'try { process.stdout.write(String(require(process.argv[1]).version)); } catch (e) {}' "$pj"
+}
+
+if [[ $(ws_installed_version) != "$WS_VERSION" ]]; then
+  mkdir -p "$JS_DIR"
+  if [[ ! -f $JS_DIR/package.json ]]; then
+    printf '{"private":true,"dependencies":{"ws":"%s"}}\n' "$WS_VERSION" >"$JS_DIR/package.json"
+  fi
+  echo "deps.sh: installing npm package ws@$WS_VERSION into tests/js/node_modules" >&2
+  (cd "$JS_DIR" && npm install --no-package-lock --no-audit --no-fund)
+  got=$(ws_installed_version)
+  [[ $got == "$WS_VERSION" ]] ||
+    die "expected ws $WS_VERSION in tests/js/node_modules, found '${got:-none}' (check tests/js/package.json)"
+fi
