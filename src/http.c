@@ -289,9 +289,8 @@ route(struct lws *wsi, struct http_session *hs, const char *path)
 	return http_respond_error(wsi, HTTP_STATUS_NOT_FOUND, "no such endpoint", -1);
 }
 
-/* Refuse upgrades to anything but the two WebSocket endpoints. */
-static int
-confirm_upgrade(struct lws *wsi)
+int
+http_confirm_upgrade(struct lws *wsi)
 {
 	char path[128];
 	unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start,
@@ -328,7 +327,7 @@ http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return write_response(wsi, hs);
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-		return confirm_upgrade(wsi);
+		return http_confirm_upgrade(wsi);
 	case LWS_CALLBACK_CLOSED_HTTP:
 		if (hs->pending)
 			hs->pending->owner = NULL; /* the writer's answer has nowhere to go */

@@ -29,6 +29,13 @@ int http_respond(struct lws *wsi, int status, const char *content_type,
 /* Respond with {"error": msg} (and "index" when index >= 0). */
 int http_respond_error(struct lws *wsi, int status, const char *msg, long index);
 
+/*
+ * LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: refuse an upgrade to anything but the
+ * WebSocket endpoints, answering 404 (or 400 for bad parameters) itself.
+ * Returns the callback's result: 0 to go on, 1 when answered, -1 to hang up.
+ */
+int http_confirm_upgrade(struct lws *wsi);
+
 /* The HTTP status for a project error code from ingest or the writer. */
 int http_status_for(int err);
 

@@ -4,6 +4,7 @@
 #include <libwebsockets.h>
 #include <string.h>
 
+#include "http.h"
 #include "log.h"
 #include "server.h"
 #include "ws_ingest.h"
@@ -46,6 +47,9 @@ ws_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
 	struct ws_session *ws = user;
 
 	switch (reason) {
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		/* Upgrades arrive on the default protocol, which is this one. */
+		return http_confirm_upgrade(wsi);
 	case LWS_CALLBACK_ESTABLISHED:
 		return establish(wsi, ws);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
