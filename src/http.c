@@ -15,8 +15,10 @@
 #include "err.h"
 #include "ingest.h"
 #include "log.h"
+#include "query.h"
 #include "server.h"
 #include "writer.h"
+#include "ws_logs.h"
 
 struct http_session {
 	char *body; /* the request body as it arrives */
@@ -289,25 +291,48 @@ route(struct lws *wsi, struct http_session *hs, const char *path)
 	return http_respond_error(wsi, HTTP_STATUS_NOT_FOUND, "no such endpoint", -1);
 }
 
+/*
+ * Answer an upgrade request with an error instead of switching protocols.
+ * The status line is written by hand: at this stage lws has not recorded
+ * the request's HTTP version and would answer "HTTP/1.0", which WebSocket
+ * clients reject as not an HTTP/1.1 response.
+ */
+static int
+refuse_upgrade(struct lws *wsi, int status, const char *reason, const char *msg)
+{
+	unsigned char buf[LWS_PRE + 1024];
+	char *body = ingest_error_json(msg, -1);
+	int n;
+
+	if (!body)
+		return -1;
+	n = snprintf((char *)buf + LWS_PRE, sizeof buf - LWS_PRE,
+		     "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n"
+		     "content-length: %zu\r\ncache-control: no-store\r\n"
+		     "connection: close\r\n\r\n%s",
+		     status, reason, strlen(body), body);
+	free(body);
+	if (n < 0 || n >= (int)(sizeof buf - LWS_PRE))
+		return -1;
+	return lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_FINAL) < 0 ? -1 : 1;
+}
+
 int
 http_confirm_upgrade(struct lws *wsi)
 {
-	char path[128];
-	unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start,
-					  *end = buf + sizeof buf;
-	static const char body[] = "{\"error\":\"no WebSocket endpoint at this path; "
-				   "use /ws/logs or /ws/ingest\"}";
+	char path[128], errmsg[QUERY_ERRMSG_SIZE];
+	struct query q;
 
-	if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) > 0 &&
-	    (!strcmp(path, "/ws/logs") || !strcmp(path, "/ws/ingest")))
-		return 0;
-	if (lws_add_http_common_headers(wsi, HTTP_STATUS_NOT_FOUND, "application/json",
-					sizeof body - 1, &p, end) ||
-	    lws_finalize_http_header(wsi, &p, end))
+	if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0)
 		return -1;
-	memcpy(p, body, sizeof body - 1);
-	p += sizeof body - 1;
-	return lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL) < 0 ? -1 : 1;
+	if (!strcmp(path, "/ws/logs"))
+		return ws_logs_parse(wsi, &q, errmsg)
+			       ? refuse_upgrade(wsi, 400, "Bad Request", errmsg)
+			       : 0;
+	if (!strcmp(path, "/ws/ingest"))
+		return 0;
+	return refuse_upgrade(wsi, 404, "Not Found",
+			      "no WebSocket endpoint at this path; use /ws/logs or /ws/ingest");
 }
 
 int

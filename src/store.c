@@ -24,6 +24,8 @@ struct store {
 	sqlite3_stmt *append;
 	sqlite3_stmt *read_after;
 	sqlite3_stmt *last_id;
+	sqlite3_stmt *first_id;
+	sqlite3_stmt *first_id_since;
 	char epoch[STORE_EPOCH_SIZE];
 	char errmsg[256];
 };
@@ -213,7 +215,10 @@ setup(store *st)
 			      "ORDER BY id LIMIT ?",
 			  &st->read_after)) ||
 	    (rc = prepare(st, "SELECT seq FROM sqlite_sequence WHERE name = 'journal'",
-			  &st->last_id)))
+			  &st->last_id)) ||
+	    (rc = prepare(st, "SELECT min(id) FROM journal", &st->first_id)) ||
+	    (rc = prepare(st, "SELECT min(id) FROM journal WHERE ts_us >= ?",
+			  &st->first_id_since)))
 		return rc;
 
 	sqlite3_stmt *s;
@@ -273,6 +278,8 @@ store_close(store *st)
 	sqlite3_finalize(st->append);
 	sqlite3_finalize(st->read_after);
 	sqlite3_finalize(st->last_id);
+	sqlite3_finalize(st->first_id);
+	sqlite3_finalize(st->first_id_since);
 	if (st->db && (st->flags & STORE_WRITE))
 		sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
 	sqlite3_close(st->db);
@@ -333,23 +340,42 @@ store_append(store *st, const struct logevent *ev, int64_t *id_out)
 	return 0;
 }
 
-int
-store_last_id(store *st, int64_t *id_out)
+/* Step a prepared one-integer query; NULL or no row reads as 0. */
+static int
+step_int(store *st, sqlite3_stmt *s, int64_t *out)
 {
-	sqlite3_stmt *s = st->last_id;
 	int rc = sqlite3_step(s);
-	int64_t id = 0;
+	int64_t v = 0;
 
 	if (rc == SQLITE_ROW)
-		id = sqlite3_column_int64(s, 0);
+		v = sqlite3_column_int64(s, 0);
 	else if (rc != SQLITE_DONE) {
 		rc = fail_db(st, rc);
 		sqlite3_reset(s);
 		return rc;
 	}
 	sqlite3_reset(s);
-	*id_out = id;
+	*out = v;
 	return 0;
+}
+
+int
+store_last_id(store *st, int64_t *id_out)
+{
+	return step_int(st, st->last_id, id_out);
+}
+
+int
+store_first_id(store *st, int64_t *id_out)
+{
+	return step_int(st, st->first_id, id_out);
+}
+
+int
+store_first_id_since(store *st, int64_t ts_us, int64_t *id_out)
+{
+	sqlite3_bind_int64(st->first_id_since, 1, ts_us);
+	return step_int(st, st->first_id_since, id_out);
 }
 
 int

@@ -69,6 +69,15 @@ int store_append(store *st, const struct logevent *ev, int64_t *id_out);
 /* The highest id ever assigned (0 for a new store). */
 int store_last_id(store *st, int64_t *id_out);
 
+/* The lowest id still stored, or 0 when the journal is empty. */
+int store_first_id(store *st, int64_t *id_out);
+
+/*
+ * The lowest id of an event whose timestamp is at or after ts_us, or 0
+ * when there is none.
+ */
+int store_first_id_since(store *st, int64_t ts_us, int64_t *id_out);
+
 /*
  * Call fn for up to limit events with id > after_id, in id order, in one
  * short read transaction. *count_out gets the number of rows visited.

@@ -10,8 +10,16 @@
 #define SENTINEL_WS_LOGS_H
 
 struct lws;
+struct query;
 struct server;
 struct subscriber;
+
+/*
+ * Read the request's query parameters (after_id, since, type, control,
+ * epoch). Returns 0, or ERR_INVAL with the reason in errmsg
+ * (QUERY_ERRMSG_SIZE bytes); the upgrade is then refused with HTTP 400.
+ */
+int ws_logs_parse(struct lws *wsi, struct query *q, char *errmsg);
 
 /* A client connected to /ws/logs; returns its state or NULL to refuse. */
 struct subscriber *ws_logs_open(struct lws *wsi, struct server *srv);
