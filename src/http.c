@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.h"
 #include "err.h"
 #include "ingest.h"
 #include "log.h"
@@ -50,6 +51,28 @@ reset_request(struct http_session *hs)
 	hs->body = NULL;
 	hs->body_len = hs->body_cap = 0;
 	hs->refused = 0;
+}
+
+int
+http_query_each(struct lws *wsi,
+		int (*fn)(const char *name, const char *value, void *arg), void *arg)
+{
+	char frag[4096]; /* a fragment never exceeds the header space */
+
+	for (int i = 0;; i++) {
+		int n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
+		if (n < 0)
+			return 0;
+		char *eq = strchr(frag, '=');
+		const char *value = "";
+		if (eq) {
+			*eq = '\0';
+			value = eq + 1;
+		}
+		int rc = fn(frag, value, arg);
+		if (rc)
+			return rc;
+	}
 }
 
 int
@@ -274,17 +297,26 @@ route(struct lws *wsi, struct http_session *hs, const char *path)
 	char *uri;
 	int uri_len, method = lws_http_get_uri_and_method(wsi, &uri, &uri_len);
 
+	struct server *srv = server_of(wsi);
+
 	if (!strcmp(path, "/api/events")) {
 		if (method == LWSHUMETH_POST)
 			return begin_ingest(wsi, hs);
+		if (method == LWSHUMETH_GET)
+			return api_events(wsi, srv) ? -1 : 0;
 		return http_respond_error(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED,
-					  "use POST to ingest events", -1);
+					  "use GET to read events or POST to ingest them", -1);
 	}
-	if (!strcmp(path, "/healthz")) {
-		if (method != LWSHUMETH_GET)
-			return http_respond_error(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED,
-						  "use GET", -1);
-		return healthz(wsi);
+	if (method == LWSHUMETH_GET) {
+		if (!strcmp(path, "/healthz"))
+			return healthz(wsi);
+		if (!strcmp(path, "/api/stats"))
+			return api_stats(wsi, srv) ? -1 : 0;
+		if (!strcmp(path, "/metrics"))
+			return api_metrics(wsi, srv) ? -1 : 0;
+	} else if (!strcmp(path, "/healthz") || !strcmp(path, "/api/stats") ||
+		   !strcmp(path, "/metrics")) {
+		return http_respond_error(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, "use GET", -1);
 	}
 	if (method == LWSHUMETH_POST) /* do not read a body we will not use */
 		hs->close_after = 1;

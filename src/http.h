@@ -36,6 +36,13 @@ int http_respond_error(struct lws *wsi, int status, const char *msg, long index)
  */
 int http_confirm_upgrade(struct lws *wsi);
 
+/*
+ * Call fn(name, value, arg) for each decoded query parameter of the
+ * request, stopping at the first non-zero result, which is returned.
+ */
+int http_query_each(struct lws *wsi,
+		    int (*fn)(const char *name, const char *value, void *arg), void *arg);
+
 /* The HTTP status for a project error code from ingest or the writer. */
 int http_status_for(int err);
 

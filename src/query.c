@@ -24,6 +24,7 @@ void
 query_init(struct query *q)
 {
 	memset(q, 0, sizeof *q);
+	q->limit = QUERY_LIMIT_DEFAULT;
 }
 
 /* A non-negative decimal integer that fits in int64. */
@@ -126,6 +127,45 @@ query_set_subscribe(struct query *q, const char *name, const char *value,
 		return 0; /* checked by authentication, not here */
 	return refuse(errmsg, "unknown parameter '%.40s' (known: after_id, since, type, "
 		      "control, epoch, token)", name);
+}
+
+int
+query_set_list(struct query *q, const char *name, const char *value,
+	       int64_t now_us, char *errmsg)
+{
+	if (!strcmp(name, "before_id")) {
+		if (parse_id(value, &q->before_id))
+			return refuse(errmsg, "parameter 'before_id': '%.40s' is not a "
+				      "non-negative integer", value);
+		q->has_before_id = 1;
+		return 0;
+	}
+	if (!strcmp(name, "until")) {
+		if (parse_since(value, now_us, &q->until_us) || q->until_us == QUERY_SINCE_ALL)
+			return refuse(errmsg, "parameter 'until': '%.40s' is not an ISO 8601 "
+				      "time or a duration (90s, 10m, 2h, 7d)", value);
+		q->has_until = 1;
+		return 0;
+	}
+	if (!strcmp(name, "limit")) {
+		int64_t n;
+		if (parse_id(value, &n) || n < 1 || n > QUERY_LIMIT_MAX)
+			return refuse(errmsg, "parameter 'limit': expected 1 to %d",
+				      QUERY_LIMIT_MAX);
+		q->limit = (int)n;
+		return 0;
+	}
+	if (!strcmp(name, "order")) {
+		if (strcmp(value, "asc") && strcmp(value, "desc"))
+			return refuse(errmsg, "parameter 'order': expected asc or desc");
+		q->descending = !strcmp(value, "desc");
+		return 0;
+	}
+	if (!strcmp(name, "after_id") || !strcmp(name, "since") || !strcmp(name, "type") ||
+	    !strcmp(name, "token"))
+		return query_set_subscribe(q, name, value, now_us, errmsg);
+	return refuse(errmsg, "unknown parameter '%.40s' (known: after_id, before_id, since, "
+		      "until, type, limit, order, token)", name);
 }
 
 int

@@ -35,7 +35,9 @@ struct server {
 	int stopping;
 	int stop_waited_ms;
 	store *pending_store; /* the writable handle until the writer owns it */
-	uint64_t deliveries; /* messages sent to /ws/logs clients */
+	uint64_t deliveries;        /* messages sent to /ws/logs clients */
+	uint64_t replay_rows;       /* events read from the store for them */
+	uint64_t retention_deleted; /* events removed by retention */
 };
 
 /*

@@ -20,6 +20,7 @@
 
 struct store {
 	sqlite3 *db;
+	char *path;
 	int flags;
 	sqlite3_stmt *append;
 	sqlite3_stmt *read_after;
@@ -243,8 +244,16 @@ store_open(const char *path, int flags, int *err, char *errmsg, size_t errmsg_si
 		return NULL;
 	}
 	st->flags = flags;
+	st->path = strdup(path);
+	if (!st->path) {
+		free(st);
+		*err = ERR_NOMEM;
+		snprintf(errmsg, errmsg_size, "out of memory");
+		return NULL;
+	}
 	if (flags & STORE_WRITE) {
 		if ((rc = make_parent_dirs(path, errmsg, errmsg_size))) {
+			free(st->path);
 			free(st);
 			*err = rc;
 			return NULL;
@@ -283,6 +292,7 @@ store_close(store *st)
 	if (st->db && (st->flags & STORE_WRITE))
 		sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
 	sqlite3_close(st->db);
+	free(st->path);
 	free(st);
 }
 
@@ -416,4 +426,130 @@ store_checkpoint(store *st, int truncate)
 						    : SQLITE_CHECKPOINT_PASSIVE,
 					   NULL, NULL);
 	return rc == SQLITE_OK ? 0 : fail_db(st, rc);
+}
+
+int
+store_list(store *st, const struct store_filter *f, store_row_fn fn, void *arg,
+	   int *count_out)
+{
+	char sql[1024];
+	size_t n;
+	sqlite3_stmt *s;
+	int rc, count = 0, bind = 1;
+
+	n = (size_t)snprintf(sql, sizeof sql,
+			     "SELECT id, ts_us, type, body FROM journal WHERE id > ?");
+	if (f->before_id)
+		n += (size_t)snprintf(sql + n, sizeof sql - n, " AND id < ?");
+	if (f->has_since)
+		n += (size_t)snprintf(sql + n, sizeof sql - n, " AND ts_us >= ?");
+	if (f->has_until)
+		n += (size_t)snprintf(sql + n, sizeof sql - n, " AND ts_us < ?");
+	if (f->type_count) {
+		n += (size_t)snprintf(sql + n, sizeof sql - n, " AND type IN (?");
+		for (size_t i = 1; i < f->type_count; i++)
+			n += (size_t)snprintf(sql + n, sizeof sql - n, ",?");
+		n += (size_t)snprintf(sql + n, sizeof sql - n, ")");
+	}
+	snprintf(sql + n, sizeof sql - n, " ORDER BY id %s LIMIT ?",
+		 f->descending ? "DESC" : "ASC");
+
+	rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return fail_db(st, rc);
+	sqlite3_bind_int64(s, bind++, f->after_id);
+	if (f->before_id)
+		sqlite3_bind_int64(s, bind++, f->before_id);
+	if (f->has_since)
+		sqlite3_bind_int64(s, bind++, f->since_us);
+	if (f->has_until)
+		sqlite3_bind_int64(s, bind++, f->until_us);
+	for (size_t i = 0; i < f->type_count; i++)
+		sqlite3_bind_text(s, bind++, f->types[i], -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, bind, f->limit);
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_row row = {
+			.id = sqlite3_column_int64(s, 0),
+			.ts_us = sqlite3_column_int64(s, 1),
+			.type = (const char *)sqlite3_column_text(s, 2),
+			.body = (const char *)sqlite3_column_text(s, 3),
+			.body_len = (size_t)sqlite3_column_bytes(s, 3),
+		};
+		count++;
+		if (fn(&row, arg))
+			break;
+	}
+	rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : fail_db(st, rc);
+	sqlite3_finalize(s);
+	*count_out = count;
+	return rc;
+}
+
+/* Copy the "timestamp" of event id into out (empty if none). */
+static int
+event_timestamp(store *st, int64_t id, char *out, size_t size)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(st->db,
+				    "SELECT json_extract(body, '$.timestamp') FROM journal WHERE id = ?",
+				    -1, &s, NULL);
+	out[0] = '\0';
+	if (rc != SQLITE_OK)
+		return fail_db(st, rc);
+	sqlite3_bind_int64(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && sqlite3_column_text(s, 0))
+		snprintf(out, size, "%s", (const char *)sqlite3_column_text(s, 0));
+	rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : fail_db(st, rc);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_stats(store *st, struct store_stats *out)
+{
+	struct store_stats r = {0};
+	int64_t pages, page_size, free_pages;
+	char wal[4200];
+	struct stat sb;
+	int rc;
+
+	if ((rc = query_int(st, "SELECT count(*) FROM journal", &r.count)) ||
+	    (rc = store_first_id(st, &r.first_id)) ||
+	    (rc = store_last_id(st, &r.last_id)) ||
+	    (rc = query_int(st, "PRAGMA page_count", &pages)) ||
+	    (rc = query_int(st, "PRAGMA page_size", &page_size)) ||
+	    (rc = query_int(st, "PRAGMA freelist_count", &free_pages)))
+		return rc;
+	if (r.first_id && (rc = event_timestamp(st, r.first_id, r.first_ts, sizeof r.first_ts)))
+		return rc;
+	int64_t newest;
+	if ((rc = query_int(st, "SELECT max(id) FROM journal", &newest)))
+		return rc;
+	if (newest && (rc = event_timestamp(st, newest, r.last_ts, sizeof r.last_ts)))
+		return rc;
+	r.db_bytes = pages * page_size;
+	r.free_bytes = free_pages * page_size;
+	snprintf(wal, sizeof wal, "%s-wal", st->path);
+	r.wal_bytes = stat(wal, &sb) == 0 ? (int64_t)sb.st_size : 0;
+	*out = r;
+	return 0;
+}
+
+int
+store_type_counts(store *st, void (*fn)(const char *type, int64_t count, void *arg),
+		  void *arg)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(st->db,
+				    "SELECT type, count(*) FROM journal GROUP BY type ORDER BY type",
+				    -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return fail_db(st, rc);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		fn((const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1), arg);
+	rc = rc == SQLITE_DONE ? 0 : fail_db(st, rc);
+	sqlite3_finalize(s);
+	return rc;
 }

@@ -85,6 +85,38 @@ int store_first_id_since(store *st, int64_t ts_us, int64_t *id_out);
 int store_read_after(store *st, int64_t after_id, int limit, store_row_fn fn,
 		     void *arg, int *count_out);
 
+/* A filtered range of the journal (GET /api/events). */
+struct store_filter {
+	int64_t after_id;  /* id > after_id */
+	int64_t before_id; /* id < before_id; 0: no upper bound */
+	int has_since, has_until;
+	int64_t since_us;  /* ts_us >= since_us */
+	int64_t until_us;  /* ts_us < until_us */
+	const char (*types)[LOGEVENT_TYPE_MAX + 1]; /* type IN (...) */
+	size_t type_count;
+	int limit;
+	int descending;    /* newest first */
+};
+
+/* Call fn for each event matching f, in one read transaction. */
+int store_list(store *st, const struct store_filter *f, store_row_fn fn, void *arg,
+	       int *count_out);
+
+/* Facts about the store for /api/stats and /metrics. */
+struct store_stats {
+	int64_t count;
+	int64_t first_id, last_id;  /* 0 when empty; last_id is the highest ever */
+	char first_ts[64], last_ts[64]; /* their "timestamp" fields */
+	int64_t db_bytes, wal_bytes, free_bytes;
+};
+
+/* Fill *out; counts scan an index, so this is O(events). */
+int store_stats(store *st, struct store_stats *out);
+
+/* Call fn(type, count, arg) for each type in the journal. */
+int store_type_counts(store *st, void (*fn)(const char *type, int64_t count, void *arg),
+		      void *arg);
+
 /* Checkpoint the WAL; with truncate, also shrink it to zero bytes. */
 int store_checkpoint(store *st, int truncate);
 

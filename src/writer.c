@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "err.h"
 #include "hub.h"
@@ -25,7 +26,7 @@ struct writer {
 	struct ingest_batch *done, **done_tail;
 	int stopping, joined;
 	atomic_int state;
-	atomic_uint_fast64_t events, commits;
+	struct writer_stats stats; /* guarded by lock */
 	writer_notify_fn notify;
 	void *notify_arg;
 };
@@ -68,14 +69,45 @@ build_msgs(struct ingest_batch *b)
 		b->msgs[i] = hub_msg_new(b->first_id + (int64_t)i, &b->events[i]);
 }
 
+static double
+seconds_since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void
+record_commit(writer *w, size_t events, size_t batches, int rc, double secs)
+{
+	static const double bounds[] = WRITER_LATENCY_BOUNDS;
+
+	pthread_mutex_lock(&w->lock);
+	if (rc) {
+		w->stats.failed += batches;
+	} else {
+		w->stats.events += events;
+		w->stats.commits++;
+		for (int i = 0; i < WRITER_LATENCY_BUCKETS; i++)
+			if (secs <= bounds[i])
+				w->stats.latency_le[i]++;
+		w->stats.latency_count++;
+		w->stats.latency_sum += secs;
+	}
+	pthread_mutex_unlock(&w->lock);
+}
+
 static void
 process(writer *w, struct ingest_batch *list)
 {
 	int rc = atomic_load(&w->state);
-	size_t events = 0;
+	size_t events = 0, batches = 0;
+	struct timespec t0;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (!rc)
 		rc = commit_group(w, list);
+	double secs = seconds_since(&t0);
 	if (rc && rc != ERR_FULL && !atomic_load(&w->state)) {
 		log_error("store write failed, no further events will be accepted "
 			  "until restart: %s", store_errmsg(w->st));
@@ -84,6 +116,7 @@ process(writer *w, struct ingest_batch *list)
 		log_warn("store is full, batch refused: %s", store_errmsg(w->st));
 	}
 	for (struct ingest_batch *b = list; b; b = b->next) {
+		batches++;
 		b->status = rc;
 		if (rc) {
 			snprintf(b->errmsg, sizeof b->errmsg, "the store cannot write: %s",
@@ -94,10 +127,7 @@ process(writer *w, struct ingest_batch *list)
 		build_msgs(b);
 		events += b->count;
 	}
-	if (!rc) {
-		atomic_fetch_add(&w->events, events);
-		atomic_fetch_add(&w->commits, 1);
-	}
+	record_commit(w, events, batches, rc, secs);
 }
 
 static void *
@@ -191,10 +221,11 @@ writer_state(writer *w)
 }
 
 void
-writer_counters(writer *w, uint64_t *events, uint64_t *commits)
+writer_get_stats(writer *w, struct writer_stats *out)
 {
-	*events = atomic_load(&w->events);
-	*commits = atomic_load(&w->commits);
+	pthread_mutex_lock(&w->lock);
+	*out = w->stats;
+	pthread_mutex_unlock(&w->lock);
 }
 
 void

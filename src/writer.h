@@ -17,6 +17,7 @@
 #define SENTINEL_WRITER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ingest.h"
 #include "store.h"
@@ -40,8 +41,23 @@ struct ingest_batch *writer_take_done(writer *w);
 /* 0 while the writer can commit; the error that stopped it otherwise. */
 int writer_state(writer *w);
 
-/* Events committed since start, and commits (transactions) made. */
-void writer_counters(writer *w, uint64_t *events, uint64_t *commits);
+/* Upper bounds (seconds) of the commit latency histogram's buckets. */
+#define WRITER_LATENCY_BOUNDS                                                 \
+	{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5}
+#define WRITER_LATENCY_BUCKETS 12
+
+struct writer_stats {
+	uint64_t events;   /* events committed since start */
+	uint64_t commits;  /* transactions committed */
+	uint64_t failed;   /* batches refused because the store could not write */
+	/* Commit latency: cumulative counts per bucket (Prometheus style). */
+	uint64_t latency_le[WRITER_LATENCY_BUCKETS];
+	uint64_t latency_count;
+	double latency_sum;
+};
+
+/* A consistent copy of the writer's counters. */
+void writer_get_stats(writer *w, struct writer_stats *out);
 
 /*
  * Commit everything submitted so far, stop the thread and close the store.

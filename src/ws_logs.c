@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "http.h"
 #include "hub.h"
 #include "log.h"
 #include "query.h"
@@ -53,27 +54,26 @@ struct subscriber {
 	struct subscriber *prev, *next;
 };
 
+struct parse_state {
+	struct query *q;
+	int64_t now;
+	char *errmsg;
+};
+
+static int
+parse_param(const char *name, const char *value, void *arg)
+{
+	struct parse_state *ps = arg;
+	return query_set_subscribe(ps->q, name, value, ps->now, ps->errmsg);
+}
+
 int
 ws_logs_parse(struct lws *wsi, struct query *q, char *errmsg)
 {
-	int64_t now = timestamp_now();
-	char frag[4096];
+	struct parse_state ps = {q, timestamp_now(), errmsg};
 
 	query_init(q);
-	for (int i = 0;; i++) {
-		int n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
-		if (n < 0)
-			break;
-		char *eq = strchr(frag, '=');
-		const char *value = "";
-		if (eq) {
-			*eq = '\0';
-			value = eq + 1;
-		}
-		if (query_set_subscribe(q, frag, value, now, errmsg))
-			return ERR_INVAL;
-	}
-	return 0;
+	return http_query_each(wsi, parse_param, &ps) ? ERR_INVAL : 0;
 }
 
 /* Where a new subscriber's cursor starts, from its parameters. */
@@ -256,6 +256,7 @@ send_row(const struct store_row *row, void *arg)
 	struct subscriber *sub = ps->sub;
 	struct server *srv = sub->srv;
 
+	srv->replay_rows++;
 	if (row->id > sub->last_id + 1 && report_gap(sub, sub->last_id + 1, row->id - 1)) {
 		ps->failed = 1;
 		return 1;
