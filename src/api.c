@@ -191,7 +191,7 @@ api_metrics(struct lws *wsi, struct server *srv)
 		    "Events read from the store for subscribers that were behind.",
 		    (double)srv->replay_rows) ||
 	     metric(&b, "sentinel_retention_deleted_total", "counter",
-		    "Events removed by retention since start.", (double)srv->retention_deleted) ||
+		    "Events removed by retention since start.", (double)ws.retention_deleted) ||
 	     metric(&b, "sentinel_subscribers", "gauge", "Connected /ws/logs subscribers.",
 		    (double)ws_logs_count(srv)) ||
 	     metric(&b, "sentinel_events", "gauge", "Events in the store.", (double)st.count) ||

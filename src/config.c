@@ -9,6 +9,7 @@
 
 #include "err.h"
 #include "ingest.h"
+#include "timestamp.h"
 #include "version.h"
 
 static const char usage[] =
@@ -21,6 +22,9 @@ static const char usage[] =
 	"Commands:\n"
 	"  serve                   run the server (the default)\n"
 	"  migrate                 apply pending schema migrations to --db and exit\n"
+	"  compact                 offline: apply the --retain-* policies to --db in\n"
+	"                          full, VACUUM it and truncate its WAL, then exit\n"
+	"                          (stop the server first)\n"
 	"\n"
 	"Options:\n"
 	"  --listen HOST:PORT      address to listen on (default 127.0.0.1:8000)\n"
@@ -35,11 +39,21 @@ static const char usage[] =
 	"  --cache-events N        newest events kept in memory for the live feed\n"
 	"                          (default 65536); older ones are read from the store\n"
 	"  --cache-bytes SIZE      memory bound of that cache (default 64MiB)\n"
+	"\n"
+	"Retention (combinable; none by default, the store then keeps everything):\n"
+	"  --retain-age DUR        delete events whose timestamp is older than DUR\n"
+	"  --retain-events N       keep at most N events (the newest)\n"
+	"  --retain-bytes SIZE     keep the store file under SIZE (plus a bounded WAL)\n"
+	"  --retain TYPE=DUR       age for one type, overriding --retain-age; repeatable\n"
+	"                          (e.g. --retain security=365d --retain monitor=7d)\n"
+	"  --retention-interval DUR  time between retention passes (default 10s); a\n"
+	"                          pass also starts when a count or size bound is crossed\n"
 	"  -v, --verbose           log debug messages\n"
 	"  -h, --help              show this help and exit\n"
 	"  -V, --version           show the version and exit\n"
 	"\n"
-	"SIZE is a number of bytes with an optional KiB, MiB or GiB suffix.\n";
+	"SIZE is a number of bytes with an optional KiB, MiB or GiB suffix.\n"
+	"DUR is a number with a unit: s, m, h or d (90s, 10m, 2h, 7d).\n";
 
 int
 config_parse_size(const char *text, size_t *out)
@@ -113,7 +127,8 @@ int
 config_parse(struct config *cfg, int argc, char **argv)
 {
 	enum { OPT_LISTEN = 256, OPT_DB, OPT_SYNC, OPT_EVENT_MAX, OPT_BODY_MAX,
-	       OPT_CACHE_EVENTS, OPT_CACHE_BYTES };
+	       OPT_CACHE_EVENTS, OPT_CACHE_BYTES, OPT_RETAIN_AGE, OPT_RETAIN_EVENTS,
+	       OPT_RETAIN_BYTES, OPT_RETAIN, OPT_RETENTION_INTERVAL };
 	static const struct option options[] = {
 		{"listen", required_argument, NULL, OPT_LISTEN},
 		{"db", required_argument, NULL, OPT_DB},
@@ -122,6 +137,11 @@ config_parse(struct config *cfg, int argc, char **argv)
 		{"max-body-bytes", required_argument, NULL, OPT_BODY_MAX},
 		{"cache-events", required_argument, NULL, OPT_CACHE_EVENTS},
 		{"cache-bytes", required_argument, NULL, OPT_CACHE_BYTES},
+		{"retain-age", required_argument, NULL, OPT_RETAIN_AGE},
+		{"retain-events", required_argument, NULL, OPT_RETAIN_EVENTS},
+		{"retain-bytes", required_argument, NULL, OPT_RETAIN_BYTES},
+		{"retain", required_argument, NULL, OPT_RETAIN},
+		{"retention-interval", required_argument, NULL, OPT_RETENTION_INTERVAL},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -138,12 +158,15 @@ config_parse(struct config *cfg, int argc, char **argv)
 	cfg->body_max = INGEST_BODY_MAX_DEFAULT;
 	cfg->cache_events = 65536;
 	cfg->cache_bytes = 64 * 1024 * 1024;
+	cfg->retention.interval_us = INT64_C(10000000);
 
 	if (argc > 1 && argv[1][0] != '-') {
 		if (!strcmp(argv[1], "serve"))
 			cfg->command = CONFIG_SERVE;
 		else if (!strcmp(argv[1], "migrate"))
 			cfg->command = CONFIG_MIGRATE;
+		else if (!strcmp(argv[1], "compact"))
+			cfg->command = CONFIG_COMPACT;
 		else {
 			fprintf(stderr, "sentinel-logd: unknown command '%s'\n"
 				"Try 'sentinel-logd --help'.\n", argv[1]);
@@ -194,6 +217,35 @@ config_parse(struct config *cfg, int argc, char **argv)
 					   "expected a number from 1 to 16777216");
 			cfg->cache_events = size;
 			break;
+		case OPT_RETAIN_AGE:
+		case OPT_RETENTION_INTERVAL: {
+			int64_t us;
+			if (timestamp_parse_duration(optarg, strlen(optarg), &us))
+				return bad(c == OPT_RETAIN_AGE ? "--retain-age" : "--retention-interval",
+					   optarg, "expected a duration such as 90s, 10m, 2h or 7d");
+			if (c == OPT_RETAIN_AGE)
+				cfg->retention.max_age_us = us;
+			else
+				cfg->retention.interval_us = us;
+			break;
+		}
+		case OPT_RETAIN_EVENTS:
+			if (config_parse_size(optarg, &size) || size < 1 || strpbrk(optarg, "KMGk"))
+				return bad("--retain-events", optarg, "expected a positive number of events");
+			cfg->retention.max_events = (int64_t)size;
+			break;
+		case OPT_RETAIN_BYTES:
+			if (config_parse_size(optarg, &size) || size < 1024 * 1024)
+				return bad("--retain-bytes", optarg,
+					   "expected a size of at least 1MiB, e.g. 64MiB or 10GiB");
+			cfg->retention.max_bytes = (int64_t)size;
+			break;
+		case OPT_RETAIN: {
+			char why[RETENTION_ERRMSG_SIZE];
+			if (retention_add_type(&cfg->retention, optarg, why))
+				return bad("--retain", optarg, why);
+			break;
+		}
 		case 'v':
 			cfg->verbose = 1;
 			break;

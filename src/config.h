@@ -6,9 +6,12 @@
 
 #include <stddef.h>
 
+#include "retention.h"
+
 enum config_command {
 	CONFIG_SERVE,   /* run the server (the default) */
 	CONFIG_MIGRATE, /* apply migrations to --db and exit */
+	CONFIG_COMPACT, /* offline retention pass and VACUUM of --db */
 	CONFIG_EXIT,    /* --help or --version was printed: exit 0 */
 };
 
@@ -23,6 +26,7 @@ struct config {
 	size_t cache_events; /* --cache-events: events the live cache holds */
 	size_t cache_bytes;  /* --cache-bytes */
 	int verbose;         /* --verbose */
+	struct retention_policy retention; /* --retain-*, --retention-interval */
 };
 
 /*

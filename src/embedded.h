@@ -14,4 +14,8 @@ struct embedded_file {
 extern const struct embedded_file embedded_migrations[];
 extern const size_t embedded_migrations_count;
 
+/* src/web/: the dashboard's files (web_data.c, generated). */
+extern const struct embedded_file embedded_web[];
+extern const size_t embedded_web_count;
+
 #endif

@@ -102,6 +102,13 @@ hub_forget(hub *h, int64_t id)
 	h->floor_id = h->last_id = id;
 }
 
+void
+hub_drop_through(hub *h, int64_t id)
+{
+	while (h->head != h->tail && h->ring[h->head & h->mask]->id <= id)
+		evict_oldest(h);
+}
+
 int64_t
 hub_last_id(const hub *h)
 {

@@ -58,6 +58,12 @@ void hub_publish(hub *h, struct hub_msg *m);
  */
 void hub_forget(hub *h, int64_t id);
 
+/*
+ * Retention deleted events up to this id: drop them from the window, so
+ * that a lagging subscriber reads the store and learns of the gap.
+ */
+void hub_drop_through(hub *h, int64_t id);
+
 /* The id of the newest published event (or the starting last_id). */
 int64_t hub_last_id(const hub *h);
 

@@ -89,8 +89,21 @@ server__writer_done(struct server *srv)
 		else
 			ingest_batch_free(b);
 	}
+	/* Retention may have deleted events the hub still holds. */
+	hub_drop_through(srv->hub, writer_retention_max_id(srv->writer));
 	if (published)
 		ws_logs_wake(srv);
+}
+
+/* Start a retention pass every --retention-interval. */
+static void
+on_retention_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	(void)fd;
+	(void)what;
+	if (!srv->stopping)
+		writer_request_maintenance(srv->writer);
 }
 
 /* Poll until the stop has drained, then tear down lws and leave the loop. */
@@ -125,6 +138,8 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	log_info("received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	srv->stopping = 1;
+	if (srv->retention_timer)
+		event_del(srv->retention_timer);
 	/* Commit what was accepted, then answer it and publish it. */
 	writer_stop(srv->writer);
 	server__writer_done(srv);
@@ -238,7 +253,7 @@ server_run(const struct config *cfg)
 		goto out;
 	if ((rc = create_lws(&srv)))
 		goto out;
-	srv.writer = writer_create(srv.pending_store, wake_loop, &srv, &err);
+	srv.writer = writer_create(srv.pending_store, &cfg->retention, wake_loop, &srv, &err);
 	srv.pending_store = NULL;
 	if (!srv.writer) {
 		log_error("cannot start the writer thread: %s", err_str(err));
@@ -254,6 +269,18 @@ server_run(const struct config *cfg)
 		log_error("cannot install signal handlers");
 		rc = ERR_SYS;
 		goto out;
+	}
+
+	if (retention_active(&cfg->retention)) {
+		int64_t us = cfg->retention.interval_us;
+		struct timeval tv = {(time_t)(us / 1000000), (suseconds_t)(us % 1000000)};
+		srv.retention_timer = event_new(srv.base, -1, EV_PERSIST, on_retention_timer, &srv);
+		if (!srv.retention_timer || event_add(srv.retention_timer, &tv)) {
+			log_error("cannot start the retention timer");
+			rc = ERR_SYS;
+			goto out;
+		}
+		writer_request_maintenance(srv.writer); /* a first pass at start */
 	}
 
 	log_info("sentinel-logd listening on http://%s:%d (live feed: ws://%s:%d/ws/logs)",
@@ -277,6 +304,8 @@ out:
 		event_free(srv.sigterm);
 	if (srv.stop_timer)
 		event_free(srv.stop_timer);
+	if (srv.retention_timer)
+		event_free(srv.retention_timer);
 	store_close(srv.pending_store);
 	store_close(srv.reader);
 	hub_destroy(srv.hub);

@@ -31,13 +31,12 @@ struct server {
 	struct subscriber *subscribers; /* /ws/logs clients (ws_logs.c) */
 	unsigned char *scratch; /* a message read from the store, with headroom */
 	size_t scratch_size;
-	struct event *sigint, *sigterm, *stop_timer;
+	struct event *sigint, *sigterm, *stop_timer, *retention_timer;
 	int stopping;
 	int stop_waited_ms;
 	store *pending_store; /* the writable handle until the writer owns it */
 	uint64_t deliveries;        /* messages sent to /ws/logs clients */
 	uint64_t replay_rows;       /* events read from the store for them */
-	uint64_t retention_deleted; /* events removed by retention */
 };
 
 /*

@@ -195,6 +195,9 @@ setup(store *st)
 		if ((rc = exec(st, st->flags & STORE_SYNC_FULL ? "PRAGMA synchronous = FULL"
 							       : "PRAGMA synchronous = NORMAL")))
 			return rc;
+		/* A checkpoint that resets the WAL also cuts the file back. */
+		if ((rc = exec(st, "PRAGMA journal_size_limit = 4194304")))
+			return rc;
 		if ((rc = migrate(st)))
 			return rc;
 		if ((rc = prepare(st, "INSERT INTO journal (ts_us, type, body) VALUES (?, ?, ?)",
@@ -510,17 +513,11 @@ int
 store_stats(store *st, struct store_stats *out)
 {
 	struct store_stats r = {0};
-	int64_t pages, page_size, free_pages;
-	char wal[4200];
-	struct stat sb;
+	struct store_sizes sz;
 	int rc;
 
-	if ((rc = query_int(st, "SELECT count(*) FROM journal", &r.count)) ||
-	    (rc = store_first_id(st, &r.first_id)) ||
-	    (rc = store_last_id(st, &r.last_id)) ||
-	    (rc = query_int(st, "PRAGMA page_count", &pages)) ||
-	    (rc = query_int(st, "PRAGMA page_size", &page_size)) ||
-	    (rc = query_int(st, "PRAGMA freelist_count", &free_pages)))
+	if ((rc = store_count(st, &r.count)) || (rc = store_first_id(st, &r.first_id)) ||
+	    (rc = store_last_id(st, &r.last_id)) || (rc = store_sizes(st, &sz)))
 		return rc;
 	if (r.first_id && (rc = event_timestamp(st, r.first_id, r.first_ts, sizeof r.first_ts)))
 		return rc;
@@ -529,10 +526,9 @@ store_stats(store *st, struct store_stats *out)
 		return rc;
 	if (newest && (rc = event_timestamp(st, newest, r.last_ts, sizeof r.last_ts)))
 		return rc;
-	r.db_bytes = pages * page_size;
-	r.free_bytes = free_pages * page_size;
-	snprintf(wal, sizeof wal, "%s-wal", st->path);
-	r.wal_bytes = stat(wal, &sb) == 0 ? (int64_t)sb.st_size : 0;
+	r.db_bytes = sz.db_bytes;
+	r.free_bytes = sz.free_bytes;
+	r.wal_bytes = sz.wal_bytes;
 	*out = r;
 	return 0;
 }
@@ -552,4 +548,136 @@ store_type_counts(store *st, void (*fn)(const char *type, int64_t count, void *a
 	rc = rc == SQLITE_DONE ? 0 : fail_db(st, rc);
 	sqlite3_finalize(s);
 	return rc;
+}
+
+int
+store_sizes(store *st, struct store_sizes *out)
+{
+	int64_t pages, page_size, free_pages;
+	char wal[4200];
+	struct stat sb;
+	int rc;
+
+	if ((rc = query_int(st, "PRAGMA page_count", &pages)) ||
+	    (rc = query_int(st, "PRAGMA page_size", &page_size)) ||
+	    (rc = query_int(st, "PRAGMA freelist_count", &free_pages)))
+		return rc;
+	snprintf(wal, sizeof wal, "%s-wal", st->path);
+	out->db_bytes = pages * page_size;
+	out->free_bytes = free_pages * page_size;
+	out->wal_bytes = stat(wal, &sb) == 0 ? (int64_t)sb.st_size : 0;
+	return 0;
+}
+
+int
+store_count(store *st, int64_t *count_out)
+{
+	return query_int(st, "SELECT count(*) FROM journal", count_out);
+}
+
+/*
+ * Delete the events whose ids sel selects (bound by the caller). The ids
+ * are read first and deleted after, so no row is deleted under a cursor.
+ */
+static int
+delete_selected(store *st, sqlite3_stmt *sel, int limit, int64_t *deleted_out,
+		int64_t *max_id)
+{
+	int64_t *ids = malloc((size_t)(limit > 0 ? limit : 1) * sizeof *ids);
+	sqlite3_stmt *del = NULL;
+	int n = 0, rc;
+
+	if (!ids)
+		return ERR_NOMEM;
+	while (n < limit && (rc = sqlite3_step(sel)) == SQLITE_ROW)
+		ids[n++] = sqlite3_column_int64(sel, 0);
+	if (n < limit && rc != SQLITE_DONE) {
+		rc = fail_db(st, rc);
+		goto out;
+	}
+	sqlite3_reset(sel);
+	rc = sqlite3_prepare_v2(st->db, "DELETE FROM journal WHERE id = ?", -1, &del, NULL);
+	if (rc != SQLITE_OK) {
+		rc = fail_db(st, rc);
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		sqlite3_bind_int64(del, 1, ids[i]);
+		rc = sqlite3_step(del);
+		sqlite3_reset(del);
+		if (rc != SQLITE_DONE) {
+			rc = fail_db(st, rc);
+			goto out;
+		}
+		if (ids[i] > *max_id)
+			*max_id = ids[i];
+	}
+	*deleted_out = n;
+	rc = 0;
+out:
+	sqlite3_finalize(del);
+	free(ids);
+	return rc;
+}
+
+int
+store_delete_older(store *st, int64_t cutoff_us, const char *type,
+		   const char *const *exclude, size_t exclude_count, int limit,
+		   int64_t *deleted_out, int64_t *max_id)
+{
+	char sql[512];
+	size_t n;
+	sqlite3_stmt *sel;
+	int rc, bind = 1;
+
+	n = (size_t)snprintf(sql, sizeof sql, "SELECT id FROM journal WHERE ts_us < ?");
+	if (type)
+		n += (size_t)snprintf(sql + n, sizeof sql - n, " AND type = ?");
+	if (exclude_count) {
+		n += (size_t)snprintf(sql + n, sizeof sql - n, " AND type NOT IN (?");
+		for (size_t i = 1; i < exclude_count; i++)
+			n += (size_t)snprintf(sql + n, sizeof sql - n, ",?");
+		n += (size_t)snprintf(sql + n, sizeof sql - n, ")");
+	}
+	snprintf(sql + n, sizeof sql - n, " LIMIT ?");
+	rc = sqlite3_prepare_v2(st->db, sql, -1, &sel, NULL);
+	if (rc != SQLITE_OK)
+		return fail_db(st, rc);
+	sqlite3_bind_int64(sel, bind++, cutoff_us);
+	if (type)
+		sqlite3_bind_text(sel, bind++, type, -1, SQLITE_STATIC);
+	for (size_t i = 0; i < exclude_count; i++)
+		sqlite3_bind_text(sel, bind++, exclude[i], -1, SQLITE_STATIC);
+	sqlite3_bind_int(sel, bind, limit);
+	rc = delete_selected(st, sel, limit, deleted_out, max_id);
+	sqlite3_finalize(sel);
+	return rc;
+}
+
+int
+store_delete_oldest(store *st, int limit, int64_t *deleted_out, int64_t *max_id)
+{
+	sqlite3_stmt *sel;
+	int rc = sqlite3_prepare_v2(st->db, "SELECT id FROM journal ORDER BY id LIMIT ?", -1,
+				    &sel, NULL);
+	if (rc != SQLITE_OK)
+		return fail_db(st, rc);
+	sqlite3_bind_int(sel, 1, limit);
+	rc = delete_selected(st, sel, limit, deleted_out, max_id);
+	sqlite3_finalize(sel);
+	return rc;
+}
+
+int
+store_incremental_vacuum(store *st, int max_pages)
+{
+	char sql[64];
+	snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%d)", max_pages);
+	return exec(st, sql);
+}
+
+int
+store_vacuum(store *st)
+{
+	return exec(st, "VACUUM");
 }

@@ -102,6 +102,36 @@ struct store_filter {
 int store_list(store *st, const struct store_filter *f, store_row_fn fn, void *arg,
 	       int *count_out);
 
+/* File sizes: the database file, its free pages, and the WAL. */
+struct store_sizes {
+	int64_t db_bytes, free_bytes, wal_bytes;
+};
+
+/* Read the sizes (cheap: two pragmas and a stat). */
+int store_sizes(store *st, struct store_sizes *out);
+
+/* The number of events stored (O(events): it scans an index). */
+int store_count(store *st, int64_t *count_out);
+
+/*
+ * Inside a transaction: delete up to limit events whose timestamp is
+ * before cutoff_us, only of type (if not NULL) and none of the excluded
+ * types. *deleted_out gets the number deleted; *max_id is raised to the
+ * highest id deleted.
+ */
+int store_delete_older(store *st, int64_t cutoff_us, const char *type,
+		       const char *const *exclude, size_t exclude_count, int limit,
+		       int64_t *deleted_out, int64_t *max_id);
+
+/* Inside a transaction: delete the limit oldest events (lowest ids). */
+int store_delete_oldest(store *st, int limit, int64_t *deleted_out, int64_t *max_id);
+
+/* Rebuild the whole file (VACUUM): slow, for offline compaction. */
+int store_vacuum(store *st);
+
+/* Move up to max_pages free pages to the end of the file and cut them off. */
+int store_incremental_vacuum(store *st, int max_pages);
+
 /* Facts about the store for /api/stats and /metrics. */
 struct store_stats {
 	int64_t count;

@@ -16,6 +16,8 @@
 #include "err.h"
 #include "hub.h"
 #include "log.h"
+#include "retention.h"
+#include "timestamp.h"
 
 struct writer {
 	store *st;
@@ -29,6 +31,17 @@ struct writer {
 	struct writer_stats stats; /* guarded by lock */
 	writer_notify_fn notify;
 	void *notify_arg;
+
+	/* Retention, run between commits (writer thread only but for
+	 * maintenance_due and the results, which are guarded by lock). */
+	struct retention_policy policy;
+	int64_t count;             /* events stored, when max_events is set */
+	int maintenance_due;       /* a pass was asked for or a bound crossed */
+	struct retention_result pass; /* what the running pass removed */
+	int64_t retention_max_id;  /* highest id retention deleted, for the loop */
+	struct retention_result unlogged; /* passes not yet logged */
+	int unlogged_passes;
+	int64_t last_log_us;
 };
 
 /* Append every event of every batch in one transaction. */
@@ -97,7 +110,8 @@ record_commit(writer *w, size_t events, size_t batches, int rc, double secs)
 	pthread_mutex_unlock(&w->lock);
 }
 
-static void
+/* Commit a list of batches; returns the number of events committed. */
+static int64_t
 process(writer *w, struct ingest_batch *list)
 {
 	int rc = atomic_load(&w->state);
@@ -128,39 +142,141 @@ process(writer *w, struct ingest_batch *list)
 		events += b->count;
 	}
 	record_commit(w, events, batches, rc, secs);
+	return rc ? 0 : (int64_t)events;
+}
+
+/* Keep the WAL near its target size, also while readers are attached. */
+static void
+bound_wal(writer *w)
+{
+	struct store_sizes sz;
+	if (!store_sizes(w->st, &sz) && sz.wal_bytes > RETENTION_WAL_TARGET)
+		store_checkpoint(w->st, 1);
+}
+
+/* Log the passes not yet reported (at most once a second unless forced). */
+static void
+log_pass(writer *w, int force)
+{
+	struct retention_result *u = &w->unlogged;
+	int64_t total = u->by_age + u->by_count + u->by_bytes, now = timestamp_now();
+	struct store_sizes sz = {0};
+
+	if (!total || (!force && now - w->last_log_us < 1000000))
+		return;
+	store_sizes(w->st, &sz);
+	log_info("retention: %d pass(es) removed %lld events (by age %lld, by count %lld, "
+		 "by size %lld) up to id %lld; store %lld bytes, WAL %lld bytes",
+		 w->unlogged_passes, (long long)total, (long long)u->by_age,
+		 (long long)u->by_count, (long long)u->by_bytes, (long long)u->max_id,
+		 (long long)sz.db_bytes, (long long)sz.wal_bytes);
+	memset(u, 0, sizeof *u);
+	w->unlogged_passes = 0;
+	w->last_log_us = now;
+}
+
+/* The pass is over: compact, log it, and hand the result to the loop. */
+static void
+finish_pass(writer *w)
+{
+	struct retention_result *r = &w->pass;
+	int64_t total = r->by_age + r->by_count + r->by_bytes;
+
+	if (total) {
+		if (retention_compact(w->st, 100000))
+			log_warn("compaction failed: %s", store_errmsg(w->st));
+		/* Passes follow each other quickly under a count or size bound:
+		 * report them at most once a second. */
+		struct retention_result *u = &w->unlogged;
+		u->by_age += r->by_age;
+		u->by_count += r->by_count;
+		u->by_bytes += r->by_bytes;
+		u->max_id = r->max_id;
+		w->unlogged_passes++;
+		log_pass(w, 0);
+	}
+	pthread_mutex_lock(&w->lock);
+	w->stats.retention_deleted += (uint64_t)total;
+	w->stats.retention_passes++;
+	if (r->max_id > w->retention_max_id)
+		w->retention_max_id = r->max_id;
+	pthread_mutex_unlock(&w->lock);
+	memset(r, 0, sizeof *r);
+	if (total)
+		w->notify(w->notify_arg);
+}
+
+/* One bounded retention step; the pass ends when nothing is left to do. */
+static void
+maintain(writer *w)
+{
+	int rc = retention_step(w->st, &w->policy, timestamp_now(), RETENTION_BATCH, &w->count,
+				&w->pass);
+	bound_wal(w);
+	if (rc < 0)
+		log_error("retention step failed: %s", store_errmsg(w->st));
+	if (rc <= 0) {
+		finish_pass(w);
+		pthread_mutex_lock(&w->lock);
+		w->maintenance_due = 0;
+		pthread_mutex_unlock(&w->lock);
+	}
 }
 
 static void *
 writer_main(void *arg)
 {
 	writer *w = arg;
+	int active = retention_active(&w->policy);
+
+	if (w->policy.max_events && store_count(w->st, &w->count))
+		log_error("cannot count the events in the store: %s", store_errmsg(w->st));
 
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
-		while (!w->queue && !w->stopping)
+		while (!w->queue && !w->stopping && !w->maintenance_due)
 			pthread_cond_wait(&w->wake, &w->lock);
-		if (!w->queue)
-			break; /* stopping with nothing left */
+		if (!w->queue && w->stopping)
+			break; /* everything accepted is committed */
+
 		struct ingest_batch *list = w->queue, **tail = w->queue_tail;
 		w->queue = NULL;
 		w->queue_tail = &w->queue;
 		pthread_mutex_unlock(&w->lock);
 
-		process(w, list);
+		int over = 0;
+		if (list) {
+			int64_t committed = process(w, list);
+			w->count += committed;
+			over = active && committed &&
+			       retention_over_bounds(w->st, &w->policy, w->count);
+		}
 
 		pthread_mutex_lock(&w->lock);
-		*w->done_tail = list;
-		w->done_tail = tail;
+		if (list) {
+			*w->done_tail = list;
+			w->done_tail = tail;
+		}
+		if (over)
+			w->maintenance_due = 1;
+		int maintain_now = w->maintenance_due && !w->stopping;
 		pthread_mutex_unlock(&w->lock);
-		w->notify(w->notify_arg);
+		if (list)
+			w->notify(w->notify_arg);
+		/* Alternate one commit and one retention step, so that neither
+		 * sustained ingest nor a long pass starves the other. */
+		if (maintain_now)
+			maintain(w);
 		pthread_mutex_lock(&w->lock);
 	}
 	pthread_mutex_unlock(&w->lock);
+	log_pass(w, 1);
 	return NULL;
 }
 
 writer *
-writer_create(store *st, writer_notify_fn notify, void *notify_arg, int *err)
+writer_create(store *st, const struct retention_policy *policy, writer_notify_fn notify,
+	      void *notify_arg, int *err)
 {
 	writer *w = calloc(1, sizeof *w);
 
@@ -170,6 +286,8 @@ writer_create(store *st, writer_notify_fn notify, void *notify_arg, int *err)
 		return NULL;
 	}
 	w->st = st;
+	if (policy)
+		w->policy = *policy;
 	w->notify = notify;
 	w->notify_arg = notify_arg;
 	w->queue_tail = &w->queue;
@@ -212,6 +330,24 @@ writer_take_done(writer *w)
 	w->done_tail = &w->done;
 	pthread_mutex_unlock(&w->lock);
 	return list;
+}
+
+void
+writer_request_maintenance(writer *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->maintenance_due = 1;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+}
+
+int64_t
+writer_retention_max_id(writer *w)
+{
+	pthread_mutex_lock(&w->lock);
+	int64_t id = w->retention_max_id;
+	pthread_mutex_unlock(&w->lock);
+	return id;
 }
 
 int

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "ingest.h"
+#include "retention.h"
 #include "store.h"
 
 typedef struct writer writer;
@@ -29,8 +30,17 @@ typedef void (*writer_notify_fn)(void *arg);
  * Start a writer on st (a STORE_WRITE handle, which it now owns and closes).
  * Returns NULL with *err set on failure; st is then closed too.
  */
-writer *writer_create(store *st, writer_notify_fn notify, void *notify_arg,
-		      int *err);
+writer *writer_create(store *st, const struct retention_policy *policy,
+		      writer_notify_fn notify, void *notify_arg, int *err);
+
+/*
+ * Ask for a retention pass (the loop's timer does this). The writer runs it
+ * in bounded steps between commits, so ingest waits at most one step.
+ */
+void writer_request_maintenance(writer *w);
+
+/* The highest id retention has deleted so far (0 if none). */
+int64_t writer_retention_max_id(writer *w);
 
 /* Queue a batch for commit. Fails with ERR_CLOSED once stopping. */
 int writer_submit(writer *w, struct ingest_batch *batch);
@@ -50,6 +60,8 @@ struct writer_stats {
 	uint64_t events;   /* events committed since start */
 	uint64_t commits;  /* transactions committed */
 	uint64_t failed;   /* batches refused because the store could not write */
+	uint64_t retention_deleted; /* events removed by retention */
+	uint64_t retention_passes;  /* retention passes finished */
 	/* Commit latency: cumulative counts per bucket (Prometheus style). */
 	uint64_t latency_le[WRITER_LATENCY_BUCKETS];
 	uint64_t latency_count;

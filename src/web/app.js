@@ -1,0 +1,642 @@
+/*
+ * sentinel-logd live dashboard: one WebSocket on /ws/logs, no framework, no
+ * build step, nothing fetched but this page's own files and the socket.
+ *
+ * History and resume. The page always subscribes with control=1 and keeps
+ * two things from the stream: the store's epoch (from "hello") and the last
+ * event id it has seen. Every (re)connection asks for
+ * after_id=<last id>&epoch=<epoch>, so the server replays exactly what the
+ * page missed, in order, then goes live; an id at or below the last one
+ * seen is ignored, so nothing is ever shown twice. The first connection of
+ * a page has no last id yet: it is a short probe with no after_id that only
+ * reads "hello" (the store's newest id, L) and is closed at once; the page
+ * then connects with after_id=max(0, L - HISTORY). That loads the newest
+ * HISTORY events as history with the same code path as a resume, and it is
+ * gapless: whatever is committed between the probe and the second
+ * connection has an id above L and is replayed too. (since=1h would bound
+ * history by time, not by size: a busy store could send millions.)
+ * "reset" (the store was re-created, ids start over) clears the page and
+ * starts again with a probe; "gap" (retention removed events before the
+ * page could read them) is shown as a notice in the feed.
+ *
+ * Memory is bounded everywhere: the feed keeps MAX_ROWS rows, events wait
+ * for the next frame in a queue cut to MAX_ROWS, events received while
+ * paused are kept up to PAUSE_MAX, and the chart is a fixed ring of
+ * per-second counters.
+ *
+ * Event content is only ever put into the page as text (textContent),
+ * never as HTML.
+ */
+'use strict';
+
+const MAX_ROWS = 1000; /* rows kept in the feed; older ones are dropped */
+const HISTORY = 500; /* events loaded when the page opens */
+const PAUSE_MAX = MAX_ROWS; /* newest events kept while paused */
+const BACKOFF_MIN_MS = 1000;
+const BACKOFF_MAX_MS = 30000;
+const CHART_SECONDS = 300;
+const RATE_SECONDS = 10;
+const KINDS = ['system', 'agent', 'monitor', 'error', 'config', 'security', 'other'];
+const KNOWN = new Set(KINDS.slice(0, -1));
+
+const $ = (id) => document.getElementById(id);
+const fmt = new Intl.NumberFormat('en-US');
+const TOKEN = new URLSearchParams(location.search).get('token');
+
+const ui = {
+  status: $('status'),
+  statusText: $('status-text'),
+  retry: $('retry'),
+  chart: $('chart'),
+  rate: $('stat-rate'),
+  peak: $('stat-peak'),
+  total: $('stat-total'),
+  last: $('stat-last'),
+  typeList: $('type-list'),
+  typesEmpty: $('types-empty'),
+  typesAll: $('types-all'),
+  typesNone: $('types-none'),
+  filter: $('text-filter'),
+  shown: $('shown'),
+  pause: $('pause'),
+  pauseLabel: $('pause-label'),
+  banner: $('paused-banner'),
+  bannerText: $('paused-text'),
+  feed: $('feed'),
+  feedEmpty: $('feed-empty'),
+};
+
+const state = {
+  /* connection */
+  ws: null,
+  epoch: null,
+  lastId: null, /* null: nothing asked for yet, the next connection probes */
+  probing: false,
+  loadingHistory: false, /* a gap before the history window is expected */
+  live: false,
+  backoff: BACKOFF_MIN_MS,
+  retryTimer: 0,
+  retryAt: 0,
+  countdown: 0,
+  /* feed */
+  queue: [], /* events and notices waiting for the next frame */
+  frame: 0,
+  rows: [], /* {id, type, lower, el, notice}, oldest first */
+  visible: 0,
+  paused: false,
+  held: [], /* events received while paused (the newest PAUSE_MAX) */
+  heldCount: 0,
+  /* filters */
+  hiddenTypes: new Set(),
+  text: '',
+  /* counters */
+  total: 0,
+  counts: new Map(), /* type -> events received */
+  typeItems: new Map(), /* type -> {li, input, count} */
+};
+
+/* ------------------------------------------------------------------ socket */
+
+function wsUrl(params) {
+  const q = new URLSearchParams(params);
+  q.set('control', '1');
+  if (TOKEN) q.set('token', TOKEN);
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${scheme}//${location.host}/ws/logs?${q}`;
+}
+
+/* Open the subscription: a probe first, then always a resume from lastId. */
+function connect() {
+  clearRetry();
+  const params = {};
+  state.probing = state.lastId === null;
+  if (!state.probing) {
+    params.after_id = String(state.lastId);
+    if (state.epoch) params.epoch = state.epoch;
+  }
+  state.live = false;
+  const ws = new WebSocket(wsUrl(params));
+  state.ws = ws;
+  if (ui.status.dataset.state !== 'reconnecting' && ui.status.dataset.state !== 'live') {
+    setStatus('connecting', 'Connecting…');
+  } else {
+    setStatus('reconnecting', 'Reconnecting…');
+  }
+
+  ws.onmessage = (m) => {
+    if (ws !== state.ws) return;
+    let msg;
+    try {
+      msg = JSON.parse(m.data);
+    } catch (e) {
+      return; /* not ours to show */
+    }
+    if (!msg || typeof msg !== 'object') return;
+    if (typeof msg.control === 'string') onControl(ws, msg);
+    else if (!state.probing) onEvent(msg);
+  };
+  ws.onclose = () => {
+    if (ws !== state.ws) return; /* a socket we closed on purpose */
+    state.ws = null;
+    state.live = false;
+    scheduleReconnect();
+  };
+}
+
+/* Close the current socket without reconnecting through onclose. */
+function dropSocket() {
+  const ws = state.ws;
+  state.ws = null;
+  if (ws) ws.close();
+}
+
+function onControl(ws, msg) {
+  switch (msg.control) {
+    case 'hello':
+      state.backoff = BACKOFF_MIN_MS;
+      if (typeof msg.epoch === 'string') state.epoch = msg.epoch;
+      if (state.probing) {
+        const last = Number(msg.last_id) || 0;
+        state.lastId = Math.max(0, last - HISTORY);
+        state.loadingHistory = true;
+        dropSocket();
+        connect();
+        return;
+      }
+      setStatus('catching-up', 'Catching up…');
+      break;
+    case 'reset':
+      /* The store was re-created: its ids mean nothing to us any more. */
+      clearPage();
+      state.epoch = typeof msg.epoch === 'string' ? msg.epoch : null;
+      state.lastId = null;
+      enqueue({notice: 'The store was re-created: showing its events from the start.'});
+      dropSocket();
+      connect();
+      break;
+    case 'gap':
+      if (!state.loadingHistory) {
+        enqueue({
+          notice: `Events #${msg.from_id}–#${msg.to_id} were removed by retention ` +
+            'before this page could show them.',
+        });
+      }
+      break;
+    case 'live':
+      state.live = true;
+      state.loadingHistory = false;
+      setStatus('live', 'Live');
+      break;
+    default:
+      break;
+  }
+}
+
+function onEvent(ev) {
+  if (!Number.isSafeInteger(ev.id) || typeof ev.type !== 'string') return;
+  if (ev.id <= state.lastId) return; /* seen already (resume overlap) */
+  state.lastId = ev.id;
+  state.total++;
+  state.counts.set(ev.type, (state.counts.get(ev.type) || 0) + 1);
+  if (state.live) chartAdd(kindOf(ev.type));
+  if (state.paused) {
+    state.held.push(ev);
+    state.heldCount++;
+    if (state.held.length > 2 * PAUSE_MAX) state.held.splice(0, state.held.length - PAUSE_MAX);
+    scheduleFrame();
+  } else {
+    enqueue(ev);
+  }
+}
+
+function scheduleReconnect() {
+  const delay = state.backoff;
+  state.backoff = Math.min(state.backoff * 2, BACKOFF_MAX_MS);
+  state.retryAt = Date.now() + delay;
+  state.retryTimer = setTimeout(connect, delay);
+  ui.retry.hidden = false;
+  const tick = () => {
+    const s = Math.max(1, Math.ceil((state.retryAt - Date.now()) / 1000));
+    setStatus('reconnecting', `Disconnected · reconnecting in ${s} s`);
+  };
+  tick();
+  state.countdown = setInterval(tick, 250);
+}
+
+function clearRetry() {
+  clearTimeout(state.retryTimer);
+  clearInterval(state.countdown);
+  state.retryTimer = state.countdown = 0;
+  ui.retry.hidden = true;
+}
+
+function setStatus(name, text) {
+  if (ui.status.dataset.state !== name) ui.status.dataset.state = name;
+  if (ui.statusText.textContent !== text) ui.statusText.textContent = text;
+}
+
+/* -------------------------------------------------------------------- feed */
+
+function kindOf(type) {
+  return KNOWN.has(type) ? type : 'other';
+}
+
+function enqueue(item) {
+  state.queue.push(item);
+  /* Only the newest MAX_ROWS can end up on screen. */
+  if (state.queue.length > 2 * MAX_ROWS) state.queue.splice(0, state.queue.length - MAX_ROWS);
+  scheduleFrame();
+}
+
+function scheduleFrame() {
+  if (!state.frame) state.frame = requestAnimationFrame(render);
+}
+
+/* Once a frame: insert what arrived, drop what is too old, update counters. */
+function render() {
+  state.frame = 0;
+  const batch = state.queue.length > MAX_ROWS ? state.queue.slice(-MAX_ROWS) : state.queue;
+  state.queue = [];
+  if (batch.length) {
+    const frag = document.createDocumentFragment();
+    for (let i = batch.length - 1; i >= 0; i--) {
+      const rec = batch[i].notice ? makeNotice(batch[i].notice) : makeRow(batch[i]);
+      rec.el.hidden = !matches(rec);
+      if (!rec.el.hidden) state.visible++;
+      frag.append(rec.el);
+      batch[i] = rec;
+    }
+    ui.feed.prepend(frag);
+    for (const rec of batch) state.rows.push(rec);
+    const excess = state.rows.length - MAX_ROWS;
+    if (excess > 0) {
+      for (const rec of state.rows.splice(0, excess)) {
+        if (!rec.el.hidden) state.visible--;
+        rec.el.remove();
+      }
+    }
+  }
+  updateTypes();
+  updateFeedInfo();
+  updateBanner();
+  ui.total.textContent = fmt.format(state.total);
+  ui.last.textContent = state.lastId ? fmt.format(state.lastId) : '–';
+}
+
+function el(tag, className, text) {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+/* "2026-03-09T14:35:00.123456Z" -> "2026-03-09 14:35:00.123". */
+function shortTime(ts) {
+  const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(\.\d{1,3})?/.exec(ts);
+  return m ? `${m[1]} ${m[2]}${m[3] || ''}` : ts;
+}
+
+/* What a row expands to: the event's data, plus any extra top-level fields. */
+function detailsOf(ev) {
+  const extra = {};
+  let n = 0;
+  for (const k of Object.keys(ev)) {
+    if (k === 'id' || k === 'type' || k === 'message' || k === 'timestamp') continue;
+    extra[k] = ev[k];
+    n++;
+  }
+  if (n === 0) return undefined;
+  if (n === 1 && 'data' in extra) return extra.data;
+  return extra;
+}
+
+function makeRow(ev) {
+  const message = typeof ev.message === 'string' ? ev.message : JSON.stringify(ev.message);
+  const timestamp = typeof ev.timestamp === 'string' ? ev.timestamp : '';
+  const details = detailsOf(ev);
+
+  const li = el('li', 'event');
+  li.dataset.kind = kindOf(ev.type);
+  li.dataset.type = ev.type;
+  li.dataset.id = String(ev.id);
+  if (details !== undefined) li.classList.add('has-data');
+
+  const d = el('details');
+  const s = el('summary');
+  const ts = el('span', 'ts', shortTime(timestamp));
+  ts.title = timestamp;
+  s.append(el('span', 'chev'), ts, el('span', 'badge', ev.type), el('span', 'id', `#${ev.id}`),
+    el('span', 'msg', message));
+  d.append(s);
+  /* The detail is built on first open only. */
+  d.addEventListener('toggle', () => {
+    if (!d.open || d.childElementCount > 1) return;
+    const box = el('div', 'detail');
+    const meta = el('p', 'meta');
+    meta.append('id ', el('span', '', String(ev.id)), ' · timestamp ', el('span', '', timestamp));
+    box.append(meta);
+    box.append(el('pre', 'json', details === undefined ? 'No data.' : JSON.stringify(details, null, 2)));
+    d.append(box);
+  });
+  li.append(d);
+  return {id: ev.id, type: ev.type, lower: message.toLowerCase(), el: li, notice: false};
+}
+
+function makeNotice(text) {
+  return {id: 0, type: '', lower: '', el: el('li', 'notice', text), notice: true};
+}
+
+function matches(rec) {
+  if (rec.notice) return true;
+  return !state.hiddenTypes.has(rec.type) && (!state.text || rec.lower.includes(state.text));
+}
+
+function applyFilters() {
+  let visible = 0;
+  for (const rec of state.rows) {
+    const show = matches(rec);
+    if (rec.el.hidden === show) rec.el.hidden = !show;
+    if (show) visible++;
+  }
+  state.visible = visible;
+  updateFeedInfo();
+}
+
+function updateFeedInfo() {
+  const total = state.rows.length;
+  const filtered = state.hiddenTypes.size > 0 || state.text !== '';
+  ui.shown.textContent = total === 0 ? ''
+    : filtered ? `${fmt.format(state.visible)} of ${fmt.format(total)} rows`
+      : `${fmt.format(total)} rows`;
+  ui.feedEmpty.hidden = state.visible > 0;
+  ui.feedEmpty.textContent = total === 0 ? 'Waiting for events…' : 'No events match the filters.';
+}
+
+function clearPage() {
+  for (const rec of state.rows) rec.el.remove();
+  state.rows = [];
+  state.queue = [];
+  state.held = [];
+  state.heldCount = 0;
+  state.visible = 0;
+  state.total = 0;
+  state.counts.clear();
+  for (const item of state.typeItems.values()) item.li.remove();
+  state.typeItems.clear();
+  chartClear();
+  scheduleFrame();
+}
+
+/* ------------------------------------------------------------------- types */
+
+function typeOrder(a, b) {
+  const ia = KINDS.indexOf(a);
+  const ib = KINDS.indexOf(b);
+  const ka = ia < 0 || a === 'other' ? KINDS.length : ia;
+  const kb = ib < 0 || b === 'other' ? KINDS.length : ib;
+  return ka - kb || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+function addType(type) {
+  const li = el('li');
+  li.dataset.kind = kindOf(type);
+  const label = el('label');
+  const input = el('input');
+  input.type = 'checkbox';
+  input.name = 'type';
+  input.value = type;
+  input.checked = !state.hiddenTypes.has(type);
+  input.addEventListener('change', () => {
+    if (input.checked) state.hiddenTypes.delete(type);
+    else state.hiddenTypes.add(type);
+    li.classList.toggle('off', !input.checked);
+    applyFilters();
+  });
+  const count = el('span', 'type-count', '0');
+  label.append(input, el('span', 'swatch'), el('span', 'type-name', type), count);
+  li.append(label);
+  const item = {li, input, count};
+  state.typeItems.set(type, item);
+
+  const names = [...state.typeItems.keys()].sort(typeOrder);
+  const next = names[names.indexOf(type) + 1];
+  ui.typeList.insertBefore(li, next ? state.typeItems.get(next).li : null);
+  return item;
+}
+
+function updateTypes() {
+  for (const [type, n] of state.counts) {
+    const item = state.typeItems.get(type) || addType(type);
+    const text = fmt.format(n);
+    if (item.count.textContent !== text) item.count.textContent = text;
+  }
+  ui.typesEmpty.hidden = state.typeItems.size > 0;
+}
+
+function setAllTypes(show) {
+  for (const [type, item] of state.typeItems) {
+    item.input.checked = show;
+    item.li.classList.toggle('off', !show);
+    if (show) state.hiddenTypes.delete(type);
+    else state.hiddenTypes.add(type);
+  }
+  applyFilters();
+}
+
+/* ------------------------------------------------------------------- pause */
+
+function togglePause() {
+  state.paused = !state.paused;
+  ui.pause.setAttribute('aria-pressed', String(state.paused));
+  ui.pauseLabel.textContent = state.paused ? 'Resume' : 'Pause';
+  if (!state.paused) {
+    for (const ev of state.held.slice(-PAUSE_MAX)) enqueue(ev);
+    state.held = [];
+    state.heldCount = 0;
+  }
+  scheduleFrame();
+}
+
+function updateBanner() {
+  ui.banner.hidden = !state.paused;
+  if (!state.paused) return;
+  const n = state.heldCount;
+  let text = n === 0 ? 'Paused: new events are held until you resume.'
+    : `Paused: ${fmt.format(n)} new event${n === 1 ? '' : 's'} held until you resume.`;
+  if (n > PAUSE_MAX) text += ` The newest ${fmt.format(PAUSE_MAX)} will be shown.`;
+  ui.bannerText.textContent = text;
+}
+
+/* ------------------------------------------------------------------- chart */
+
+/* Events received live, per second and per kind, in a ring of CHART_SECONDS
+ * slots. Replayed events (history, catch-up) are not counted: they were not
+ * received at the rate they were produced. */
+const ring = {
+  sec: new Float64Array(CHART_SECONDS).fill(-1),
+  counts: Array.from({length: CHART_SECONDS}, () => new Uint32Array(KINDS.length)),
+};
+
+function slot(sec) {
+  const i = sec % CHART_SECONDS;
+  if (ring.sec[i] !== sec) {
+    ring.sec[i] = sec;
+    ring.counts[i].fill(0);
+  }
+  return ring.counts[i];
+}
+
+function chartAdd(kind) {
+  slot(Math.floor(Date.now() / 1000))[KINDS.indexOf(kind)]++;
+}
+
+function chartClear() {
+  ring.sec.fill(-1);
+}
+
+function secondTotal(sec) {
+  const i = sec % CHART_SECONDS;
+  if (ring.sec[i] !== sec) return 0;
+  let n = 0;
+  for (const c of ring.counts[i]) n += c;
+  return n;
+}
+
+function niceCeil(v) {
+  if (v <= 5) return 5;
+  const p = 10 ** Math.floor(Math.log10(v));
+  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+  return 10 * p;
+}
+
+function drawChart() {
+  const canvas = ui.chart;
+  const dpr = window.devicePixelRatio || 1;
+  const w = canvas.clientWidth;
+  const h = canvas.clientHeight;
+  if (!w || !h) return;
+  if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
+    canvas.width = Math.round(w * dpr);
+    canvas.height = Math.round(h * dpr);
+  }
+  const css = getComputedStyle(document.documentElement);
+  const color = (name) => css.getPropertyValue(name).trim();
+  const ctx = canvas.getContext('2d');
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, w, h);
+
+  const now = Math.floor(Date.now() / 1000);
+  let peak = 0;
+  let recent = 0;
+  for (let s = now - CHART_SECONDS + 1; s <= now; s++) peak = Math.max(peak, secondTotal(s));
+  for (let s = now - RATE_SECONDS; s < now; s++) recent += secondTotal(s);
+  const rate = recent / RATE_SECONDS;
+
+  const left = 44;
+  const right = 12;
+  const top = 10;
+  const bottom = 22;
+  const pw = w - left - right;
+  const ph = h - top - bottom;
+  const max = niceCeil(peak);
+
+  ctx.font = `11px ${color('--mono')}`;
+  ctx.textBaseline = 'middle';
+  ctx.lineWidth = 1;
+  /* Horizontal grid with the scale. */
+  ctx.fillStyle = color('--muted');
+  ctx.strokeStyle = color('--grid');
+  ctx.textAlign = 'right';
+  for (let i = 0; i <= 4; i++) {
+    const y = Math.round(top + ph - (ph * i) / 4) + 0.5;
+    ctx.beginPath();
+    ctx.moveTo(left, y);
+    ctx.lineTo(left + pw, y);
+    ctx.stroke();
+    const v = (max * i) / 4;
+    ctx.fillText(v >= 1000 ? `${+(v / 1000).toFixed(1)}k` : `${+v.toFixed(1)}`, left - 8, y);
+  }
+  /* Minute marks. */
+  ctx.textAlign = 'center';
+  ctx.textBaseline = 'top';
+  for (let m = 0; m <= CHART_SECONDS / 60; m++) {
+    const x = Math.round(left + pw - (pw * m * 60) / CHART_SECONDS) + 0.5;
+    ctx.beginPath();
+    ctx.moveTo(x, top + ph);
+    ctx.lineTo(x, top + ph + 4);
+    ctx.stroke();
+    ctx.fillText(m === 0 ? 'now' : `−${m}m`, Math.min(x, left + pw - 10), top + ph + 7);
+  }
+  /* Bars stacked by kind, one per second. */
+  const bw = pw / CHART_SECONDS;
+  const fills = KINDS.map((k) => color(`--c-${k}`));
+  for (let s = now - CHART_SECONDS + 1; s <= now; s++) {
+    const i = s % CHART_SECONDS;
+    if (ring.sec[i] !== s) continue;
+    const x = left + pw - (now - s + 1) * bw;
+    let y = top + ph;
+    ring.counts[i].forEach((n, k) => {
+      if (!n) return;
+      const bh = (ph * n) / max;
+      ctx.fillStyle = fills[k];
+      ctx.fillRect(x + 0.15 * bw, y - bh, Math.max(0.7 * bw, 1), bh);
+      y -= bh;
+    });
+  }
+
+  ui.rate.textContent = rate >= 100 ? fmt.format(Math.round(rate)) : rate.toFixed(1);
+  ui.peak.textContent = fmt.format(peak);
+  canvas.setAttribute('aria-label',
+    `Events per second over the last 5 minutes: ${ui.rate.textContent} a second now ` +
+    `(average of the last ${RATE_SECONDS} s), peak ${peak}.`);
+}
+
+/* -------------------------------------------------------------- keyboard */
+
+function onKey(e) {
+  if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
+  const t = e.target;
+  const typing = t instanceof HTMLElement &&
+    (t.isContentEditable || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' ||
+     (t.tagName === 'INPUT' && t.type !== 'checkbox' && t.type !== 'button'));
+  if (typing) {
+    if (e.key === 'Escape' && t === ui.filter) {
+      if (ui.filter.value) {
+        ui.filter.value = '';
+        onFilterInput();
+      } else {
+        ui.filter.blur();
+      }
+      e.preventDefault();
+    }
+    return;
+  }
+  if (e.key === '/') {
+    e.preventDefault();
+    ui.filter.focus();
+    ui.filter.select();
+  } else if (e.key === 'p' || e.key === 'P') {
+    e.preventDefault();
+    togglePause();
+  }
+}
+
+function onFilterInput() {
+  state.text = ui.filter.value.trim().toLowerCase();
+  applyFilters();
+}
+
+/* -------------------------------------------------------------------- init */
+
+ui.filter.addEventListener('input', onFilterInput);
+ui.pause.addEventListener('click', togglePause);
+ui.retry.addEventListener('click', connect);
+ui.typesAll.addEventListener('click', () => setAllTypes(true));
+ui.typesNone.addEventListener('click', () => setAllTypes(false));
+document.addEventListener('keydown', onKey);
+new ResizeObserver(drawChart).observe(ui.chart);
+matchMedia('(prefers-color-scheme: dark)').addEventListener('change', drawChart);
+setInterval(drawChart, 1000);
+updateFeedInfo();
+updateTypes();
+connect();
