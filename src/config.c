@@ -48,6 +48,23 @@ static const char usage[] =
 	"                          (e.g. --retain security=365d --retain monitor=7d)\n"
 	"  --retention-interval DUR  time between retention passes (default 10s); a\n"
 	"                          pass also starts when a count or size bound is crossed\n"
+	"\n"
+	"Security:\n"
+	"  --token-file FILE       tokens, one 'TOKEN ROLE[,ROLE...]' a line (roles:\n"
+	"                          publish, subscribe, admin); the variable\n"
+	"                          SENTINEL_TOKENS holds the same lines separated by ';'.\n"
+	"                          With tokens, every API and stream endpoint needs one\n"
+	"                          (Authorization: Bearer TOKEN, or ?token=TOKEN)\n"
+	"  --allow-anonymous       allow listening on a non-loopback address without\n"
+	"                          tokens\n"
+	"  --allow-origin ORIGIN   accept browser requests only from these origins\n"
+	"                          (repeatable, e.g. https://ops.example.com); requests\n"
+	"                          without an Origin header are not affected\n"
+	"  --tls-cert FILE, --tls-key FILE  serve https:// and wss:// (PEM files)\n"
+	"  --handshake-timeout SEC time to finish an HTTP request or handshake (10)\n"
+	"  --idle-timeout SEC      close a WebSocket that answers no ping for this long;\n"
+	"                          pings are sent after half of it (60)\n"
+	"\n"
 	"  -v, --verbose           log debug messages\n"
 	"  -h, --help              show this help and exit\n"
 	"  -V, --version           show the version and exit\n"
@@ -62,7 +79,7 @@ config_parse_size(const char *text, size_t *out)
 	unsigned long long n;
 	size_t mult = 1;
 
-	if (!text || !*text || *text == '-')
+	if (!text || *text < '0' || *text > '9') /* strtoull would skip spaces and take '-' */
 		return ERR_INVAL;
 	errno = 0;
 	n = strtoull(text, &end, 10);
@@ -101,9 +118,11 @@ parse_listen(struct config *cfg, const char *arg)
 	}
 	if (hlen >= sizeof cfg->host)
 		return -1;
+	if (colon[1] < '0' || colon[1] > '9')
+		return -1;
 	errno = 0;
 	port = strtol(colon + 1, &end, 10);
-	if (errno || *end || end == colon + 1 || port < 0 || port > 65535)
+	if (errno || *end || port > 65535)
 		return -1;
 	if (hlen == 0) {
 		strcpy(cfg->host, "127.0.0.1");
@@ -128,7 +147,9 @@ config_parse(struct config *cfg, int argc, char **argv)
 {
 	enum { OPT_LISTEN = 256, OPT_DB, OPT_SYNC, OPT_EVENT_MAX, OPT_BODY_MAX,
 	       OPT_CACHE_EVENTS, OPT_CACHE_BYTES, OPT_RETAIN_AGE, OPT_RETAIN_EVENTS,
-	       OPT_RETAIN_BYTES, OPT_RETAIN, OPT_RETENTION_INTERVAL };
+	       OPT_RETAIN_BYTES, OPT_RETAIN, OPT_RETENTION_INTERVAL, OPT_TOKEN_FILE,
+	       OPT_ALLOW_ANONYMOUS, OPT_ALLOW_ORIGIN, OPT_TLS_CERT, OPT_TLS_KEY,
+	       OPT_HANDSHAKE_TIMEOUT, OPT_IDLE_TIMEOUT };
 	static const struct option options[] = {
 		{"listen", required_argument, NULL, OPT_LISTEN},
 		{"db", required_argument, NULL, OPT_DB},
@@ -142,6 +163,13 @@ config_parse(struct config *cfg, int argc, char **argv)
 		{"retain-bytes", required_argument, NULL, OPT_RETAIN_BYTES},
 		{"retain", required_argument, NULL, OPT_RETAIN},
 		{"retention-interval", required_argument, NULL, OPT_RETENTION_INTERVAL},
+		{"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+		{"allow-anonymous", no_argument, NULL, OPT_ALLOW_ANONYMOUS},
+		{"allow-origin", required_argument, NULL, OPT_ALLOW_ORIGIN},
+		{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+		{"tls-key", required_argument, NULL, OPT_TLS_KEY},
+		{"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
+		{"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -159,6 +187,8 @@ config_parse(struct config *cfg, int argc, char **argv)
 	cfg->cache_events = 65536;
 	cfg->cache_bytes = 64 * 1024 * 1024;
 	cfg->retention.interval_us = INT64_C(10000000);
+	cfg->handshake_timeout = 10;
+	cfg->idle_timeout = 60;
 
 	if (argc > 1 && argv[1][0] != '-') {
 		if (!strcmp(argv[1], "serve"))
@@ -176,7 +206,7 @@ config_parse(struct config *cfg, int argc, char **argv)
 		argc--;
 	}
 
-	optind = 1;
+	optind = 0; /* 0, not 1: a full reset of getopt's state in glibc */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":vhV", options, NULL)) != -1) {
 		size_t size;
@@ -202,7 +232,10 @@ config_parse(struct config *cfg, int argc, char **argv)
 		case OPT_BODY_MAX:
 		case OPT_CACHE_BYTES:
 			if (config_parse_size(optarg, &size) || size < 1024)
-				return bad(options[c - OPT_LISTEN].name, optarg,
+				return bad(c == OPT_EVENT_MAX	 ? "--max-event-bytes"
+					   : c == OPT_BODY_MAX ? "--max-body-bytes"
+							       : "--cache-bytes",
+					   optarg,
 					   "expected a size of at least 1024 bytes, e.g. 256KiB");
 			if (c == OPT_EVENT_MAX)
 				cfg->event_max = size;
@@ -246,6 +279,37 @@ config_parse(struct config *cfg, int argc, char **argv)
 				return bad("--retain", optarg, why);
 			break;
 		}
+		case OPT_TOKEN_FILE:
+			cfg->token_file = optarg;
+			break;
+		case OPT_ALLOW_ANONYMOUS:
+			cfg->allow_anonymous = 1;
+			break;
+		case OPT_ALLOW_ORIGIN:
+			if (cfg->origin_count == sizeof cfg->origins / sizeof cfg->origins[0])
+				return bad("--allow-origin", optarg, "at most 16 origins");
+			if (strncmp(optarg, "http://", 7) && strncmp(optarg, "https://", 8))
+				return bad("--allow-origin", optarg,
+					   "expected an origin such as https://ops.example.com");
+			cfg->origins[cfg->origin_count++] = optarg;
+			break;
+		case OPT_TLS_CERT:
+			cfg->tls_cert = optarg;
+			break;
+		case OPT_TLS_KEY:
+			cfg->tls_key = optarg;
+			break;
+		case OPT_HANDSHAKE_TIMEOUT:
+		case OPT_IDLE_TIMEOUT:
+			if (config_parse_size(optarg, &size) || size < 1 || size > 86400 ||
+			    strpbrk(optarg, "KMGk"))
+				return bad(c == OPT_IDLE_TIMEOUT ? "--idle-timeout" : "--handshake-timeout",
+					   optarg, "expected seconds, 1 to 86400");
+			if (c == OPT_IDLE_TIMEOUT)
+				cfg->idle_timeout = (int)size;
+			else
+				cfg->handshake_timeout = (int)size;
+			break;
 		case 'v':
 			cfg->verbose = 1;
 			break;
@@ -274,5 +338,9 @@ config_parse(struct config *cfg, int argc, char **argv)
 	}
 	if (cfg->event_max > cfg->body_max)
 		cfg->event_max = cfg->body_max;
+	if (!cfg->tls_cert != !cfg->tls_key) {
+		fprintf(stderr, "sentinel-logd: --tls-cert and --tls-key go together\n");
+		return -1;
+	}
 	return 0;
 }

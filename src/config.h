@@ -27,6 +27,13 @@ struct config {
 	size_t cache_bytes;  /* --cache-bytes */
 	int verbose;         /* --verbose */
 	struct retention_policy retention; /* --retain-*, --retention-interval */
+	const char *token_file;  /* --token-file */
+	int allow_anonymous;     /* --allow-anonymous */
+	const char *origins[16]; /* --allow-origin, repeatable */
+	size_t origin_count;
+	const char *tls_cert, *tls_key; /* --tls-cert, --tls-key */
+	int handshake_timeout;   /* --handshake-timeout, seconds */
+	int idle_timeout;        /* --idle-timeout, seconds */
 };
 
 /*

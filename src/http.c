@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api.h"
+#include "auth.h"
 #include "err.h"
 #include "ingest.h"
 #include "log.h"
@@ -290,6 +292,75 @@ healthz(struct lws *wsi)
 				  -1);
 }
 
+/* Is the request's Origin (if any) allowed: listed, or the server itself? */
+static int
+origin_ok(struct lws *wsi, const auth *a)
+{
+	char origin[256], host[256];
+	const char *authority;
+
+	if (lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) <= 0)
+		return 1; /* not a browser */
+	if (auth_origin_allowed(a, origin))
+		return 1;
+	/* Same origin: the dashboard served by this server. */
+	authority = strstr(origin, "://");
+	return authority && lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) > 0 &&
+	       !strcasecmp(authority + 3, host);
+}
+
+/* The bearer token of a request: the Authorization header or ?token=. */
+static int
+request_token(struct lws *wsi, char *out, size_t size)
+{
+	char header[AUTH_TOKEN_MAX + 16];
+
+	if (lws_hdr_copy(wsi, header, sizeof header, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
+	    !strncasecmp(header, "Bearer ", 7)) {
+		snprintf(out, size, "%s", header + 7);
+		memset(header, 0, sizeof header);
+		return 0;
+	}
+	return lws_get_urlarg_by_name(wsi, "token=", out, (int)size) ? 0 : -1;
+}
+
+int
+http_authorize(struct lws *wsi, enum auth_role role, const char **why)
+{
+	const auth *a = server_of(wsi)->auth;
+	char token[AUTH_TOKEN_MAX + 16];
+	int status;
+
+	if (!origin_ok(wsi, a)) {
+		*why = "requests from this Origin are not allowed";
+		return 403;
+	}
+	if (auth_token_count(a) == 0)
+		return 0;
+	status = auth_check(a, request_token(wsi, token, sizeof token) ? NULL : token, role);
+	memset(token, 0, sizeof token);
+	if (status == 401)
+		*why = "a valid token is required: send 'Authorization: Bearer TOKEN' or ?token=TOKEN";
+	else if (status == 403)
+		*why = role == AUTH_PUBLISH ? "this token may not publish events"
+		     : role == AUTH_SUBSCRIBE ? "this token may not read events"
+					      : "this token is not an admin token";
+	return status;
+}
+
+/* Refuse the request unless it may act in role; returns route()'s result. */
+static int
+guard(struct lws *wsi, enum auth_role role, int *refused)
+{
+	const char *why = NULL;
+	int status = http_authorize(wsi, role, &why);
+
+	*refused = status != 0;
+	if (!status)
+		return 0;
+	return http_respond_error(wsi, status, why, -1) ? -1 : 0;
+}
+
 /* Route a request by method and path (no query string). */
 static int
 route(struct lws *wsi, struct http_session *hs, const char *path)
@@ -298,22 +369,33 @@ route(struct lws *wsi, struct http_session *hs, const char *path)
 	int uri_len, method = lws_http_get_uri_and_method(wsi, &uri, &uri_len);
 
 	struct server *srv = server_of(wsi);
+	int refused, rc;
 
 	if (!strcmp(path, "/api/events")) {
-		if (method == LWSHUMETH_POST)
+		if (method == LWSHUMETH_POST) {
+			rc = guard(wsi, AUTH_PUBLISH, &refused);
+			if (refused) {
+				hs->close_after = 1; /* do not read the body */
+				return rc;
+			}
 			return begin_ingest(wsi, hs);
-		if (method == LWSHUMETH_GET)
-			return api_events(wsi, srv) ? -1 : 0;
+		}
+		if (method == LWSHUMETH_GET) {
+			rc = guard(wsi, AUTH_SUBSCRIBE, &refused);
+			return refused ? rc : api_events(wsi, srv) ? -1 : 0;
+		}
 		return http_respond_error(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED,
 					  "use GET to read events or POST to ingest them", -1);
 	}
 	if (method == LWSHUMETH_GET) {
 		if (!strcmp(path, "/healthz"))
 			return healthz(wsi);
-		if (!strcmp(path, "/api/stats"))
-			return api_stats(wsi, srv) ? -1 : 0;
-		if (!strcmp(path, "/metrics"))
-			return api_metrics(wsi, srv) ? -1 : 0;
+		if (!strcmp(path, "/api/stats") || !strcmp(path, "/metrics")) {
+			rc = guard(wsi, AUTH_SUBSCRIBE, &refused);
+			if (refused)
+				return rc;
+			return (path[1] == 'a' ? api_stats(wsi, srv) : api_metrics(wsi, srv)) ? -1 : 0;
+		}
 	} else if (!strcmp(path, "/healthz") || !strcmp(path, "/api/stats") ||
 		   !strcmp(path, "/metrics")) {
 		return http_respond_error(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, "use GET", -1);
@@ -355,14 +437,20 @@ http_confirm_upgrade(struct lws *wsi)
 	char path[128], errmsg[QUERY_ERRMSG_SIZE];
 	struct query q;
 
+	const char *why = NULL;
+	int status;
+
 	if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0)
 		return -1;
-	if (!strcmp(path, "/ws/logs"))
-		return ws_logs_parse(wsi, &q, errmsg)
-			       ? refuse_upgrade(wsi, 400, "Bad Request", errmsg)
-			       : 0;
-	if (!strcmp(path, "/ws/ingest"))
+	if (!strcmp(path, "/ws/logs") || !strcmp(path, "/ws/ingest")) {
+		status = http_authorize(wsi, path[4] == 'l' ? AUTH_SUBSCRIBE : AUTH_PUBLISH, &why);
+		if (status)
+			return refuse_upgrade(wsi, status,
+					      status == 401 ? "Unauthorized" : "Forbidden", why);
+		if (path[4] == 'l' && ws_logs_parse(wsi, &q, errmsg))
+			return refuse_upgrade(wsi, 400, "Bad Request", errmsg);
 		return 0;
+	}
 	return refuse_upgrade(wsi, 404, "Not Found",
 			      "no WebSocket endpoint at this path; use /ws/logs or /ws/ingest");
 }

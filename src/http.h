@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include "auth.h"
+
 struct lws;
 struct ingest_batch;
 
@@ -42,6 +44,13 @@ int http_confirm_upgrade(struct lws *wsi);
  */
 int http_query_each(struct lws *wsi,
 		    int (*fn)(const char *name, const char *value, void *arg), void *arg);
+
+/*
+ * May this request act in role? Checks the Origin allow-list and, when
+ * tokens are configured, the bearer token. Returns 0, or 401/403 with the
+ * reason in *why.
+ */
+int http_authorize(struct lws *wsi, enum auth_role role, const char **why);
 
 /* The HTTP status for a project error code from ingest or the writer. */
 int http_status_for(int err);

@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "http.h"
@@ -41,10 +42,6 @@ static struct lws_protocols protocols[] = {
 static const struct lws_protocol_vhost_options pvo_default = {NULL, NULL, "default", "1"};
 static const struct lws_protocol_vhost_options pvo = {NULL, &pvo_default, "sentinel", ""};
 
-static const lws_retry_bo_t keepalive = {
-	.secs_since_valid_ping = 30,
-	.secs_since_valid_hangup = 60,
-};
 
 /* Called by the writer thread: lws_cancel_service() is thread-safe. */
 static void
@@ -148,6 +145,45 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	evtimer_add(srv->stop_timer, &tv);
 }
 
+static int
+is_loopback(const char *host)
+{
+	return !strncmp(host, "127.", 4) || !strcmp(host, "::1") || !strcmp(host, "localhost");
+}
+
+/* Tokens (file and environment) and origins; refuse an open door. */
+static int
+setup_auth(struct server *srv)
+{
+	const struct config *cfg = srv->cfg;
+	const char *env = getenv("SENTINEL_TOKENS");
+	char errmsg[AUTH_ERRMSG_SIZE];
+
+	srv->auth = auth_create();
+	if (!srv->auth)
+		return ERR_NOMEM;
+	if (cfg->token_file && auth_load_file(srv->auth, cfg->token_file, errmsg)) {
+		log_error("cannot load tokens: %s", errmsg);
+		return ERR_INVAL;
+	}
+	if (env && auth_add_lines(srv->auth, env, ';', "SENTINEL_TOKENS", errmsg)) {
+		log_error("cannot load tokens: %s", errmsg);
+		return ERR_INVAL;
+	}
+	for (size_t i = 0; i < cfg->origin_count; i++)
+		if (auth_allow_origin(srv->auth, cfg->origins[i]))
+			return ERR_NOMEM;
+	if (!is_loopback(cfg->host) && !auth_token_count(srv->auth) && !cfg->allow_anonymous) {
+		log_error("refusing to listen on %s without tokens: anyone who can reach it could "
+			  "read and write events. Configure --token-file or SENTINEL_TOKENS, or "
+			  "pass --allow-anonymous", cfg->host);
+		return ERR_INVAL;
+	}
+	if (auth_token_count(srv->auth))
+		log_info("authentication on: %zu token(s)", auth_token_count(srv->auth));
+	return 0;
+}
+
 /* Open both store handles and the hub. */
 static int
 open_store(struct server *srv)
@@ -209,8 +245,22 @@ create_lws(struct server *srv)
 		       LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
 	info.max_http_header_data = 4096;
 	info.pt_serv_buf_size = 64 * 1024;
-	info.retry_and_idle_policy = &keepalive;
-	info.timeout_secs = 10;
+	/* Ping a quiet WebSocket after half the idle time, drop it after all. */
+	srv->keepalive.secs_since_valid_ping = (uint16_t)(cfg->idle_timeout / 2 ? cfg->idle_timeout / 2 : 1);
+	srv->keepalive.secs_since_valid_hangup = (uint16_t)cfg->idle_timeout;
+	info.retry_and_idle_policy = &srv->keepalive;
+	info.timeout_secs = (unsigned int)cfg->handshake_timeout;
+	info.keepalive_timeout = cfg->handshake_timeout;
+	if (cfg->tls_cert) {
+		if (access(cfg->tls_cert, R_OK) || access(cfg->tls_key, R_OK)) {
+			log_error("cannot read the TLS certificate %s or key %s", cfg->tls_cert,
+				  cfg->tls_key);
+			return ERR_INVAL;
+		}
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.ssl_cert_filepath = cfg->tls_cert;
+		info.ssl_private_key_filepath = cfg->tls_key;
+	}
 
 	srv->lws = lws_create_context(&info);
 	if (!srv->lws) {
@@ -249,7 +299,7 @@ server_run(const struct config *cfg)
 		log_error("cannot create the event loop");
 		return 1;
 	}
-	if ((rc = open_store(&srv)))
+	if ((rc = setup_auth(&srv)) || (rc = open_store(&srv)))
 		goto out;
 	if ((rc = create_lws(&srv)))
 		goto out;
@@ -283,8 +333,9 @@ server_run(const struct config *cfg)
 		writer_request_maintenance(srv.writer); /* a first pass at start */
 	}
 
-	log_info("sentinel-logd listening on http://%s:%d (live feed: ws://%s:%d/ws/logs)",
-		 cfg->host, cfg->port, cfg->host, cfg->port);
+	log_info("sentinel-logd listening on %s://%s:%d (live feed: %s://%s:%d/ws/logs)",
+		 cfg->tls_cert ? "https" : "http", cfg->host, cfg->port,
+		 cfg->tls_cert ? "wss" : "ws", cfg->host, cfg->port);
 	if (event_base_dispatch(srv.base) < 0) {
 		log_error("the event loop failed");
 		rc = ERR_SYS;
@@ -309,6 +360,7 @@ out:
 	store_close(srv.pending_store);
 	store_close(srv.reader);
 	hub_destroy(srv.hub);
+	auth_destroy(srv.auth);
 	free(srv.scratch);
 	event_base_free(srv.base);
 	if (rc == 0)

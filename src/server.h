@@ -8,8 +8,10 @@
 #ifndef SENTINEL_SERVER_H
 #define SENTINEL_SERVER_H
 
+#include <libwebsockets.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "config.h"
 #include "hub.h"
 #include "ingest.h"
@@ -28,10 +30,12 @@ struct server {
 	store *reader;      /* the loop's read-only store handle */
 	writer *writer;     /* the writer thread and its store handle */
 	hub *hub;           /* newest committed events, in wire form */
+	auth *auth;         /* tokens and allowed origins */
 	struct subscriber *subscribers; /* /ws/logs clients (ws_logs.c) */
 	unsigned char *scratch; /* a message read from the store, with headroom */
 	size_t scratch_size;
 	struct event *sigint, *sigterm, *stop_timer, *retention_timer;
+	lws_retry_bo_t keepalive; /* WebSocket ping and idle policy */
 	int stopping;
 	int stop_waited_ms;
 	store *pending_store; /* the writable handle until the writer owns it */

@@ -212,6 +212,12 @@ setup(store *st)
 				 "not a sentinel-logd store (schema version 0)");
 			return ERR_SCHEMA;
 		}
+		if (version > store_latest_version()) {
+			snprintf(st->errmsg, sizeof st->errmsg,
+				 "the store has schema version %lld but this program knows only up to %d",
+				 (long long)version, store_latest_version());
+			return ERR_SCHEMA;
+		}
 		if ((rc = exec(st, "PRAGMA query_only = 1")))
 			return rc;
 	}

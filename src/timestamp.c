@@ -126,10 +126,13 @@ timestamp_parse(const char *text, size_t len, int64_t *us_out)
 		p++;
 		if (read_digits(&p, end, 2, &oh))
 			return ERR_INVAL;
-		if (p < end && *p == ':')
+		if (p < end && *p == ':') {
 			p++;
-		if (p < end && read_digits(&p, end, 2, &om))
+			if (read_digits(&p, end, 2, &om)) /* "+02:" alone is not an offset */
+				return ERR_INVAL;
+		} else if (p < end && read_digits(&p, end, 2, &om)) {
 			return ERR_INVAL;
+		}
 		if (oh > 23 || om > 59)
 			return ERR_INVAL;
 		offset_min = sign * (oh * 60 + om);
