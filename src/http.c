@@ -321,7 +321,12 @@ request_token(struct lws *wsi, char *out, size_t size)
 		memset(header, 0, sizeof header);
 		return 0;
 	}
-	return lws_get_urlarg_by_name(wsi, "token=", out, (int)size) ? 0 : -1;
+	/* The value comes back inside out, after "token=". */
+	const char *value = lws_get_urlarg_by_name(wsi, "token=", out, (int)size);
+	if (!value)
+		return -1;
+	memmove(out, value, strlen(value) + 1);
+	return 0;
 }
 
 int
@@ -375,7 +380,8 @@ route(struct lws *wsi, struct http_session *hs, const char *path)
 		if (method == LWSHUMETH_POST) {
 			rc = guard(wsi, AUTH_PUBLISH, &refused);
 			if (refused) {
-				hs->close_after = 1; /* do not read the body */
+				/* Answered: drop the body and close after the answer. */
+				hs->refused = hs->close_after = 1;
 				return rc;
 			}
 			return begin_ingest(wsi, hs);
