@@ -168,12 +168,13 @@ int
 api_metrics(struct lws *wsi, struct server *srv)
 {
 	static const double bounds[] = WRITER_LATENCY_BOUNDS;
-	struct store_stats st;
+	struct store_sizes st;
 	struct writer_stats ws;
 	struct buf b = {0};
 	int rc;
 
-	if (store_stats(srv->reader, &st)) {
+	/* Only cheap reads here: scrapers call this often, on the loop. */
+	if (store_sizes(srv->reader, &st)) {
 		log_error("GET /metrics failed: %s", store_errmsg(srv->reader));
 		return http_respond_error(wsi, 503, "the store cannot be read", -1);
 	}
@@ -194,9 +195,8 @@ api_metrics(struct lws *wsi, struct server *srv)
 		    "Events removed by retention since start.", (double)ws.retention_deleted) ||
 	     metric(&b, "sentinel_subscribers", "gauge", "Connected /ws/logs subscribers.",
 		    (double)ws_logs_count(srv)) ||
-	     metric(&b, "sentinel_events", "gauge", "Events in the store.", (double)st.count) ||
-	     metric(&b, "sentinel_last_id", "gauge", "Highest id ever assigned.",
-		    (double)st.last_id) ||
+	     metric(&b, "sentinel_last_id", "gauge", "Highest id committed.",
+		    (double)hub_last_id(srv->hub)) ||
 	     metric(&b, "sentinel_store_bytes", "gauge", "Size of the store file.",
 		    (double)st.db_bytes) ||
 	     metric(&b, "sentinel_wal_bytes", "gauge", "Size of the write-ahead log.",

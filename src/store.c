@@ -59,8 +59,9 @@ map_rc(int rc)
 static int
 fail_db(store *st, int rc)
 {
+	int err = map_rc(rc);
 	snprintf(st->errmsg, sizeof st->errmsg, "%s", sqlite3_errmsg(st->db));
-	return map_rc(rc);
+	return err ? err : ERR_IO; /* an unexpected ROW or DONE is still a failure */
 }
 
 static int
@@ -339,7 +340,10 @@ store_commit(store *st)
 int
 store_rollback(store *st)
 {
-	return exec(st, "ROLLBACK");
+	/* Keep the message of the failure that led here: SQLite may have rolled
+	 * back already, and "no transaction is active" would replace it. */
+	int rc = sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc == SQLITE_OK || sqlite3_get_autocommit(st->db) ? 0 : map_rc(rc);
 }
 
 int
@@ -446,16 +450,33 @@ store_list(store *st, const struct store_filter *f, store_row_fn fn, void *arg,
 	sqlite3_stmt *s;
 	int rc, count = 0, bind = 1;
 
+	/*
+	 * Walk ids in order (the rowid), never an index and a sort, which would
+	 * read and sort the whole range for every page: start the walk at the
+	 * first id at or after since (found with the time index), then filter
+	 * rows on the way ("+" keeps SQLite off the time and type indexes).
+	 */
+	int64_t after_id = f->after_id, before_id = f->before_id, bound;
+	if (f->has_since) {
+		if ((rc = store_first_id_since(st, f->since_us, &bound)))
+			return rc;
+		if (!bound) {
+			*count_out = 0;
+			return 0;
+		}
+		if (bound - 1 > after_id)
+			after_id = bound - 1;
+	}
 	n = (size_t)snprintf(sql, sizeof sql,
 			     "SELECT id, ts_us, type, body FROM journal WHERE id > ?");
-	if (f->before_id)
+	if (before_id)
 		n += (size_t)snprintf(sql + n, sizeof sql - n, " AND id < ?");
 	if (f->has_since)
-		n += (size_t)snprintf(sql + n, sizeof sql - n, " AND ts_us >= ?");
+		n += (size_t)snprintf(sql + n, sizeof sql - n, " AND +ts_us >= ?");
 	if (f->has_until)
-		n += (size_t)snprintf(sql + n, sizeof sql - n, " AND ts_us < ?");
+		n += (size_t)snprintf(sql + n, sizeof sql - n, " AND +ts_us < ?");
 	if (f->type_count) {
-		n += (size_t)snprintf(sql + n, sizeof sql - n, " AND type IN (?");
+		n += (size_t)snprintf(sql + n, sizeof sql - n, " AND +type IN (?");
 		for (size_t i = 1; i < f->type_count; i++)
 			n += (size_t)snprintf(sql + n, sizeof sql - n, ",?");
 		n += (size_t)snprintf(sql + n, sizeof sql - n, ")");
@@ -466,9 +487,9 @@ store_list(store *st, const struct store_filter *f, store_row_fn fn, void *arg,
 	rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
 	if (rc != SQLITE_OK)
 		return fail_db(st, rc);
-	sqlite3_bind_int64(s, bind++, f->after_id);
-	if (f->before_id)
-		sqlite3_bind_int64(s, bind++, f->before_id);
+	sqlite3_bind_int64(s, bind++, after_id);
+	if (before_id)
+		sqlite3_bind_int64(s, bind++, before_id);
 	if (f->has_since)
 		sqlite3_bind_int64(s, bind++, f->since_us);
 	if (f->has_until)

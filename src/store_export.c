@@ -51,14 +51,17 @@ map_rc(int rc)
 	}
 }
 
-/* Record the connection's last error and return its project code. */
+/* Record the connection's last error and return its project code (never 0). */
 static int
 fail_db(store_export *ex, int rc)
 {
+	int code = map_rc(rc);
+
 	snprintf(ex->errmsg, sizeof ex->errmsg, "%s", sqlite3_errmsg(ex->db));
-	return map_rc(rc);
+	return code ? code : ERR_IO;
 }
 
+/* Run SQL that returns no rows. */
 static int
 exec(store_export *ex, const char *sql)
 {
@@ -267,7 +270,7 @@ store_export_each(store_export *ex, const struct store_range *range,
 	struct store_range r = *range;
 	sqlite3_stmt *s = NULL;
 	uint64_t count = 0;
-	int64_t lo, hi = INT64_MAX;
+	int64_t lo = 0, hi = INT64_MAX;
 	int rc;
 
 	if (r.after_id < 0)
