@@ -15,6 +15,7 @@
 
 #include "api.h"
 #include "auth.h"
+#include "dashboard.h"
 #include "err.h"
 #include "ingest.h"
 #include "log.h"
@@ -396,6 +397,9 @@ route(struct lws *wsi, struct http_session *hs, const char *path)
 	if (method == LWSHUMETH_GET) {
 		if (!strcmp(path, "/healthz"))
 			return healthz(wsi);
+		/* The dashboard's files need no token (SPEC §6). */
+		if (dashboard_serve(wsi, path) >= 0)
+			return 0;
 		if (!strcmp(path, "/api/stats") || !strcmp(path, "/metrics")) {
 			rc = guard(wsi, AUTH_SUBSCRIBE, &refused);
 			if (refused)
@@ -467,10 +471,18 @@ http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
 	struct http_session *hs = user;
 
 	switch (reason) {
-	case LWS_CALLBACK_HTTP:
+	case LWS_CALLBACK_HTTP: {
 		reset_request(hs);
 		hs->close_after = 0;
-		return route(wsi, hs, in ? (const char *)in : "");
+		int rc = route(wsi, hs, in ? (const char *)in : "");
+		if (!hs->body && !hs->refused &&
+		    lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
+			/* Answered without reading the body: drop it, then close,
+			 * since the rest of it may still be on its way. */
+			hs->refused = hs->close_after = 1;
+		}
+		return rc;
+	}
 	case LWS_CALLBACK_HTTP_BODY:
 		return append_body(wsi, hs, in, len);
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:

@@ -24,6 +24,14 @@
  * paused are kept up to PAUSE_MAX, and the chart is a fixed ring of
  * per-second counters.
  *
+ * Authentication: the token comes from the page's ?token= or from the
+ * form the page shows when the server refuses it; it is kept for the tab
+ * (sessionStorage) and sent as ?token= on the WebSocket URL, since a
+ * browser cannot set headers there. A browser does not tell a page why a
+ * WebSocket handshake failed, so when a connection closes before "hello"
+ * the page asks GET /api/stats (same token, same role) and shows the form
+ * on 401 or 403 instead of retrying.
+ *
  * Event content is only ever put into the page as text (textContent),
  * never as HTML.
  */
@@ -41,12 +49,15 @@ const KNOWN = new Set(KINDS.slice(0, -1));
 
 const $ = (id) => document.getElementById(id);
 const fmt = new Intl.NumberFormat('en-US');
-const TOKEN = new URLSearchParams(location.search).get('token');
+const TOKEN_KEY = 'sentinel-logd.token';
 
 const ui = {
   status: $('status'),
   statusText: $('status-text'),
   retry: $('retry'),
+  tokenForm: $('token-form'),
+  tokenInput: $('token-input'),
+  tokenWhy: $('token-why'),
   chart: $('chart'),
   rate: $('stat-rate'),
   peak: $('stat-peak'),
@@ -69,6 +80,7 @@ const ui = {
 const state = {
   /* connection */
   ws: null,
+  token: initialToken(),
   epoch: null,
   lastId: null, /* null: nothing asked for yet, the next connection probes */
   probing: false,
@@ -97,10 +109,20 @@ const state = {
 
 /* ------------------------------------------------------------------ socket */
 
+function initialToken() {
+  const fromUrl = new URLSearchParams(location.search).get('token');
+  if (fromUrl) return fromUrl;
+  try {
+    return sessionStorage.getItem(TOKEN_KEY) || '';
+  } catch (e) {
+    return '';
+  }
+}
+
 function wsUrl(params) {
   const q = new URLSearchParams(params);
   q.set('control', '1');
-  if (TOKEN) q.set('token', TOKEN);
+  if (state.token) q.set('token', state.token);
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   return `${scheme}//${location.host}/ws/logs?${q}`;
 }
@@ -135,11 +157,16 @@ function connect() {
     if (typeof msg.control === 'string') onControl(ws, msg);
     else if (!state.probing) onEvent(msg);
   };
+  let greeted = false;
+  ws.addEventListener('message', () => {
+    greeted = true;
+  }, {once: true});
   ws.onclose = () => {
     if (ws !== state.ws) return; /* a socket we closed on purpose */
     state.ws = null;
     state.live = false;
-    scheduleReconnect();
+    if (greeted) scheduleReconnect();
+    else checkAccess();
   };
 }
 
@@ -207,6 +234,46 @@ function onEvent(ev) {
   } else {
     enqueue(ev);
   }
+}
+
+/* The handshake failed: if the server refuses our token, ask for one. */
+async function checkAccess() {
+  const headers = state.token ? {Authorization: `Bearer ${state.token}`} : {};
+  let status = 0;
+  let why = '';
+  try {
+    const r = await fetch('/api/stats', {headers, cache: 'no-store'});
+    status = r.status;
+    if (status === 401 || status === 403) why = (await r.json()).error || '';
+  } catch (e) {
+    status = 0; /* the server is down: retry as usual */
+  }
+  if (status === 401 || status === 403) askToken(status, why);
+  else scheduleReconnect();
+}
+
+function askToken(status, why) {
+  clearRetry();
+  setStatus('auth', 'Token required');
+  ui.tokenWhy.textContent = state.token
+    ? `The server refused this token: ${why || `HTTP ${status}`}.`
+    : 'Enter a token with the subscribe role.';
+  ui.tokenForm.hidden = false;
+  ui.tokenInput.value = '';
+  ui.tokenInput.focus();
+}
+
+function onTokenSubmit(e) {
+  e.preventDefault();
+  state.token = ui.tokenInput.value.trim();
+  try {
+    sessionStorage.setItem(TOKEN_KEY, state.token);
+  } catch (err) {
+    /* kept in memory only */
+  }
+  ui.tokenForm.hidden = true;
+  state.backoff = BACKOFF_MIN_MS;
+  connect();
 }
 
 function scheduleReconnect() {
@@ -502,11 +569,12 @@ function secondTotal(sec) {
   return n;
 }
 
-function niceCeil(v) {
-  if (v <= 5) return 5;
-  const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
-  return 10 * p;
+/* A scale for the y axis: 4 steps of 1, 2 or 5 times a power of ten. */
+function niceScale(peak) {
+  const raw = Math.max(peak, 4) / 4;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw);
+  return {step, max: 4 * step};
 }
 
 function drawChart() {
@@ -528,7 +596,12 @@ function drawChart() {
   const now = Math.floor(Date.now() / 1000);
   let peak = 0;
   let recent = 0;
-  for (let s = now - CHART_SECONDS + 1; s <= now; s++) peak = Math.max(peak, secondTotal(s));
+  let windowTotal = 0;
+  for (let s = now - CHART_SECONDS + 1; s <= now; s++) {
+    const n = secondTotal(s);
+    peak = Math.max(peak, n);
+    windowTotal += n;
+  }
   for (let s = now - RATE_SECONDS; s < now; s++) recent += secondTotal(s);
   const rate = recent / RATE_SECONDS;
 
@@ -538,7 +611,7 @@ function drawChart() {
   const bottom = 22;
   const pw = w - left - right;
   const ph = h - top - bottom;
-  const max = niceCeil(peak);
+  const {step, max} = niceScale(peak);
 
   ctx.font = `11px ${color('--mono')}`;
   ctx.textBaseline = 'middle';
@@ -553,7 +626,7 @@ function drawChart() {
     ctx.moveTo(left, y);
     ctx.lineTo(left + pw, y);
     ctx.stroke();
-    const v = (max * i) / 4;
+    const v = step * i;
     ctx.fillText(v >= 1000 ? `${+(v / 1000).toFixed(1)}k` : `${+v.toFixed(1)}`, left - 8, y);
   }
   /* Minute marks. */
@@ -588,7 +661,8 @@ function drawChart() {
   ui.peak.textContent = fmt.format(peak);
   canvas.setAttribute('aria-label',
     `Events per second over the last 5 minutes: ${ui.rate.textContent} a second now ` +
-    `(average of the last ${RATE_SECONDS} s), peak ${peak}.`);
+    `(average of the last ${RATE_SECONDS} s), peak ${peak}, ` +
+    `${windowTotal} events in the last 5 minutes.`);
 }
 
 /* -------------------------------------------------------------- keyboard */
@@ -631,6 +705,7 @@ function onFilterInput() {
 ui.filter.addEventListener('input', onFilterInput);
 ui.pause.addEventListener('click', togglePause);
 ui.retry.addEventListener('click', connect);
+ui.tokenForm.addEventListener('submit', onTokenSubmit);
 ui.typesAll.addEventListener('click', () => setAllTypes(true));
 ui.typesNone.addEventListener('click', () => setAllTypes(false));
 document.addEventListener('keydown', onKey);

@@ -18,7 +18,9 @@ BASE_PKGS=(
   libsqlite3-dev sqlite3 libjansson-dev libevent-dev libssl-dev libcap-dev zlib1g-dev
   dpkg-dev ca-certificates
 )
-TEST_PKGS=(python3-websockets nodejs npm)
+# chromium: the dashboard's browser test (the emoji font makes its screenshot
+# show the seed's emoji).
+TEST_PKGS=(python3-websockets nodejs npm chromium fonts-noto-color-emoji)
 
 WS_VERSION=8.18.0
 JS_DIR=$ROOT/tests/js
