@@ -143,7 +143,8 @@ logevent_parse(const char *text, size_t len, int64_t now_us, struct logevent *ou
 
 	/* Integers as reals: a 20-digit id in "data" is valid JSON, and we
 	 * never use the numeric value, only the text. */
-	root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY,
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY |
+				  JSON_ALLOW_NUL,
 			  &jerr);
 	if (!root) {
 		set_err(errmsg, "invalid JSON: %s (line %d, column %d)", jerr.text,

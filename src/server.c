@@ -22,6 +22,7 @@
 #include "http.h"
 #include "log.h"
 #include "ws.h"
+#include "ws_ingest.h"
 #include "ws_logs.h"
 
 #if !defined(LWS_WITH_LIBEVENT)
@@ -114,7 +115,7 @@ on_stop_timer(evutil_socket_t fd, short what, void *arg)
 	/* At least two polls, so that queued answers to producers go out. */
 	srv->stop_waited_ms += STOP_POLL_MS;
 	if (srv->stop_waited_ms < STOP_GRACE_MS &&
-	    (srv->subscribers || srv->stop_waited_ms < 2 * STOP_POLL_MS)) {
+	    (srv->subscribers || srv->producers || srv->stop_waited_ms < 2 * STOP_POLL_MS)) {
 		struct timeval tv = {0, STOP_POLL_MS * 1000};
 		evtimer_add(srv->stop_timer, &tv);
 		return;
@@ -140,8 +141,10 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	/* Commit what was accepted, then answer it and publish it. */
 	writer_stop(srv->writer);
 	server__writer_done(srv);
-	/* Subscribers send what is left, then close with 1001 (ws_logs.c). */
+	/* Subscribers send what is left and producers get their answers, then
+	 * both close with 1001 (ws_logs.c, ws_ingest.c). */
 	ws_logs_stop(srv);
+	ws_ingest_stop(srv);
 	evtimer_add(srv->stop_timer, &tv);
 }
 

@@ -32,6 +32,7 @@ struct server {
 	hub *hub;           /* newest committed events, in wire form */
 	auth *auth;         /* tokens and allowed origins */
 	struct subscriber *subscribers; /* /ws/logs clients (ws_logs.c) */
+	struct ingest_conn *producers;  /* /ws/ingest clients (ws_ingest.c) */
 	unsigned char *scratch; /* a message read from the store, with headroom */
 	size_t scratch_size;
 	struct event *sigint, *sigterm, *stop_timer, *retention_timer;

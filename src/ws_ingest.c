@@ -27,6 +27,7 @@ struct answer_slot {
 struct ingest_conn {
 	struct lws *wsi;
 	struct server *srv;
+	struct ingest_conn *prev, *next; /* the server's list of producers */
 	char *msg; /* the message being received */
 	size_t msg_len, msg_cap;
 	struct answer_slot *head, **tail;
@@ -47,7 +48,18 @@ ws_ingest_open(struct lws *wsi, struct server *srv)
 	c->wsi = wsi;
 	c->srv = srv;
 	c->tail = &c->head;
+	c->next = srv->producers;
+	if (srv->producers)
+		srv->producers->prev = c;
+	srv->producers = c;
 	return c;
+}
+
+void
+ws_ingest_stop(struct server *srv)
+{
+	for (struct ingest_conn *c = srv->producers; c; c = c->next)
+		lws_callback_on_writable(c->wsi);
 }
 
 static struct answer_slot *
@@ -201,6 +213,12 @@ ws_ingest_close(struct ingest_conn *c)
 		free(s->answer);
 		free(s);
 	}
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		c->srv->producers = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
 	free(c->msg);
 	free(c);
 }

@@ -21,6 +21,9 @@ int ws_ingest_receive(struct ingest_conn *c, const void *in, size_t len);
 /* Send the answers that are ready, in order. */
 int ws_ingest_writeable(struct ingest_conn *c);
 
+/* The server is stopping: answer what is pending, then close with 1001. */
+void ws_ingest_stop(struct server *srv);
+
 /* The connection closed: batches still committing are answered to no one. */
 void ws_ingest_close(struct ingest_conn *c);
 
