@@ -45,6 +45,7 @@ help:
 	@echo "  deps       install missing Debian packages (tools/setup/deps.sh)"
 	@echo "  deps-test  same, plus the test-only packages (tools/setup/deps.sh test)"
 	@echo "  lws        build libwebsockets into $(DEPS_DIR) (cached)"
+	@echo "  fuzz       build the libFuzzer targets with clang in $(FUZZ_DIR), run each $(FUZZ_TIME) s"
 	@echo "  clean      remove $(RELEASE_DIR) and $(ASAN_DIR), keep $(DEPS_DIR)"
 	@echo "  distclean  remove build/"
 	@echo "  help       this list"
@@ -82,3 +83,36 @@ clean:
 
 distclean:
 	rm -rf build
+
+# ---------------------------------------------------------------- fuzzing
+# `make fuzz`: build the libFuzzer targets of tests/fuzz with clang in
+# build/fuzz, then run each for FUZZ_TIME seconds over a copy of its corpus
+# (the checked-in corpus is not touched; new inputs stay in build/fuzz).
+# The run goes on past a failure (fork mode) and leaves each failing input
+# of this run in build/fuzz/artifacts/TARGET/; add it to
+# tests/fuzz/corpus/TARGET/ as a regression case, which `make test` replays.
+FUZZ_DIR     := build/fuzz
+FUZZ_TARGETS := logevent ingest timestamp query
+FUZZ_TIME    ?= 60
+FUZZ_FLAGS   ?=
+
+.PHONY: fuzz
+
+fuzz: deps lws
+	CC=clang $(CMAKE) -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=Debug -DLWS_PREFIX="$(LWS_PREFIX)"
+	$(CMAKE) --build $(FUZZ_DIR) -j$(JOBS) --target fuzzers
+	@rc=0; \
+	for t in $(FUZZ_TARGETS); do \
+	  work=$(FUZZ_DIR)/corpus/$$t; arts=$(FUZZ_DIR)/artifacts/$$t; \
+	  rm -rf $$arts; mkdir -p $$work $$arts; \
+	  cp -f tests/fuzz/corpus/$$t/* $$work/; \
+	  echo "fuzz: $$t for $(FUZZ_TIME) s"; \
+	  $(FUZZ_DIR)/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -timeout=10 \
+	    -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+	    -dict=tests/fuzz/$$t.dict -artifact_prefix=$$arts/ $(FUZZ_FLAGS) $$work \
+	    >$(FUZZ_DIR)/fuzz-$$t.log 2>&1 || rc=1; \
+	  grep -a 'cov:' $(FUZZ_DIR)/fuzz-$$t.log | tail -n 1 || true; \
+	  n=$$(ls $$arts | wc -l); \
+	  if [ "$$n" -gt 0 ]; then rc=1; echo "fuzz: $$t: $$n failing inputs in $$arts (log: $(FUZZ_DIR)/fuzz-$$t.log)" >&2; fi; \
+	done; \
+	exit $$rc

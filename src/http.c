@@ -22,6 +22,7 @@
 #include "query.h"
 #include "server.h"
 #include "writer.h"
+#include "ws.h"
 #include "ws_logs.h"
 
 struct http_session {
@@ -499,6 +500,22 @@ http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
 		free(hs->resp);
 		hs->resp = NULL;
 		return 0;
+	/*
+	 * An upgrade that lws handled before its protocol init ran (it is
+	 * deferred to a timer in lws 4.1) stays bound to this protocol rather
+	 * than the default WebSocket one. Hand its WebSocket life to ws.c: the
+	 * session memory is large enough for either (server.c).
+	 */
+	case LWS_CALLBACK_ESTABLISHED:
+		reset_request(hs);
+		free(hs->resp);
+		memset(user, 0, http_session_size() > ws_session_size() ? http_session_size()
+									: ws_session_size());
+		return ws_callback(wsi, reason, user, in, len);
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+	case LWS_CALLBACK_RECEIVE:
+	case LWS_CALLBACK_CLOSED:
+		return ws_callback(wsi, reason, user, in, len);
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		server__writer_done(lws_context_user(lws_get_context(wsi)));
 		return 0;

@@ -214,9 +214,7 @@ open_store(struct server *srv)
 		return err;
 	}
 	srv->hub = hub_create(cfg->cache_events, cfg->cache_bytes, last_id);
-	srv->scratch_size = LWS_PRE + cfg->event_max + 256;
-	srv->scratch = malloc(srv->scratch_size);
-	if (!srv->hub || !srv->scratch) {
+	if (!srv->hub) {
 		store_close(wst);
 		return ERR_NOMEM;
 	}
@@ -233,7 +231,10 @@ create_lws(struct server *srv)
 	struct lws_context_creation_info info;
 	void *loops[1] = {srv->base};
 
-	protocols[0].per_session_data_size = http_session_size();
+	/* Either protocol may end up serving a WebSocket (http.c). */
+	protocols[0].per_session_data_size = http_session_size() > ws_session_size()
+						     ? http_session_size()
+						     : ws_session_size();
 	protocols[1].per_session_data_size = ws_session_size();
 
 	memset(&info, 0, sizeof info);
@@ -364,7 +365,7 @@ out:
 	store_close(srv.reader);
 	hub_destroy(srv.hub);
 	auth_destroy(srv.auth);
-	free(srv.scratch);
+	free(srv.frames);
 	event_base_free(srv.base);
 	if (rc == 0)
 		log_info("stopped cleanly");

@@ -33,8 +33,8 @@ struct server {
 	auth *auth;         /* tokens and allowed origins */
 	struct subscriber *subscribers; /* /ws/logs clients (ws_logs.c) */
 	struct ingest_conn *producers;  /* /ws/ingest clients (ws_ingest.c) */
-	unsigned char *scratch; /* a message read from the store, with headroom */
-	size_t scratch_size;
+	unsigned char *frames;  /* WebSocket frames for one subscriber's write */
+	size_t frames_len, frames_cap;
 	struct event *sigint, *sigterm, *stop_timer, *retention_timer;
 	lws_retry_bo_t keepalive; /* WebSocket ping and idle policy */
 	int stopping;

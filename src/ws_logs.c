@@ -5,10 +5,14 @@
  * on the loop; it then asks for another callback. A subscriber with nothing
  * left to send parks (waiting) until ws_logs_wake().
  *
- * Messages from the hub are sent from the hub's shared buffer; lws writes
- * the frame header into the headroom in front of it and copies only what
- * the kernel did not take. Messages read from the store are built in the
- * server's scratch buffer, one at a time.
+ * Frames are laid out back to back in the server's frame buffer (a header
+ * of our own in front of each event's JSON, from the hub's shared copy or
+ * read from the store) and leave in one write per callback: one send()
+ * for up to SEND_BUDGET_MSGS events instead of a send() and a poll() for
+ * each. lws keeps what the kernel did not take and calls back only when it
+ * has drained, so a subscriber never has more than one batch buffered.
+ * Frames are unmasked text frames (server to client) and the endpoint
+ * negotiates no extension, so the bytes are exactly what lws would write.
  *
  * The cursor (last_id) also advances over events a filter skips, so a
  * filtered subscriber does not re-read them; and over ids that retention
@@ -110,7 +114,8 @@ start_cursor(struct subscriber *sub)
 		return -1;
 	}
 	if (first > start + 1) {
-		if (q->has_after_id && !sub->reset_due && !q->has_since) {
+		/* A gap only when after_id, not since, chose the start. */
+		if (q->has_after_id && !sub->reset_due && start == q->after_id) {
 			sub->gap_from = start + 1;
 			sub->gap_to = first - 1;
 		}
@@ -190,18 +195,72 @@ ws_logs_count(const struct server *srv)
 	return n;
 }
 
-/* Send one message whose payload has LWS_PRE bytes of headroom. */
+/* Make room for need more bytes in the frame buffer. */
 static int
-send_msg(struct subscriber *sub, unsigned char *payload, size_t len)
+frames_reserve(struct server *srv, size_t need)
 {
-	int n = lws_write(sub->wsi, payload, len, LWS_WRITE_TEXT);
-	if (n < (int)len)
+	if (srv->frames_len + need <= srv->frames_cap)
+		return 0;
+	size_t cap = srv->frames_cap ? srv->frames_cap : 64 * 1024;
+	while (cap < srv->frames_len + need)
+		cap *= 2;
+	unsigned char *p = realloc(srv->frames, cap);
+	if (!p)
 		return -1;
-	sub->srv->deliveries++;
+	srv->frames = p;
+	srv->frames_cap = cap;
 	return 0;
 }
 
-/* Send a control message built from fmt. */
+/* Write a text frame header for len payload bytes; returns its size. */
+static size_t
+frame_header(unsigned char *p, size_t len)
+{
+	p[0] = 0x81; /* FIN, text */
+	if (len < 126) {
+		p[1] = (unsigned char)len;
+		return 2;
+	}
+	if (len < 65536) {
+		p[1] = 126;
+		p[2] = (unsigned char)(len >> 8);
+		p[3] = (unsigned char)len;
+		return 4;
+	}
+	p[1] = 127;
+	for (int i = 0; i < 8; i++)
+		p[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+	return 10;
+}
+
+/* Append one message to the frame buffer. */
+static int
+queue_msg(struct subscriber *sub, const void *payload, size_t len)
+{
+	struct server *srv = sub->srv;
+	if (frames_reserve(srv, len + 10))
+		return -1;
+	srv->frames_len += frame_header(srv->frames + srv->frames_len, len);
+	memcpy(srv->frames + srv->frames_len, payload, len);
+	srv->frames_len += len;
+	srv->deliveries++;
+	return 0;
+}
+
+/* Send the queued frames in one write. */
+static int
+flush_frames(struct subscriber *sub)
+{
+	struct server *srv = sub->srv;
+	size_t len = srv->frames_len;
+
+	if (!len)
+		return 0;
+	srv->frames_len = 0;
+	return lws_write(sub->wsi, srv->frames, len, LWS_WRITE_RAW) < (int)len ? -1 : 0;
+}
+
+/* Queue a control message built from fmt. */
 static int
 send_control(struct subscriber *sub, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -209,16 +268,17 @@ send_control(struct subscriber *sub, const char *fmt, ...)
 static int
 send_control(struct subscriber *sub, const char *fmt, ...)
 {
-	unsigned char buf[LWS_PRE + 256];
+	char buf[256];
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf((char *)buf + LWS_PRE, sizeof buf - LWS_PRE, fmt, ap);
+	n = vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
-	if (n < 0 || n >= (int)(sizeof buf - LWS_PRE))
+	if (n < 0 || n >= (int)sizeof buf)
 		return -1;
-	return lws_write(sub->wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_TEXT) < n ? -1 : 0;
+	sub->srv->deliveries--; /* control messages are not deliveries */
+	return queue_msg(sub, buf, (size_t)n);
 }
 
 /* Ids from..to were asked for but are gone: say so (control=1). */
@@ -262,29 +322,27 @@ send_row(const struct store_row *row, void *arg)
 		return 1;
 	}
 	if (wanted(sub, row->id, row->ts_us, row->type)) {
-		size_t need = LWS_PRE + row->body_len + LOGEVENT_WIRE_OVERHEAD;
-		if (need > srv->scratch_size) {
-			unsigned char *bigger = realloc(srv->scratch, need);
-			if (!bigger) {
-				ps->failed = 1;
-				return 1;
-			}
-			srv->scratch = bigger;
-			srv->scratch_size = need;
-		}
-		unsigned char *payload = srv->scratch + LWS_PRE;
-		size_t len = logevent_wire_write(row->id, row->body, row->body_len,
-						 (char *)payload);
-		if (send_msg(sub, payload, len)) {
+		size_t max = row->body_len + LOGEVENT_WIRE_OVERHEAD;
+		if (frames_reserve(srv, max + 10)) {
 			ps->failed = 1;
 			return 1;
 		}
+		/* Write the event after the largest header, then put the real
+		 * header right in front of it. */
+		unsigned char *at = srv->frames + srv->frames_len;
+		size_t len = logevent_wire_write(row->id, row->body, row->body_len,
+						 (char *)at + 10);
+		unsigned char head[10];
+		size_t hlen = frame_header(head, len);
+		memmove(at + hlen, at + 10, len);
+		memcpy(at, head, hlen);
+		srv->frames_len += hlen + len;
+		srv->deliveries++;
 		ps->msgs++;
 		ps->bytes += len;
 	}
 	sub->last_id = row->id;
-	return lws_send_pipe_choked(sub->wsi) || ps->msgs >= SEND_BUDGET_MSGS ||
-	       ps->bytes >= SEND_BUDGET_BYTES;
+	return ps->msgs >= SEND_BUDGET_MSGS || ps->bytes >= SEND_BUDGET_BYTES;
 }
 
 /* Catch up from the store; returns -1 on failure, else rows visited. */
@@ -352,8 +410,9 @@ caught_up(struct subscriber *sub)
 	return 0;
 }
 
-int
-ws_logs_writeable(struct subscriber *sub)
+/* Fill the frame buffer from the cursor; returns 1 when more is waiting. */
+static int
+fill(struct subscriber *sub, int *parked)
 {
 	struct server *srv = sub->srv;
 	struct page_state ps = {.sub = sub};
@@ -364,15 +423,14 @@ ws_logs_writeable(struct subscriber *sub)
 		const struct hub_msg *m;
 		enum hub_next_result r = hub_next(srv->hub, sub->last_id, &sub->hint, &m);
 
-		if (r == HUB_NEXT_NONE)
+		if (r == HUB_NEXT_NONE) {
+			*parked = 1;
 			return caught_up(sub);
+		}
 		if (r == HUB_NEXT_BEHIND) {
 			int rows = send_from_store(sub, &ps);
-			if (rows < 0) {
-				lws_close_reason(sub->wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
-						 NULL, 0);
+			if (rows < 0)
 				return -1;
-			}
 			if (rows == 0) {
 				/* Nothing stored between the cursor and the hub's
 				 * window: those events were deleted. */
@@ -384,16 +442,28 @@ ws_logs_writeable(struct subscriber *sub)
 			}
 		} else {
 			if (wanted(sub, m->id, m->ts_us, m->type)) {
-				if (send_msg(sub, (unsigned char *)HUB_MSG_PAYLOAD(m), m->len))
+				if (queue_msg(sub, HUB_MSG_PAYLOAD(m), m->len))
 					return -1;
 				ps.msgs++;
 				ps.bytes += m->len;
 			}
 			sub->last_id = m->id;
 		}
-		if (lws_send_pipe_choked(sub->wsi))
-			break;
 	}
-	lws_callback_on_writable(sub->wsi);
+	return 1;
+}
+
+int
+ws_logs_writeable(struct subscriber *sub)
+{
+	int parked = 0, rc = fill(sub, &parked);
+
+	if (rc < 0 && !parked)
+		lws_close_reason(sub->wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, NULL, 0);
+	/* Send what was queued, also before a close (stopping: 1001). */
+	if (flush_frames(sub) || rc < 0)
+		return -1;
+	if (!parked)
+		lws_callback_on_writable(sub->wsi);
 	return 0;
 }

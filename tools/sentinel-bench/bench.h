@@ -1,0 +1,111 @@
+/*
+ * sentinel-bench: the load generator behind SPEC §9's figures.
+ *
+ * Each scenario is a function that runs one bounded load against a server
+ * (every loop stops after a count of events and a deadline, whichever comes
+ * first) and fills a report. Options are parsed once, in main.c; a value
+ * of 0 means "the scenario's default".
+ */
+#ifndef SENTINEL_BENCH_H
+#define SENTINEL_BENCH_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "report.h"
+#include "url.h"
+
+struct event_base;
+
+struct bench_opts {
+	struct url post;   /* --post-url: POST target */
+	struct url ws;     /* --ws-url: the live feed */
+	struct url ingest; /* --ingest-url: streaming ingest (default: ws-url's host) */
+	struct url stats;  /* GET /api/stats on post-url's host */
+	int json;
+	int header;
+	int verbose;
+	double timeout_s;  /* the hard limit of one run */
+	pid_t pid;         /* the server, 0: find it by post-url's port */
+
+	/* ingest-http, ingest-ws, replay */
+	unsigned batch;
+	unsigned producers;
+	unsigned window;
+	uint64_t events;
+
+	/* fanout */
+	unsigned subscribers;
+	double rate;
+	double seconds;
+	double warmup;
+	double drain;
+	unsigned threads;
+	unsigned publishers;
+	unsigned tick_ms;
+
+	/* idle */
+	unsigned connections;
+	double settle;
+
+	/* fsync */
+	const char *dir;
+	unsigned count;
+};
+
+/* Scenarios: each returns 0, or 1 when the run failed or is incomplete. */
+int bench_ingest_http(const struct bench_opts *o, struct report *r);
+int bench_ingest_ws(const struct bench_opts *o, struct report *r);
+int bench_fanout(const struct bench_opts *o, struct report *r);
+int bench_replay(const struct bench_opts *o, struct report *r);
+int bench_idle(const struct bench_opts *o, struct report *r);
+int bench_fsync(const struct bench_opts *o, struct report *r);
+
+/*
+ * Post events through the HTTP client until the server holds at least
+ * `events` more than before: batches of `batch`, `producers` connections.
+ * Used by replay to fill a store. Returns 0, or 1 after logging why.
+ */
+int bench_http_fill(const struct bench_opts *o, uint64_t events, unsigned batch,
+		    unsigned producers);
+
+/* Monotonic time in microseconds. */
+int64_t bench_mono_us(void);
+
+/* A libevent base with precise (timerfd) timers. NULL after logging why. */
+struct event_base *bench_base_new(void);
+
+/* The server's pid: --pid, or the process listening on post-url's port; 0 if unknown. */
+pid_t bench_server_pid(const struct bench_opts *o);
+
+/* CPU use of this process and of the server over an interval. */
+struct bench_cpu {
+	pid_t server;
+	double self0, server0;
+	int64_t t0;
+	int server_ok;
+	int ended;
+	double self_pct, server_pct; /* of one core, once ended */
+};
+
+void bench_cpu_begin(struct bench_cpu *c, pid_t server);
+
+/* Close the interval (only the first call counts). */
+void bench_cpu_end(struct bench_cpu *c);
+
+/* Add "client x%, server y%" (of one core) to r; ends the interval if open. */
+void bench_cpu_report(struct bench_cpu *c, struct report *r);
+
+/*
+ * The JSON of `count` benchmark events with sequence numbers from seq on,
+ * appended to b: a bare object when count is 1 and !array, else an array.
+ * Events imitate the seed's (agent, monitor and system events with Spanish
+ * text, an emoji and a data object), about 120 bytes each. t_us, when not
+ * 0, is put first in each event's data as "t" (the fan-out probe); t_step
+ * is added to it from one event to the next. Returns 0 or ERR_NOMEM.
+ */
+struct buf;
+int bench_events_json(struct buf *b, uint64_t seq, unsigned count, int array, int64_t t_us,
+		      double t_step);
+
+#endif

@@ -1,0 +1,597 @@
+/*
+ * The follow loop: one libwebsockets client connection to /ws/logs, on a
+ * libevent loop that lws shares as a foreign loop (as the server does).
+ *
+ * Output and the state file. Events go into stdout's buffer as they arrive.
+ * At the end of each burst (flush_ev is activated by the first message and
+ * runs once lws has handled what the socket held), stdout is flushed, and
+ * only then is the cursor's position taken as done: an id in the state file
+ * has always been printed. The state file is rewritten at most every
+ * STATE_INTERVAL_MS, and at exit. A run killed with SIGKILL may print again,
+ * on its next start, what it printed in its last STATE_INTERVAL_MS.
+ *
+ * Reconnects. When a connection fails or ends, the next attempt waits
+ * BACKOFF_FIRST_MS, then twice as long each time, up to BACKOFF_MAX_MS; an
+ * established connection resets the wait. Each attempt asks for what the
+ * cursor has not seen (cursor_request()). A refusal that retrying cannot
+ * fix (HTTP 4xx: a bad parameter, no permission, a wrong path) ends the run.
+ * A connection on which the server says nothing (not even its "hello") for
+ * HELLO_TIMEOUT_S is dropped and made again.
+ *
+ * Everything runs on the loop thread. lws is destroyed from our own
+ * libevent callbacks, never from inside an lws callback.
+ */
+#include "tail.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <libwebsockets.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cursor.h"
+#include "err.h"
+#include "log.h"
+#include "output.h"
+
+#if !defined(LWS_WITH_LIBEVENT)
+#error "libwebsockets was built without LWS_WITH_LIBEVENT; sentinel-tail needs it"
+#endif
+
+#define BACKOFF_FIRST_MS 1000
+#define BACKOFF_MAX_MS 30000
+#define STATE_INTERVAL_MS 100
+/* After SIGINT/SIGTERM, how long the closing handshake may take. */
+#define CLOSE_WAIT_MS 2000
+/* Connect and handshake timeout, seconds. */
+#define CONNECT_TIMEOUT_S 10
+/*
+ * With control=1 the server's first message, "hello", comes at once. A
+ * connection still silent after this many seconds is dropped and made
+ * again: pings alone would keep it open for ever.
+ */
+#define HELLO_TIMEOUT_S 10
+/* The largest message held; the server's default limit is 256 KiB an event. */
+#define MSG_MAX ((size_t)64 * 1024 * 1024)
+/* A receive buffer grown past this is freed after its message. */
+#define MSG_KEEP ((size_t)1024 * 1024)
+#define RX_BUFFER_SIZE 65536
+#define STDOUT_BUFFER_SIZE 65536
+
+struct tail {
+	const struct tail_options *opt;
+	struct event_base *base;
+	struct lws_context *lws;
+	struct lws *wsi;   /* the connection, NULL between attempts */
+	struct cursor cur;
+	struct event *sigint, *sigterm, *retry_timer, *flush_ev, *state_timer, *finish_ev;
+	int backoff_ms;    /* the wait before the next attempt */
+	unsigned attempts; /* since the last established connection */
+	unsigned connecting : 1;      /* inside lws_client_connect_via_info() */
+	unsigned lost_in_connect : 1; /* ... and the attempt died in there */
+	unsigned established : 1;
+	unsigned heard : 1;           /* a message came on this connection */
+	unsigned flush_due : 1;
+	unsigned stopping : 1;
+	unsigned finished : 1;
+	unsigned out_failed : 1;
+	unsigned state_failed : 1;
+	unsigned refused;  /* an HTTP status retrying cannot fix, or 0 */
+	int exit_code;
+	struct state done; /* the position standard output holds */
+	int done_valid;
+	struct state saved; /* the position the state file holds */
+	int saved_valid;
+	int64_t saved_at_ms;
+	char *msg;         /* the message being received */
+	size_t msg_len, msg_cap;
+	int msg_dropped;
+};
+
+/* Milliseconds on the monotonic clock. */
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A libevent timeout of ms milliseconds. */
+static struct timeval
+ms_tv(int64_t ms)
+{
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+	return tv;
+}
+
+static void stop(struct tail *t, int exit_code);
+
+/* Flush stdout, then take the cursor's position as printed. */
+static int
+flush_output(struct tail *t)
+{
+	if (t->out_failed)
+		return -1;
+	if (fflush(stdout) || ferror(stdout)) {
+		/* A closed pipe (| head) ends the run quietly. */
+		if (errno != EPIPE)
+			log_error("cannot write to standard output: %s", strerror(errno));
+		t->out_failed = 1;
+		stop(t, 1);
+		return -1;
+	}
+	if (t->cur.positioned) {
+		t->done.last_id = t->cur.last_id;
+		strcpy(t->done.epoch, t->cur.epoch);
+		t->done_valid = 1;
+	}
+	return 0;
+}
+
+/*
+ * Write the printed position to the state file, unless it was written less
+ * than STATE_INTERVAL_MS ago (then state_timer does it) and !force.
+ */
+static int
+save_state(struct tail *t, int force)
+{
+	char errmsg[STATE_ERRMSG_SIZE];
+	int64_t now;
+
+	if (!t->opt->state_path || !t->done_valid)
+		return 0;
+	if (t->saved_valid && t->saved.last_id == t->done.last_id &&
+	    !strcmp(t->saved.epoch, t->done.epoch))
+		return 0;
+	now = now_ms();
+	if (!force && now - t->saved_at_ms < STATE_INTERVAL_MS) {
+		if (!evtimer_pending(t->state_timer, NULL)) {
+			struct timeval tv = ms_tv(STATE_INTERVAL_MS - (now - t->saved_at_ms));
+			evtimer_add(t->state_timer, &tv);
+		}
+		return 0;
+	}
+	t->saved_at_ms = now;
+	if (state_save(t->opt->state_path, &t->done, errmsg)) {
+		if (!t->state_failed)
+			log_error("%s (will retry)", errmsg);
+		t->state_failed = 1;
+		if (!force) {
+			struct timeval tv = ms_tv(STATE_INTERVAL_MS);
+			evtimer_add(t->state_timer, &tv);
+		}
+		return -1;
+	}
+	if (t->state_failed)
+		log_warn("the state file %s is written again", t->opt->state_path);
+	t->state_failed = 0;
+	t->saved = t->done;
+	t->saved_valid = 1;
+	return 0;
+}
+
+/* The burst is over: flush it, and save the state if it is due. */
+static void
+on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct tail *t = arg;
+
+	t->flush_due = 0;
+	if (!flush_output(t))
+		save_state(t, 0);
+}
+
+/* A state write held back by STATE_INTERVAL_MS is due now. */
+static void
+on_state_timer(evutil_socket_t fd, short what, void *arg)
+{
+	save_state(arg, 0);
+}
+
+/* Flush once the current burst of messages has been handled. */
+static void
+request_flush(struct tail *t)
+{
+	if (!t->flush_due) {
+		t->flush_due = 1;
+		event_active(t->flush_ev, EV_TIMEOUT, 0);
+	}
+}
+
+/* One whole message from the server. */
+static void
+on_message(struct tail *t, const char *text, size_t len)
+{
+	json_t *msg;
+
+	switch (cursor_message(&t->cur, text, len, &msg)) {
+	case CURSOR_PRINT:
+		/* A failed write shows in the flush, which stops the run. */
+		if (t->opt->json)
+			output_json(stdout, text, len);
+		else
+			output_human(stdout, msg);
+		break;
+	case CURSOR_SKIP:
+		log_debug("skipping an event printed already");
+		break;
+	case CURSOR_CONTROL:
+	case CURSOR_INVALID:
+		break;
+	}
+	json_decref(msg);
+	request_flush(t);
+}
+
+/*
+ * Gather a message's fragments; hand it on when it is complete. Returns -1
+ * to drop the connection when a message cannot be held: skipping an event
+ * would break "every event once", so the run ends instead.
+ */
+static int
+receive(struct tail *t, struct lws *wsi, const char *in, size_t len)
+{
+	if (!t->msg_dropped && lws_frame_is_binary(wsi)) {
+		log_warn("ignoring a binary message from the server");
+		t->msg_dropped = 1;
+	}
+	if (!t->msg_dropped && t->msg_len + len + 1 > t->msg_cap) {
+		size_t cap = t->msg_cap ? t->msg_cap : 4096;
+		char *bigger = NULL;
+
+		while (cap < t->msg_len + len + 1)
+			cap *= 2;
+		if (cap <= MSG_MAX)
+			bigger = realloc(t->msg, cap);
+		if (!bigger) {
+			log_error("cannot hold a message of more than %zu bytes from the server",
+				  t->msg_len + len);
+			stop(t, 1);
+			return -1;
+		}
+		t->msg = bigger;
+		t->msg_cap = cap;
+	}
+	if (!t->msg_dropped) {
+		memcpy(t->msg + t->msg_len, in, len);
+		t->msg_len += len;
+	}
+	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
+		return 0;
+	if (!t->heard) {
+		t->heard = 1;
+		lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+	}
+	if (!t->msg_dropped) {
+		t->msg[t->msg_len] = '\0';
+		on_message(t, t->msg, t->msg_len);
+	}
+	t->msg_len = 0;
+	t->msg_dropped = 0;
+	if (t->msg_cap > MSG_KEEP) {
+		free(t->msg);
+		t->msg = NULL;
+		t->msg_cap = 0;
+	}
+	return 0;
+}
+
+static void connect_now(struct tail *t);
+
+/* The backoff wait is over: try again. */
+static void
+on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	connect_now(arg);
+}
+
+/* The connection (or the attempt) is over: retry later, or finish. */
+static void
+connection_gone(struct tail *t)
+{
+	int was_established = t->established;
+
+	t->wsi = NULL;
+	t->established = 0;
+	t->msg_len = 0;
+	t->msg_dropped = 0;
+	if (t->finished)
+		return;
+	request_flush(t);
+	if (t->stopping) {
+		event_active(t->finish_ev, EV_TIMEOUT, 0);
+		return;
+	}
+	if (t->refused) {
+		log_error("the server refused the subscription with HTTP %u (%s)", t->refused,
+			  t->refused == 401   ? "it wants a token: add ?token=TOKEN to --url"
+			  : t->refused == 403 ? "this token may not subscribe"
+					      : "check --url, --since and --type");
+		stop(t, 1);
+		return;
+	}
+	struct timeval tv = ms_tv(t->backoff_ms);
+	log_info("%s; reconnecting in %d s",
+		 !was_established ? "not connected"
+		 : t->heard ? "disconnected" : "disconnected before the server said hello",
+		 t->backoff_ms / 1000);
+	if (evtimer_add(t->retry_timer, &tv)) {
+		log_error("cannot schedule the reconnect");
+		stop(t, 1);
+		return;
+	}
+	t->backoff_ms = t->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : t->backoff_ms * 2;
+}
+
+/* The client protocol: connection events and messages from /ws/logs. */
+static int
+callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct tail *t = lws_context_user(lws_get_context(wsi));
+	unsigned status;
+
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		log_info("connected");
+		t->established = 1;
+		t->heard = 0;
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_REASON_BASE, HELLO_TIMEOUT_S);
+		t->attempts = 0;
+		t->backoff_ms = BACKOFF_FIRST_MS;
+		return 0;
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		status = lws_http_client_http_response(wsi);
+		log_info("cannot connect: %.*s", in ? (int)len : 7, in ? (const char *)in : "unknown");
+		/* Timeouts and rate limits pass; other 4xx will not. */
+		if (status >= 400 && status < 500 && status != 408 && status != 429)
+			t->refused = status;
+		return 0;
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+		return receive(t, wsi, in, len);
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		if (t->stopping) {
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+			return -1;
+		}
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		if (t->connecting)
+			t->lost_in_connect = 1;
+		else if (wsi == t->wsi)
+			connection_gone(t);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static const struct lws_protocols protocols[] = {
+	{"sentinel-tail", callback, 0, RX_BUFFER_SIZE, 0, NULL, 0},
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* Ping an idle connection; give up on one that stays silent. */
+static const lws_retry_bo_t keepalive = {
+	.secs_since_valid_ping = 20,
+	.secs_since_valid_hangup = 40,
+};
+
+/* Copy a request path for the log, with the value of token= shown as "***". */
+static void
+hide_token(const char *path, char *out, size_t size)
+{
+	const char *p = path, *query = strchr(path, '?');
+	size_t n = 0;
+
+	while (*p && n + 1 < size) {
+		if (query && p > query && (p[-1] == '?' || p[-1] == '&') &&
+		    !strncmp(p, "token=", 6) && n + 10 < size) {
+			memcpy(out + n, "token=***", 9);
+			n += 9;
+			p += 6 + strcspn(p + 6, "&");
+			continue;
+		}
+		out[n++] = *p++;
+	}
+	out[n] = '\0';
+}
+
+/* Start a connection that asks for what the cursor has not seen. */
+static void
+connect_now(struct tail *t)
+{
+	const struct url *u = &t->opt->url;
+	struct lws_client_connect_info i;
+	char path[URL_PATH_MAX + 256];
+	struct lws *wsi;
+
+	if (cursor_request(&t->cur, u, path, sizeof path)) {
+		log_error("the request path would be longer than %zu bytes", sizeof path);
+		stop(t, 1);
+		return;
+	}
+	memset(&i, 0, sizeof i);
+	i.context = t->lws;
+	i.address = u->host;
+	i.port = u->port;
+	i.ssl_connection = u->tls ? LCCSCF_USE_SSL : 0;
+	i.path = path;
+	i.host = u->host_header;
+	i.local_protocol_name = protocols[0].name;
+	i.retry_and_idle_policy = &keepalive;
+	t->attempts++;
+	if (t->opt->verbose) {
+		char shown[sizeof path];
+		hide_token(path, shown, sizeof shown);
+		log_info("connecting to %s://%s%s (attempt %u)", u->tls ? "wss" : "ws",
+			 u->host_header, shown, t->attempts);
+	}
+
+	t->connecting = 1;
+	t->lost_in_connect = 0;
+	wsi = lws_client_connect_via_info(&i);
+	t->connecting = 0;
+	if (!wsi || t->lost_in_connect) {
+		connection_gone(t);
+		return;
+	}
+	t->wsi = wsi;
+}
+
+/* Tear down lws and leave the loop, with output flushed and state saved. */
+static void
+on_finish(evutil_socket_t fd, short what, void *arg)
+{
+	struct tail *t = arg;
+
+	if (t->finished)
+		return;
+	t->finished = 1;
+	if (!flush_output(t) && save_state(t, 1))
+		t->exit_code = 1;
+	evtimer_del(t->retry_timer);
+	evtimer_del(t->state_timer);
+	if (t->lws) {
+		lws_context_destroy(t->lws);
+		t->lws = NULL;
+	}
+	event_base_loopexit(t->base, NULL);
+}
+
+/* Stop following: close the connection politely, then finish. */
+static void
+stop(struct tail *t, int exit_code)
+{
+	if (exit_code)
+		t->exit_code = exit_code;
+	if (t->stopping)
+		return;
+	t->stopping = 1;
+	evtimer_del(t->retry_timer);
+	if (t->wsi && t->established) {
+		/* WRITEABLE sends the close frame; finish_ev is the deadline. */
+		struct timeval tv = ms_tv(CLOSE_WAIT_MS);
+		lws_callback_on_writable(t->wsi);
+		event_add(t->finish_ev, &tv);
+	} else {
+		event_active(t->finish_ev, EV_TIMEOUT, 0);
+	}
+}
+
+/* SIGINT or SIGTERM: stop, and at a second one stop at once. */
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct tail *t = arg;
+
+	log_info("received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	if (t->stopping)
+		event_active(t->finish_ev, EV_TIMEOUT, 0); /* a second signal: now */
+	else
+		stop(t, 0);
+}
+
+/* Route lws's log lines through ours. */
+static void
+lws_log_to_ours(int level, const char *line)
+{
+	size_t n = strlen(line);
+	while (n && line[n - 1] == '\n')
+		n--;
+	if (level & LLL_ERR)
+		log_error("lws: %.*s", (int)n, line);
+	else if (level & LLL_WARN)
+		log_warn("lws: %.*s", (int)n, line);
+	else
+		log_debug("lws: %.*s", (int)n, line);
+}
+
+/* Create the loop's events and the lws context on it. */
+static int
+setup(struct tail *t)
+{
+	struct lws_context_creation_info info;
+	void *loops[1];
+
+	t->base = event_base_new();
+	if (!t->base)
+		return ERR_SYS;
+	t->sigint = evsignal_new(t->base, SIGINT, on_signal, t);
+	t->sigterm = evsignal_new(t->base, SIGTERM, on_signal, t);
+	t->retry_timer = evtimer_new(t->base, on_retry, t);
+	t->flush_ev = event_new(t->base, -1, 0, on_flush, t);
+	t->state_timer = evtimer_new(t->base, on_state_timer, t);
+	t->finish_ev = evtimer_new(t->base, on_finish, t);
+	if (!t->sigint || !t->sigterm || !t->retry_timer || !t->flush_ev || !t->state_timer ||
+	    !t->finish_ev || evsignal_add(t->sigint, NULL) || evsignal_add(t->sigterm, NULL))
+		return ERR_SYS;
+
+	memset(&info, 0, sizeof info);
+	loops[0] = t->base;
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = protocols;
+	info.user = t;
+	info.foreign_loops = loops;
+	info.pcontext = &t->lws;
+	info.options = LWS_SERVER_OPTION_LIBEVENT;
+	if (t->opt->url.tls)
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info.pt_serv_buf_size = RX_BUFFER_SIZE;
+	info.timeout_secs = CONNECT_TIMEOUT_S;
+	t->lws = lws_create_context(&info);
+	return t->lws ? 0 : ERR_SYS;
+}
+
+int
+tail_run(const struct tail_options *opt)
+{
+	struct tail t;
+	struct timeval now = {0, 0};
+
+	memset(&t, 0, sizeof t);
+	t.opt = opt;
+	t.backoff_ms = BACKOFF_FIRST_MS;
+	cursor_init(&t.cur, opt->resume, opt->since, opt->types);
+	if (opt->resume) {
+		t.done = t.saved = *opt->resume;
+		t.done_valid = t.saved_valid = 1;
+	}
+
+	/* Each burst is flushed whole (on_flush), also on a terminal. */
+	setvbuf(stdout, NULL, _IOFBF, STDOUT_BUFFER_SIZE);
+	signal(SIGPIPE, SIG_IGN);
+	lws_set_log_level(LLL_ERR | (opt->verbose ? LLL_WARN : 0) |
+			  (opt->verbose > 1 ? LLL_NOTICE : 0), lws_log_to_ours);
+	if (setup(&t)) {
+		log_error("cannot set up the event loop and libwebsockets");
+		t.exit_code = 1;
+		goto out;
+	}
+	if (evtimer_add(t.retry_timer, &now) || event_base_dispatch(t.base) < 0) {
+		log_error("the event loop failed");
+		t.exit_code = 1;
+	}
+out:
+	if (t.lws)
+		lws_context_destroy(t.lws);
+	if (t.finish_ev)
+		event_free(t.finish_ev);
+	if (t.state_timer)
+		event_free(t.state_timer);
+	if (t.flush_ev)
+		event_free(t.flush_ev);
+	if (t.retry_timer)
+		event_free(t.retry_timer);
+	if (t.sigterm)
+		event_free(t.sigterm);
+	if (t.sigint)
+		event_free(t.sigint);
+	if (t.base)
+		event_base_free(t.base);
+	free(t.msg);
+	return t.exit_code;
+}
