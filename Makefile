@@ -34,7 +34,7 @@ define cmake_build
 	$(CMAKE) --build $(1) -j$(JOBS)
 endef
 
-.PHONY: help deps deps-test lws build run test clean distclean
+.PHONY: help deps deps-test lws build run test bench clean distclean
 
 help:
 	@echo "sentinel-logd make targets:"
@@ -45,6 +45,7 @@ help:
 	@echo "  deps       install missing Debian packages (tools/setup/deps.sh)"
 	@echo "  deps-test  same, plus the test-only packages (tools/setup/deps.sh test)"
 	@echo "  lws        build libwebsockets into $(DEPS_DIR) (cached)"
+	@echo "  bench      build, then run the benchmark suite (about 5 minutes) and print its table"
 	@echo "  fuzz       build the libFuzzer targets with clang in $(FUZZ_DIR), run each $(FUZZ_TIME) s"
 	@echo "  clean      remove $(RELEASE_DIR) and $(ASAN_DIR), keep $(DEPS_DIR)"
 	@echo "  distclean  remove build/"
@@ -77,6 +78,9 @@ test: deps-test lws
 	$(CTEST) --test-dir $(ASAN_DIR) $(CTEST_FLAGS) || rc=1; \
 	if [ $$rc -ne 0 ]; then echo "make: tests failed" >&2; fi; \
 	exit $$rc
+
+bench: build
+	tools/sentinel-bench/run-suite.sh --build-dir $(RELEASE_DIR)
 
 clean:
 	rm -rf $(RELEASE_DIR) $(ASAN_DIR)
