@@ -239,8 +239,8 @@ begin_ingest(struct lws *wsi, struct http_session *hs)
 static int
 append_body(struct lws *wsi, struct http_session *hs, const void *in, size_t len)
 {
-	if (hs->refused)
-		return 0; /* answered already; drop the rest */
+	if (hs->refused || len == 0)
+		return 0; /* answered already, or nothing: drop it */
 	if (hs->body_len + len >= hs->body_cap)
 		return refuse(wsi, hs, HTTP_STATUS_REQ_ENTITY_TOO_LARGE,
 			      "request body is longer than its Content-Length");

@@ -19,11 +19,17 @@
 #include "retention.h"
 #include "timestamp.h"
 
+/* The checkpointer copies the WAL back once it holds this much. */
+#define CHECKPOINT_WAL_BYTES (1024 * 1024)
+#define CHECKPOINT_POLL_MS 20
+
 struct writer {
 	store *st;
-	pthread_t thread;
+	store *ckpt;          /* the checkpointer's own handle */
+	pthread_t thread, ckpt_thread;
+	int ckpt_started;
 	pthread_mutex_t lock;
-	pthread_cond_t wake;
+	pthread_cond_t wake, ckpt_wake;
 	struct ingest_batch *queue, **queue_tail;
 	struct ingest_batch *done, **done_tail;
 	int stopping, joined;
@@ -274,18 +280,58 @@ writer_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Checkpointer thread: a PASSIVE checkpoint whenever the WAL has grown, on
+ * its own connection, concurrently with the writer's commits. Retention's
+ * compaction still truncates the WAL from the writer after deletions.
+ */
+static void *
+checkpointer_main(void *arg)
+{
+	writer *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	while (!w->stopping) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += CHECKPOINT_POLL_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&w->ckpt_wake, &w->lock, &until);
+		if (w->stopping)
+			break;
+		pthread_mutex_unlock(&w->lock);
+		struct store_sizes sz;
+		if (!store_sizes(w->ckpt, &sz) && sz.wal_bytes > CHECKPOINT_WAL_BYTES &&
+		    store_checkpoint(w->ckpt, 0))
+			log_debug("checkpoint: %s", store_errmsg(w->ckpt));
+		pthread_mutex_lock(&w->lock);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
 writer *
-writer_create(store *st, const struct retention_policy *policy, writer_notify_fn notify,
-	      void *notify_arg, int *err)
+writer_create(store *st, store *ckpt, const struct retention_policy *policy,
+	      writer_notify_fn notify, void *notify_arg, int *err)
 {
 	writer *w = calloc(1, sizeof *w);
 
 	if (!w) {
 		store_close(st);
+		store_close(ckpt);
 		*err = ERR_NOMEM;
 		return NULL;
 	}
 	w->st = st;
+	w->ckpt = ckpt;
+	/* The checkpointer keeps the WAL under CHECKPOINT_WAL_BYTES, so commits
+	 * checkpoint only when it cannot keep up with sustained ingest: then
+	 * the commit that crosses 4 MiB of WAL copies it back (SQLite's
+	 * automatic checkpoint) and the WAL stays bounded. */
+	store_set_autocheckpoint(st, 1024);
 	if (policy)
 		w->policy = *policy;
 	w->notify = notify;
@@ -294,15 +340,29 @@ writer_create(store *st, const struct retention_policy *policy, writer_notify_fn
 	w->done_tail = &w->done;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->wake, NULL);
-	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
-		pthread_cond_destroy(&w->wake);
-		pthread_mutex_destroy(&w->lock);
-		store_close(st);
-		free(w);
-		*err = ERR_SYS;
-		return NULL;
-	}
+	pthread_cond_init(&w->ckpt_wake, NULL);
+	if (pthread_create(&w->ckpt_thread, NULL, checkpointer_main, w) != 0)
+		goto fail;
+	w->ckpt_started = 1;
+	if (pthread_create(&w->thread, NULL, writer_main, w) != 0)
+		goto fail;
 	return w;
+fail:
+	if (w->ckpt_started) {
+		pthread_mutex_lock(&w->lock);
+		w->stopping = 1;
+		pthread_cond_signal(&w->ckpt_wake);
+		pthread_mutex_unlock(&w->lock);
+		pthread_join(w->ckpt_thread, NULL);
+	}
+	pthread_cond_destroy(&w->ckpt_wake);
+	pthread_cond_destroy(&w->wake);
+	pthread_mutex_destroy(&w->lock);
+	store_close(st);
+	store_close(ckpt);
+	free(w);
+	*err = ERR_SYS;
+	return NULL;
 }
 
 int
@@ -372,9 +432,13 @@ writer_stop(writer *w)
 	pthread_mutex_lock(&w->lock);
 	w->stopping = 1;
 	pthread_cond_signal(&w->wake);
+	pthread_cond_signal(&w->ckpt_wake);
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);
+	pthread_join(w->ckpt_thread, NULL);
 	w->joined = 1;
+	store_close(w->ckpt); /* first: the writer's close truncates the WAL */
+	w->ckpt = NULL;
 	store_close(w->st);
 	w->st = NULL;
 }
@@ -390,6 +454,7 @@ writer_destroy(writer *w)
 		ingest_batch_free(b);
 	}
 	pthread_cond_destroy(&w->wake);
+	pthread_cond_destroy(&w->ckpt_wake);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
 }
