@@ -218,14 +218,6 @@ open_store(struct server *srv)
 		store_close(wst);
 		return ERR_NOMEM;
 	}
-	srv->pending_ckpt = store_open(cfg->db_path,
-				       STORE_WRITE | (cfg->sync_full ? STORE_SYNC_FULL : 0), &err,
-				       errmsg, sizeof errmsg);
-	if (!srv->pending_ckpt) {
-		log_error("cannot open the store for checkpoints: %s", errmsg);
-		store_close(wst);
-		return err;
-	}
 	srv->pending_store = wst;
 	log_info("store %s: last id %lld, epoch %s, sync %s", cfg->db_path,
 		 (long long)last_id, store_epoch(srv->reader), cfg->sync_full ? "full" : "normal");
@@ -315,9 +307,8 @@ server_run(const struct config *cfg)
 		goto out;
 	if ((rc = create_lws(&srv)))
 		goto out;
-	srv.writer = writer_create(srv.pending_store, srv.pending_ckpt, &cfg->retention,
-				   wake_loop, &srv, &err);
-	srv.pending_store = srv.pending_ckpt = NULL;
+	srv.writer = writer_create(srv.pending_store, &cfg->retention, wake_loop, &srv, &err);
+	srv.pending_store = NULL;
 	if (!srv.writer) {
 		log_error("cannot start the writer thread: %s", err_str(err));
 		rc = err;
@@ -371,7 +362,6 @@ out:
 	if (srv.retention_timer)
 		event_free(srv.retention_timer);
 	store_close(srv.pending_store);
-	store_close(srv.pending_ckpt);
 	store_close(srv.reader);
 	hub_destroy(srv.hub);
 	auth_destroy(srv.auth);

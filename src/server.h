@@ -39,7 +39,7 @@ struct server {
 	lws_retry_bo_t keepalive; /* WebSocket ping and idle policy */
 	int stopping;
 	int stop_waited_ms;
-	store *pending_store, *pending_ckpt; /* writable handles until the writer owns them */
+	store *pending_store; /* the writable handle until the writer owns it */
 	uint64_t deliveries;        /* messages sent to /ws/logs clients */
 	uint64_t replay_rows;       /* events read from the store for them */
 };

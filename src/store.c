@@ -708,10 +708,3 @@ store_vacuum(store *st)
 {
 	return exec(st, "VACUUM");
 }
-
-int
-store_set_autocheckpoint(store *st, int pages)
-{
-	int rc = sqlite3_wal_autocheckpoint(st->db, pages);
-	return rc == SQLITE_OK ? 0 : fail_db(st, rc);
-}

@@ -147,9 +147,6 @@ int store_stats(store *st, struct store_stats *out);
 int store_type_counts(store *st, void (*fn)(const char *type, int64_t count, void *arg),
 		      void *arg);
 
-/* Set SQLite's automatic checkpoint threshold in pages (0: off). */
-int store_set_autocheckpoint(store *st, int pages);
-
 /* Checkpoint the WAL; with truncate, also shrink it to zero bytes. */
 int store_checkpoint(store *st, int truncate);
 

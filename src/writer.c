@@ -19,17 +19,14 @@
 #include "retention.h"
 #include "timestamp.h"
 
-/* The checkpointer copies the WAL back once it holds this much. */
-#define CHECKPOINT_WAL_BYTES (1024 * 1024)
-#define CHECKPOINT_POLL_MS 20
+/* A commit group stops growing once it holds this many event bytes. */
+#define GROUP_MAX_BYTES (2 * 1024 * 1024)
 
 struct writer {
 	store *st;
-	store *ckpt;          /* the checkpointer's own handle */
-	pthread_t thread, ckpt_thread;
-	int ckpt_started;
+	pthread_t thread;
 	pthread_mutex_t lock;
-	pthread_cond_t wake, ckpt_wake;
+	pthread_cond_t wake;
 	struct ingest_batch *queue, **queue_tail;
 	struct ingest_batch *done, **done_tail;
 	int stopping, joined;
@@ -212,12 +209,24 @@ finish_pass(writer *w)
 		w->notify(w->notify_arg);
 }
 
-/* One bounded retention step; the pass ends when nothing is left to do. */
+/*
+ * Retention steps after a commit: enough of them to delete at least twice
+ * what was just committed (so that a size or count bound holds under
+ * sustained ingest), each its own short transaction. The pass ends when
+ * nothing is left to do.
+ */
 static void
-maintain(writer *w)
+maintain(writer *w, int64_t committed)
 {
-	int rc = retention_step(w->st, &w->policy, timestamp_now(), RETENTION_BATCH, &w->count,
-				&w->pass);
+	int64_t budget = committed * 2 > RETENTION_BATCH ? committed * 2 : RETENTION_BATCH;
+	int rc;
+
+	do {
+		int64_t before = w->pass.by_age + w->pass.by_count + w->pass.by_bytes;
+		rc = retention_step(w->st, &w->policy, timestamp_now(), RETENTION_BATCH,
+				    &w->count, &w->pass);
+		budget -= w->pass.by_age + w->pass.by_count + w->pass.by_bytes - before;
+	} while (rc > 0 && budget > 0);
 	bound_wal(w);
 	if (rc < 0)
 		log_error("retention step failed: %s", store_errmsg(w->st));
@@ -227,6 +236,32 @@ maintain(writer *w)
 		w->maintenance_due = 0;
 		pthread_mutex_unlock(&w->lock);
 	}
+}
+
+/*
+ * Take the next commit group off the queue (lock held): whole batches, at
+ * least one, until GROUP_MAX_BYTES. A bounded group keeps each commit's
+ * WAL growth and latency bounded when producers outpace the disk.
+ */
+static void
+take_group(writer *w, struct ingest_batch **list, struct ingest_batch ***tail)
+{
+	struct ingest_batch *b = w->queue, *last = NULL;
+	size_t bytes = 0;
+
+	while (b && (!last || bytes < GROUP_MAX_BYTES)) {
+		for (size_t i = 0; i < b->count; i++)
+			bytes += b->events[i].body_len;
+		last = b;
+		b = b->next;
+	}
+	*list = w->queue;
+	*tail = last ? &last->next : w->queue_tail;
+	if (last)
+		last->next = NULL;
+	w->queue = b;
+	if (!b)
+		w->queue_tail = &w->queue;
 }
 
 static void *
@@ -245,14 +280,14 @@ writer_main(void *arg)
 		if (!w->queue && w->stopping)
 			break; /* everything accepted is committed */
 
-		struct ingest_batch *list = w->queue, **tail = w->queue_tail;
-		w->queue = NULL;
-		w->queue_tail = &w->queue;
+		struct ingest_batch *list, **tail;
+		take_group(w, &list, &tail);
 		pthread_mutex_unlock(&w->lock);
 
 		int over = 0;
+		int64_t committed = 0;
 		if (list) {
-			int64_t committed = process(w, list);
+			committed = process(w, list);
 			w->count += committed;
 			over = active && committed &&
 			       retention_over_bounds(w->st, &w->policy, w->count);
@@ -272,7 +307,7 @@ writer_main(void *arg)
 		/* Alternate one commit and one retention step, so that neither
 		 * sustained ingest nor a long pass starves the other. */
 		if (maintain_now)
-			maintain(w);
+			maintain(w, committed);
 		pthread_mutex_lock(&w->lock);
 	}
 	pthread_mutex_unlock(&w->lock);
@@ -280,58 +315,18 @@ writer_main(void *arg)
 	return NULL;
 }
 
-/*
- * Checkpointer thread: a PASSIVE checkpoint whenever the WAL has grown, on
- * its own connection, concurrently with the writer's commits. Retention's
- * compaction still truncates the WAL from the writer after deletions.
- */
-static void *
-checkpointer_main(void *arg)
-{
-	writer *w = arg;
-
-	pthread_mutex_lock(&w->lock);
-	while (!w->stopping) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += CHECKPOINT_POLL_MS * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&w->ckpt_wake, &w->lock, &until);
-		if (w->stopping)
-			break;
-		pthread_mutex_unlock(&w->lock);
-		struct store_sizes sz;
-		if (!store_sizes(w->ckpt, &sz) && sz.wal_bytes > CHECKPOINT_WAL_BYTES &&
-		    store_checkpoint(w->ckpt, 0))
-			log_debug("checkpoint: %s", store_errmsg(w->ckpt));
-		pthread_mutex_lock(&w->lock);
-	}
-	pthread_mutex_unlock(&w->lock);
-	return NULL;
-}
-
 writer *
-writer_create(store *st, store *ckpt, const struct retention_policy *policy,
-	      writer_notify_fn notify, void *notify_arg, int *err)
+writer_create(store *st, const struct retention_policy *policy, writer_notify_fn notify,
+	      void *notify_arg, int *err)
 {
 	writer *w = calloc(1, sizeof *w);
 
 	if (!w) {
 		store_close(st);
-		store_close(ckpt);
 		*err = ERR_NOMEM;
 		return NULL;
 	}
 	w->st = st;
-	w->ckpt = ckpt;
-	/* The checkpointer keeps the WAL under CHECKPOINT_WAL_BYTES, so commits
-	 * checkpoint only when it cannot keep up with sustained ingest: then
-	 * the commit that crosses 4 MiB of WAL copies it back (SQLite's
-	 * automatic checkpoint) and the WAL stays bounded. */
-	store_set_autocheckpoint(st, 1024);
 	if (policy)
 		w->policy = *policy;
 	w->notify = notify;
@@ -340,29 +335,15 @@ writer_create(store *st, store *ckpt, const struct retention_policy *policy,
 	w->done_tail = &w->done;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->wake, NULL);
-	pthread_cond_init(&w->ckpt_wake, NULL);
-	if (pthread_create(&w->ckpt_thread, NULL, checkpointer_main, w) != 0)
-		goto fail;
-	w->ckpt_started = 1;
-	if (pthread_create(&w->thread, NULL, writer_main, w) != 0)
-		goto fail;
-	return w;
-fail:
-	if (w->ckpt_started) {
-		pthread_mutex_lock(&w->lock);
-		w->stopping = 1;
-		pthread_cond_signal(&w->ckpt_wake);
-		pthread_mutex_unlock(&w->lock);
-		pthread_join(w->ckpt_thread, NULL);
+	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+		pthread_cond_destroy(&w->wake);
+		pthread_mutex_destroy(&w->lock);
+		store_close(st);
+		free(w);
+		*err = ERR_SYS;
+		return NULL;
 	}
-	pthread_cond_destroy(&w->ckpt_wake);
-	pthread_cond_destroy(&w->wake);
-	pthread_mutex_destroy(&w->lock);
-	store_close(st);
-	store_close(ckpt);
-	free(w);
-	*err = ERR_SYS;
-	return NULL;
+	return w;
 }
 
 int
@@ -432,13 +413,9 @@ writer_stop(writer *w)
 	pthread_mutex_lock(&w->lock);
 	w->stopping = 1;
 	pthread_cond_signal(&w->wake);
-	pthread_cond_signal(&w->ckpt_wake);
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);
-	pthread_join(w->ckpt_thread, NULL);
 	w->joined = 1;
-	store_close(w->ckpt); /* first: the writer's close truncates the WAL */
-	w->ckpt = NULL;
 	store_close(w->st);
 	w->st = NULL;
 }
@@ -454,7 +431,6 @@ writer_destroy(writer *w)
 		ingest_batch_free(b);
 	}
 	pthread_cond_destroy(&w->wake);
-	pthread_cond_destroy(&w->ckpt_wake);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
 }

@@ -27,12 +27,10 @@ typedef struct writer writer;
 typedef void (*writer_notify_fn)(void *arg);
 
 /*
- * Start a writer on st, and a checkpointer on ckpt (two STORE_WRITE handles
- * on the same file, which it now owns and closes). Checkpoints run on their
- * own thread, so that copying the WAL back never lengthens a commit.
- * Returns NULL with *err set on failure; both handles are then closed.
+ * Start a writer on st (a STORE_WRITE handle, which it now owns and closes).
+ * Returns NULL with *err set on failure; st is then closed too.
  */
-writer *writer_create(store *st, store *ckpt, const struct retention_policy *policy,
+writer *writer_create(store *st, const struct retention_policy *policy,
 		      writer_notify_fn notify, void *notify_arg, int *err);
 
 /*
