@@ -31,6 +31,7 @@ struct writer {
 	struct ingest_batch *done, **done_tail;
 	int stopping, joined;
 	atomic_int state;
+	atomic_int full;  /* the last commit failed for lack of space */
 	struct writer_stats stats; /* guarded by lock */
 	writer_notify_fn notify;
 	void *notify_arg;
@@ -132,6 +133,7 @@ process(writer *w, struct ingest_batch *list)
 	} else if (rc == ERR_FULL) {
 		log_warn("store is full, batch refused: %s", store_errmsg(w->st));
 	}
+	atomic_store(&w->full, rc == ERR_FULL);
 	for (struct ingest_batch *b = list; b; b = b->next) {
 		batches++;
 		b->status = rc;
@@ -394,7 +396,8 @@ writer_retention_max_id(writer *w)
 int
 writer_state(writer *w)
 {
-	return atomic_load(&w->state);
+	int state = atomic_load(&w->state);
+	return state ? state : atomic_load(&w->full) ? ERR_FULL : 0;
 }
 
 void

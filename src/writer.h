@@ -48,7 +48,11 @@ int writer_submit(writer *w, struct ingest_batch *batch);
 /* Take every finished batch, oldest first (a list linked by ->next). */
 struct ingest_batch *writer_take_done(writer *w);
 
-/* 0 while the writer can commit; the error that stopped it otherwise. */
+/*
+ * 0 while the writer can commit; ERR_FULL while the last commit failed for
+ * lack of space (it tries again with the next batch); otherwise the error
+ * that stopped it.
+ */
 int writer_state(writer *w);
 
 /* Upper bounds (seconds) of the commit latency histogram's buckets. */

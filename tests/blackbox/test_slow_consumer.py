@@ -14,8 +14,13 @@ import websockets
 from harness import Server, Subscriber, expect, expect_eq, run
 
 # 500,000 events; a fraction of that under the sanitizers (CMakeLists.txt).
-EVENTS = int(500_000 * float(os.environ.get("SENTINEL_TEST_SCALE", "1"))) // 1000 * 1000
+SCALE = float(os.environ.get("SENTINEL_TEST_SCALE", "1"))
+EVENTS = int(500_000 * SCALE) // 1000 * 1000
 BATCH = 1000
+# The bound on the server's memory growth. ASan's allocator keeps redzones
+# and freed blocks, so the bound there is looser and only catches runaway
+# growth; the release run holds the real one.
+RSS_LIMIT_KIB = 64 * 1024 if SCALE >= 1 else 128 * 1024
 
 
 def rss_kib(pid):
@@ -65,7 +70,9 @@ class SlowReader:
 
 
 def test_slow_consumer_is_bounded_and_catches_up():
-    srv = Server().start()
+    # A small live cache, so that the memory measured is what the server
+    # would buffer for the stalled client, not the cache's fixed size.
+    srv = Server("--cache-bytes", "16MiB").start()
     slow = SlowReader(srv.ws_url())
     fast = Subscriber(srv.ws_url())
     time.sleep(0.3)
@@ -81,7 +88,8 @@ def test_slow_consumer_is_bounded_and_catches_up():
     fast_msgs = fast.wait_for(EVENTS, timeout=240)
     peak = max(peak, rss_kib(srv.proc.pid))
     print(f"server RSS: {base} KiB before, peak {peak} KiB while one subscriber was stalled")
-    expect(peak - base < 64 * 1024, f"RSS grew by {peak - base} KiB (limit 64 MiB)")
+    expect(peak - base < RSS_LIMIT_KIB,
+           f"RSS grew by {peak - base} KiB (limit {RSS_LIMIT_KIB // 1024} MiB)")
     expect_eq([m["id"] for m in fast_msgs[:3]], [1, 2, 3], "the other subscriber kept receiving")
     expect_eq(fast_msgs[-1]["id"], EVENTS, "the other subscriber got everything")
 
