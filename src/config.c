@@ -62,6 +62,8 @@ static const char usage[] =
 	"                          without an Origin header are not affected\n"
 	"  --tls-cert FILE, --tls-key FILE  serve https:// and wss:// (PEM files)\n"
 	"  --handshake-timeout SEC time to finish an HTTP request or handshake (10)\n"
+	"  --max-connections N     connections served at once (default 10000); past\n"
+	"                          it requests get 503 and upgrades are refused\n"
 	"  --idle-timeout SEC      close a WebSocket that answers no ping for this long;\n"
 	"                          pings are sent after half of it (60)\n"
 	"\n"
@@ -149,7 +151,7 @@ config_parse(struct config *cfg, int argc, char **argv)
 	       OPT_CACHE_EVENTS, OPT_CACHE_BYTES, OPT_RETAIN_AGE, OPT_RETAIN_EVENTS,
 	       OPT_RETAIN_BYTES, OPT_RETAIN, OPT_RETENTION_INTERVAL, OPT_TOKEN_FILE,
 	       OPT_ALLOW_ANONYMOUS, OPT_ALLOW_ORIGIN, OPT_TLS_CERT, OPT_TLS_KEY,
-	       OPT_HANDSHAKE_TIMEOUT, OPT_IDLE_TIMEOUT };
+	       OPT_HANDSHAKE_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_MAX_CONNECTIONS };
 	static const struct option options[] = {
 		{"listen", required_argument, NULL, OPT_LISTEN},
 		{"db", required_argument, NULL, OPT_DB},
@@ -170,6 +172,7 @@ config_parse(struct config *cfg, int argc, char **argv)
 		{"tls-key", required_argument, NULL, OPT_TLS_KEY},
 		{"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
 		{"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+		{"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -189,6 +192,7 @@ config_parse(struct config *cfg, int argc, char **argv)
 	cfg->retention.interval_us = INT64_C(10000000);
 	cfg->handshake_timeout = 10;
 	cfg->idle_timeout = 60;
+	cfg->max_connections = 10000;
 
 	if (argc > 1 && argv[1][0] != '-') {
 		if (!strcmp(argv[1], "serve"))
@@ -309,6 +313,12 @@ config_parse(struct config *cfg, int argc, char **argv)
 				cfg->idle_timeout = (int)size;
 			else
 				cfg->handshake_timeout = (int)size;
+			break;
+		case OPT_MAX_CONNECTIONS:
+			if (config_parse_size(optarg, &size) || size < 1 || size > 1000000 ||
+			    strpbrk(optarg, "KMGk"))
+				return bad("--max-connections", optarg, "expected 1 to 1000000");
+			cfg->max_connections = (int)size;
 			break;
 		case 'v':
 			cfg->verbose = 1;

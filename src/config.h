@@ -34,6 +34,7 @@ struct config {
 	const char *tls_cert, *tls_key; /* --tls-cert, --tls-key */
 	int handshake_timeout;   /* --handshake-timeout, seconds */
 	int idle_timeout;        /* --idle-timeout, seconds */
+	int max_connections;     /* --max-connections */
 };
 
 /*

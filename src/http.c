@@ -368,12 +368,26 @@ guard(struct lws *wsi, enum auth_role role, int *refused)
 	return http_respond_error(wsi, status, why, -1) ? -1 : 0;
 }
 
+/* Is the server past --max-connections? */
+static int
+over_capacity(struct lws *wsi)
+{
+	struct server *srv = server_of(wsi);
+	return srv->connections > srv->cfg->max_connections;
+}
+
 /* Route a request by method and path (no query string). */
 static int
 route(struct lws *wsi, struct http_session *hs, const char *path)
 {
 	char *uri;
 	int uri_len, method = lws_http_get_uri_and_method(wsi, &uri, &uri_len);
+
+	if (over_capacity(wsi)) {
+		hs->close_after = 1;
+		return http_respond_error(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE,
+					  "too many connections; try again later", -1) ? -1 : 0;
+	}
 
 	struct server *srv = server_of(wsi);
 	int refused, rc;
@@ -453,6 +467,9 @@ http_confirm_upgrade(struct lws *wsi)
 
 	if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0)
 		return -1;
+	if (over_capacity(wsi))
+		return refuse_upgrade(wsi, 503, "Service Unavailable",
+				      "too many connections; try again later");
 	if (!strcmp(path, "/ws/logs") || !strcmp(path, "/ws/ingest")) {
 		status = http_authorize(wsi, path[4] == 'l' ? AUTH_SUBSCRIBE : AUTH_PUBLISH, &why);
 		if (status)
@@ -516,6 +533,12 @@ http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
 	case LWS_CALLBACK_RECEIVE:
 	case LWS_CALLBACK_CLOSED:
 		return ws_callback(wsi, reason, user, in, len);
+	case LWS_CALLBACK_WSI_CREATE:
+		server_of(wsi)->connections++;
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		server_of(wsi)->connections--;
+		return 0;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		server__writer_done(lws_context_user(lws_get_context(wsi)));
 		return 0;

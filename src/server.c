@@ -14,6 +14,7 @@
 #include <event2/event.h>
 #include <libwebsockets.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -146,6 +147,21 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	ws_logs_stop(srv);
 	ws_ingest_stop(srv);
 	evtimer_add(srv->stop_timer, &tv);
+}
+
+/* Allow enough descriptors for --max-connections (up to the hard limit). */
+static void
+raise_fd_limit(int connections)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)connections + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur < want)
+		log_warn("only %llu file descriptors available for %d connections",
+			 (unsigned long long)rl.rlim_cur, connections);
 }
 
 static int
@@ -296,6 +312,7 @@ server_run(const struct config *cfg)
 	int rc, err;
 
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit(cfg->max_connections);
 	lws_set_log_level(LLL_ERR | LLL_WARN | (cfg->verbose ? LLL_NOTICE : 0), lws_log_to_ours);
 
 	srv.base = event_base_new();

@@ -40,6 +40,7 @@ struct server {
 	int stopping;
 	int stop_waited_ms;
 	store *pending_store; /* the writable handle until the writer owns it */
+	int connections;            /* open client connections */
 	uint64_t deliveries;        /* messages sent to /ws/logs clients */
 	uint64_t replay_rows;       /* events read from the store for them */
 };

@@ -143,6 +143,20 @@ def test_tls_https_and_wss():
     expect_eq(asyncio.run(read())["message"], "over tls", "wss replay")
 
 
+def test_connection_limit():
+    srv = Server("--max-connections", "3").start()
+    held = [Subscriber(srv.ws_url()) for _ in range(3)]
+    expect_eq(upgrade(srv, "/ws/logs"), 503, "an upgrade past --max-connections")
+    status, body = srv.request("GET", "/healthz")
+    expect_eq(status, 503, "a request past --max-connections")
+    expect_in("too many connections", body["error"], "reason")
+    for sub in held:
+        sub.close()
+    import time
+    time.sleep(0.3)
+    expect_eq(srv.request("GET", "/healthz")[0], 200, "served again once connections closed")
+
+
 def _wait_tls(srv):
     import time
     ctx = ssl._create_unverified_context()
@@ -164,4 +178,4 @@ def _wait_tls(srv):
 if __name__ == "__main__":
     run(test_roles_on_every_endpoint, test_tokens_from_the_environment_and_bad_files,
         test_non_loopback_needs_tokens_or_allow_anonymous, test_origin_allow_list,
-        test_tls_https_and_wss)
+        test_tls_https_and_wss, test_connection_limit)
