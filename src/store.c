@@ -31,9 +31,8 @@ struct store {
 	char errmsg[256];
 };
 
-/* Map an SQLite result code to a project error code. */
-static int
-map_rc(int rc)
+int
+store__map_rc(int rc)
 {
 	switch (rc & 0xff) {
 	case SQLITE_OK:
@@ -59,7 +58,7 @@ map_rc(int rc)
 static int
 fail_db(store *st, int rc)
 {
-	int err = map_rc(rc);
+	int err = store__map_rc(rc);
 	snprintf(st->errmsg, sizeof st->errmsg, "%s", sqlite3_errmsg(st->db));
 	return err ? err : ERR_IO; /* an unexpected ROW or DONE is still a failure */
 }
@@ -72,7 +71,7 @@ exec(store *st, const char *sql)
 	if (rc != SQLITE_OK) {
 		snprintf(st->errmsg, sizeof st->errmsg, "%s", msg ? msg : sqlite3_errstr(rc));
 		sqlite3_free(msg);
-		return map_rc(rc);
+		return store__map_rc(rc);
 	}
 	return 0;
 }
@@ -343,7 +342,7 @@ store_rollback(store *st)
 	/* Keep the message of the failure that led here: SQLite may have rolled
 	 * back already, and "no transaction is active" would replace it. */
 	int rc = sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-	return rc == SQLITE_OK || sqlite3_get_autocommit(st->db) ? 0 : map_rc(rc);
+	return rc == SQLITE_OK || sqlite3_get_autocommit(st->db) ? 0 : store__map_rc(rc);
 }
 
 int

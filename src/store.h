@@ -147,6 +147,10 @@ int store_stats(store *st, struct store_stats *out);
 int store_type_counts(store *st, void (*fn)(const char *type, int64_t count, void *arg),
 		      void *arg);
 
+/* Map an SQLite result code to a project error code (0 for OK, ROW, DONE).
+ * Shared with store_export.c, which keeps its own connection. */
+int store__map_rc(int sqlite_rc);
+
 /* Checkpoint the WAL; with truncate, also shrink it to zero bytes. */
 int store_checkpoint(store *st, int truncate);
 

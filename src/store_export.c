@@ -21,41 +21,18 @@
 #include <sys/stat.h>
 
 #include "err.h"
+#include "store.h"
 
 struct store_export {
 	sqlite3 *db;
 	char errmsg[256];
 };
 
-/* Map an SQLite result code to a project error code, as store.c does. */
-static int
-map_rc(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_OK:
-	case SQLITE_DONE:
-	case SQLITE_ROW:
-		return 0;
-	case SQLITE_NOMEM:
-		return ERR_NOMEM;
-	case SQLITE_FULL:
-		return ERR_FULL;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return ERR_BUSY;
-	case SQLITE_CORRUPT:
-	case SQLITE_NOTADB:
-		return ERR_CORRUPT;
-	default:
-		return ERR_IO;
-	}
-}
-
 /* Record the connection's last error and return its project code (never 0). */
 static int
 fail_db(store_export *ex, int rc)
 {
-	int code = map_rc(rc);
+	int code = store__map_rc(rc);
 
 	snprintf(ex->errmsg, sizeof ex->errmsg, "%s", sqlite3_errmsg(ex->db));
 	return code ? code : ERR_IO;
@@ -72,7 +49,7 @@ exec(store_export *ex, const char *sql)
 		snprintf(ex->errmsg, sizeof ex->errmsg, "%s",
 			 msg ? msg : sqlite3_errstr(rc));
 		sqlite3_free(msg);
-		return map_rc(rc);
+		return store__map_rc(rc);
 	}
 	return 0;
 }
