@@ -21,6 +21,7 @@
 #include "log.h"
 #include "query.h"
 #include "server.h"
+#include "timestamp.h"
 #include "writer.h"
 #include "ws.h"
 #include "ws_logs.h"
@@ -28,6 +29,8 @@
 struct http_session {
 	char *body; /* the request body as it arrives */
 	size_t body_len, body_cap;
+	size_t body_expected;        /* its Content-Length */
+	int64_t body_deadline_us;    /* the whole body must be in by then */
 	enum ingest_format format;
 	int refused;                 /* a response was queued before the body ended */
 	struct ingest_batch *pending;  /* committing; its owner is this wsi */
@@ -229,10 +232,14 @@ begin_ingest(struct lws *wsi, struct http_session *hs)
 			 n, cfg->body_max);
 		return refuse(wsi, hs, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, msg);
 	}
-	hs->body = malloc(n + 1);
+	/* The buffer grows as the body arrives: a claimed length costs nothing
+	 * until the bytes are actually sent. */
+	hs->body_expected = n;
+	hs->body_cap = n + 1 < 64 * 1024 ? n + 1 : 64 * 1024;
+	hs->body = malloc(hs->body_cap);
 	if (!hs->body)
 		return refuse(wsi, hs, HTTP_STATUS_SERVICE_UNAVAILABLE, "out of memory");
-	hs->body_cap = n + 1;
+	hs->body_deadline_us = timestamp_now() + (int64_t)cfg->handshake_timeout * 1000000;
 	return 0;
 }
 
@@ -241,9 +248,26 @@ append_body(struct lws *wsi, struct http_session *hs, const void *in, size_t len
 {
 	if (hs->refused || len == 0)
 		return 0; /* answered already, or nothing: drop it */
-	if (hs->body_len + len >= hs->body_cap)
+	if (hs->body_len + len > hs->body_expected)
 		return refuse(wsi, hs, HTTP_STATUS_REQ_ENTITY_TOO_LARGE,
 			      "request body is longer than its Content-Length");
+	/* lws restarts its timeout on every chunk; a body sent a byte at a
+	 * time would hold the connection and its buffer forever. */
+	if (timestamp_now() > hs->body_deadline_us)
+		return refuse(wsi, hs, HTTP_STATUS_REQUEST_TIMEOUT,
+			      "the request body did not arrive within the handshake timeout");
+	if (hs->body_len + len + 1 > hs->body_cap) {
+		size_t cap = hs->body_cap * 2;
+		while (cap < hs->body_len + len + 1)
+			cap *= 2;
+		if (cap > hs->body_expected + 1)
+			cap = hs->body_expected + 1;
+		char *bigger = realloc(hs->body, cap);
+		if (!bigger)
+			return refuse(wsi, hs, HTTP_STATUS_SERVICE_UNAVAILABLE, "out of memory");
+		hs->body = bigger;
+		hs->body_cap = cap;
+	}
 	memcpy(hs->body + hs->body_len, in, len);
 	hs->body_len += len;
 	return 0;

@@ -218,10 +218,39 @@ ingest_answer_json(const struct ingest_batch *b)
 	return strdup(buf);
 }
 
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 if there is none. */
+static size_t
+utf8_seq(const unsigned char *p)
+{
+	size_t n = p[0] < 0x80 ? 1 : (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3
+		 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+	for (size_t i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
 char *
 ingest_error_json(const char *msg, long index)
 {
-	json_t *o = json_pack("{s:s}", "error", msg);
+	/* Messages quote input (jansson's "near '...'", a parameter's value)
+	 * and may cut a character in half: keep them valid UTF-8. */
+	char clean[2 * LOGEVENT_ERRMSG_SIZE];
+	size_t n = 0;
+	for (const unsigned char *p = (const unsigned char *)msg; *p && n + 4 < sizeof clean;) {
+		size_t len = utf8_seq(p);
+		if (len) {
+			memcpy(clean + n, p, len);
+			n += len;
+			p += len;
+		} else {
+			clean[n++] = '?';
+			p++;
+		}
+	}
+	clean[n] = '\0';
+
+	json_t *o = json_pack("{s:s}", "error", clean);
 	char *s;
 
 	if (!o)

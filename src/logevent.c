@@ -141,6 +141,12 @@ logevent_parse(const char *text, size_t len, int64_t now_us, struct logevent *ou
 	int has_ts = 0, rc;
 	json_t *root;
 
+	/* A raw NUL is never valid JSON, but jansson lets one pass after a
+	 * number; the body would then carry it to every reader. */
+	if (memchr(text, '\0', len)) {
+		set_err(errmsg, "invalid JSON: a raw NUL byte (write it as \\u0000 in a string)");
+		return ERR_JSON;
+	}
 	/* Integers as reals: a 20-digit id in "data" is valid JSON, and we
 	 * never use the numeric value, only the text. */
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY |

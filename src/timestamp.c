@@ -11,6 +11,9 @@
 #include "err.h"
 
 #define US_PER_SEC INT64_C(1000000)
+/* 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z in seconds since the epoch. */
+#define MIN_SECS INT64_C(-62167219200)
+#define MAX_SECS INT64_C(253402300799)
 
 /* Days from 1970-01-01 to year-month-day in the proleptic Gregorian calendar. */
 static int64_t
@@ -142,6 +145,10 @@ timestamp_parse(const char *text, size_t len, int64_t *us_out)
 
 	int64_t secs = days_from_civil(year, mon, day) * 86400 + hour * 3600 +
 		       min * 60 + sec - (int64_t)offset_min * 60;
+	/* An offset may move the instant out of the four-digit years, which
+	 * could then not be written back in this form. */
+	if (secs < MIN_SECS || secs > MAX_SECS)
+		return ERR_INVAL;
 	*us_out = secs * US_PER_SEC + frac_us;
 	return 0;
 }
@@ -149,6 +156,10 @@ timestamp_parse(const char *text, size_t len, int64_t *us_out)
 void
 timestamp_format(int64_t us, char *out)
 {
+	if (us < MIN_SECS * US_PER_SEC) /* clamp to what the form can express */
+		us = MIN_SECS * US_PER_SEC;
+	if (us > MAX_SECS * US_PER_SEC + US_PER_SEC - 1)
+		us = MAX_SECS * US_PER_SEC + US_PER_SEC - 1;
 	int64_t secs = us / US_PER_SEC, frac = us % US_PER_SEC;
 	if (frac < 0) {
 		frac += US_PER_SEC;
@@ -161,8 +172,6 @@ timestamp_format(int64_t us, char *out)
 	}
 	int y, m, d;
 	civil_from_days(days, &y, &m, &d);
-	if (y < 0 || y > 9999) /* outside ISO 8601's four-digit years */
-		y = y < 0 ? 0 : 9999;
 	snprintf(out, TIMESTAMP_FORMAT_SIZE, "%04u-%02u-%02uT%02u:%02u:%02u.%06uZ",
 		 (unsigned)y % 10000u, (unsigned)m % 100u, (unsigned)d % 100u,
 		 (unsigned)(rem / 3600) % 100u, (unsigned)(rem / 60 % 60),
