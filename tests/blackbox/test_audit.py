@@ -188,6 +188,16 @@ def test_file_layout():
         expect(sqlite3.complete_statement(sql), f"{name}: one complete statement")
 
 
+def test_readme_shows_these_queries():
+    """The README's "Auditing with SQL" queries are the tested ones, verbatim."""
+    readme = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "README.md")
+    with open(readme, encoding="utf-8") as f:
+        text = f.read()
+    for name, question, sql in parse_queries():
+        expect_in(f"```sql\n{sql}\n```", text, f"README shows query {name}")
+        expect_in(question, text, f"README asks the question of {name}")
+
+
 @with_fixture
 def test_queries_answer_exactly(fx):
     for name, _, sql in parse_queries():
@@ -230,5 +240,5 @@ if __name__ == "__main__":
     if not IMPORT or not os.access(IMPORT, os.X_OK):
         print(f"SENTINEL_IMPORT must name the sentinel-import binary (got {IMPORT!r})")
         raise SystemExit(2)
-    run(test_file_layout, test_queries_answer_exactly, test_time_ranges_use_the_indexes,
+    run(test_file_layout, test_readme_shows_these_queries, test_queries_answer_exactly, test_time_ranges_use_the_indexes,
         test_whole_file_runs, test_view_columns)
