@@ -38,7 +38,7 @@ struct ingest_run;
 struct producer {
 	struct ingest_run *run;
 	unsigned index;
-	uint64_t todo;       /* events not yet sent */
+	uint64_t unsent;     /* events not yet sent */
 	unsigned in_flight;  /* requests or messages awaiting their answer */
 	unsigned sizes[WINDOW_MAX];  /* events in each, oldest first (a ring) */
 	int64_t sent_us[WINDOW_MAX]; /* when each was sent */
@@ -138,7 +138,7 @@ note_sent(struct producer *p, unsigned n, size_t bytes)
 	if (!run->t0)
 		run->t0 = p->sent_us[slot];
 	p->in_flight++;
-	p->todo -= n;
+	p->unsent -= n;
 	run->requests++;
 	run->bytes_sent += bytes;
 }
@@ -151,7 +151,7 @@ static void http_answered(httpc *c, int status, const char *body, size_t len, vo
 static void
 http_send(struct producer *p)
 {
-	unsigned n = p->todo < p->run->batch ? (unsigned)p->todo : p->run->batch;
+	unsigned n = p->unsent < p->run->batch ? (unsigned)p->unsent : p->run->batch;
 	const struct buf *b = next_body(p, n);
 
 	if (!n) {
@@ -203,7 +203,7 @@ ws_writeable(struct wsc *c)
 {
 	struct producer *p = c->arg;
 	struct ingest_run *run = p->run;
-	unsigned n = p->todo < run->batch ? (unsigned)p->todo : run->batch;
+	unsigned n = p->unsent < run->batch ? (unsigned)p->unsent : run->batch;
 	const struct buf *b;
 
 	if (p->done || !n || p->in_flight >= run->window)
@@ -224,7 +224,7 @@ ws_writeable(struct wsc *c)
 		return 1;
 	}
 	note_sent(p, n, b->len);
-	if (p->todo && p->in_flight < run->window)
+	if (p->unsent && p->in_flight < run->window)
 		wsc_want_write(c);
 	return 0;
 }
@@ -243,11 +243,11 @@ ws_message(struct wsc *c, const char *data, size_t len)
 		producer_error(p, "unexpected answer", detail);
 		return 1;
 	}
-	if (!p->todo && !p->in_flight) {
+	if (!p->unsent && !p->in_flight) {
 		finish_producer(p);
 		return 0;
 	}
-	if (p->todo)
+	if (p->unsent)
 		wsc_want_write(c);
 	return 0;
 }
@@ -306,16 +306,16 @@ setup(struct ingest_run *run)
 		struct producer *p = &run->p[i];
 		p->run = run;
 		p->index = i;
-		p->todo = share + (i < extra);
+		p->unsent = share + (i < extra);
 		p->ws.ops = &ingest_ops;
 		p->ws.arg = p;
 		if (bench_events_json(&p->full, (uint64_t)i * 1000000, run->batch, run->ws, 0, 0) ||
-		    bench_events_json(&p->part, (uint64_t)i * 1000000, (unsigned)(p->todo % run->batch),
+		    bench_events_json(&p->part, (uint64_t)i * 1000000, (unsigned)(p->unsent % run->batch),
 				      run->ws, 0, 0))
 			return -1;
 		if (!run->ws && !(p->http = httpc_new(run->base, &run->o->post, http_answered, p)))
 			return -1;
-		if (p->todo)
+		if (p->unsent)
 			run->active++;
 		else
 			p->done = 1;
