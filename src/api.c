@@ -130,7 +130,8 @@ api_stats(struct lws *wsi, struct server *srv)
 		return http_respond_error(wsi, 503, "the store cannot be read", -1);
 	}
 	writer_get_stats(srv->writer, &ws);
-	rc = buf_printf(&b, "{\"version\":\"%s\",\"epoch\":\"%s\",\"count\":%lld,"
+	rc = buf_printf(&b,
+			"{\"version\":\"%s\",\"epoch\":\"%s\",\"count\":%lld,"
 			"\"first_id\":%lld,\"last_id\":%lld,\"first_timestamp\":",
 			SENTINEL_VERSION, store_epoch(srv->reader), (long long)st.count,
 			(long long)st.first_id, (long long)st.last_id);
@@ -139,14 +140,15 @@ api_stats(struct lws *wsi, struct server *srv)
 	rc = rc || (st.last_ts[0] ? buf_json_string(&b, st.last_ts) : buf_printf(&b, "null"));
 	rc = rc || buf_printf(&b, ",\"types\":{");
 	rc = rc || store_type_counts(srv->reader, append_type_count, &b);
-	rc = rc || buf_printf(&b, "},\"store_bytes\":%lld,\"wal_bytes\":%lld,\"free_bytes\":%lld,"
-			      "\"subscribers\":%u,\"ingested\":%llu,\"commits\":%llu,"
-			      "\"deliveries\":%llu,\"sync\":\"%s\"}",
-			      (long long)st.db_bytes, (long long)st.wal_bytes,
-			      (long long)st.free_bytes, ws_logs_count(srv),
-			      (unsigned long long)ws.events, (unsigned long long)ws.commits,
-			      (unsigned long long)srv->deliveries,
-			      srv->cfg->sync_full ? "full" : "normal");
+	rc = rc ||
+	     buf_printf(&b,
+			"},\"store_bytes\":%lld,\"wal_bytes\":%lld,\"free_bytes\":%lld,"
+			"\"subscribers\":%u,\"ingested\":%llu,\"commits\":%llu,"
+			"\"deliveries\":%llu,\"sync\":\"%s\"}",
+			(long long)st.db_bytes, (long long)st.wal_bytes, (long long)st.free_bytes,
+			ws_logs_count(srv), (unsigned long long)ws.events,
+			(unsigned long long)ws.commits, (unsigned long long)srv->deliveries,
+			srv->cfg->sync_full ? "full" : "normal");
 	if (rc) {
 		buf_free(&b);
 		return http_respond_error(wsi, 503, "the store cannot be read", -1);
@@ -160,8 +162,8 @@ api_stats(struct lws *wsi, struct server *srv)
 static int
 metric(struct buf *b, const char *name, const char *type, const char *help, double value)
 {
-	return buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type,
-			  name, value);
+	return buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name,
+			  value);
 }
 
 int
@@ -202,12 +204,13 @@ api_metrics(struct lws *wsi, struct server *srv)
 	     metric(&b, "sentinel_wal_bytes", "gauge", "Size of the write-ahead log.",
 		    (double)st.wal_bytes);
 	rc = rc || buf_printf(&b, "# HELP sentinel_commit_duration_seconds Time to commit one "
-			      "group of batches, fsync included.\n"
-			      "# TYPE sentinel_commit_duration_seconds histogram\n");
+				  "group of batches, fsync included.\n"
+				  "# TYPE sentinel_commit_duration_seconds histogram\n");
 	for (int i = 0; !rc && i < WRITER_LATENCY_BUCKETS; i++)
 		rc = buf_printf(&b, "sentinel_commit_duration_seconds_bucket{le=\"%g\"} %llu\n",
 				bounds[i], (unsigned long long)ws.latency_le[i]);
-	rc = rc || buf_printf(&b, "sentinel_commit_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+	rc = rc || buf_printf(&b,
+			      "sentinel_commit_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
 			      "sentinel_commit_duration_seconds_sum %.9f\n"
 			      "sentinel_commit_duration_seconds_count %llu\n",
 			      (unsigned long long)ws.latency_count, ws.latency_sum,

@@ -105,7 +105,8 @@ add_line(auth *a, const char *line, size_t len, const char *where, int lineno, c
 	if (!roles_len || memchr(roles, ' ', roles_len) || memchr(roles, '\t', roles_len) ||
 	    parse_roles(roles, roles_len, &mask)) {
 		snprintf(errmsg, AUTH_ERRMSG_SIZE,
-			 "%s:%d: expected 'TOKEN ROLE[,ROLE...]' with roles publish, subscribe, admin",
+			 "%s:%d: expected 'TOKEN ROLE[,ROLE...]' with roles publish, subscribe, "
+			 "admin",
 			 where, lineno);
 		return ERR_INVAL;
 	}

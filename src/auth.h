@@ -20,7 +20,7 @@ enum auth_role {
 };
 
 #define AUTH_ERRMSG_SIZE 200
-#define AUTH_TOKEN_MAX 256
+#define AUTH_TOKEN_MAX   256
 
 typedef struct auth auth;
 

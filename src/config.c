@@ -147,11 +147,28 @@ bad(const char *flag, const char *value, const char *why)
 int
 config_parse(struct config *cfg, int argc, char **argv)
 {
-	enum { OPT_LISTEN = 256, OPT_DB, OPT_SYNC, OPT_EVENT_MAX, OPT_BODY_MAX,
-	       OPT_CACHE_EVENTS, OPT_CACHE_BYTES, OPT_RETAIN_AGE, OPT_RETAIN_EVENTS,
-	       OPT_RETAIN_BYTES, OPT_RETAIN, OPT_RETENTION_INTERVAL, OPT_TOKEN_FILE,
-	       OPT_ALLOW_ANONYMOUS, OPT_ALLOW_ORIGIN, OPT_TLS_CERT, OPT_TLS_KEY,
-	       OPT_HANDSHAKE_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_MAX_CONNECTIONS };
+	enum {
+		OPT_LISTEN = 256,
+		OPT_DB,
+		OPT_SYNC,
+		OPT_EVENT_MAX,
+		OPT_BODY_MAX,
+		OPT_CACHE_EVENTS,
+		OPT_CACHE_BYTES,
+		OPT_RETAIN_AGE,
+		OPT_RETAIN_EVENTS,
+		OPT_RETAIN_BYTES,
+		OPT_RETAIN,
+		OPT_RETENTION_INTERVAL,
+		OPT_TOKEN_FILE,
+		OPT_ALLOW_ANONYMOUS,
+		OPT_ALLOW_ORIGIN,
+		OPT_TLS_CERT,
+		OPT_TLS_KEY,
+		OPT_HANDSHAKE_TIMEOUT,
+		OPT_IDLE_TIMEOUT,
+		OPT_MAX_CONNECTIONS
+	};
 	static const struct option options[] = {
 		{"listen", required_argument, NULL, OPT_LISTEN},
 		{"db", required_argument, NULL, OPT_DB},
@@ -202,8 +219,10 @@ config_parse(struct config *cfg, int argc, char **argv)
 		else if (!strcmp(argv[1], "compact"))
 			cfg->command = CONFIG_COMPACT;
 		else {
-			fprintf(stderr, "sentinel-logd: unknown command '%s'\n"
-				"Try 'sentinel-logd --help'.\n", argv[1]);
+			fprintf(stderr,
+				"sentinel-logd: unknown command '%s'\n"
+				"Try 'sentinel-logd --help'.\n",
+				argv[1]);
 			return -1;
 		}
 		argv++;
@@ -217,7 +236,8 @@ config_parse(struct config *cfg, int argc, char **argv)
 		switch (c) {
 		case OPT_LISTEN:
 			if (parse_listen(cfg, optarg))
-				return bad("--listen", optarg, "expected HOST:PORT, e.g. 127.0.0.1:8000");
+				return bad("--listen", optarg,
+					   "expected HOST:PORT, e.g. 127.0.0.1:8000");
 			break;
 		case OPT_DB:
 			if (!*optarg)
@@ -236,7 +256,7 @@ config_parse(struct config *cfg, int argc, char **argv)
 		case OPT_BODY_MAX:
 		case OPT_CACHE_BYTES:
 			if (config_parse_size(optarg, &size) || size < 1024)
-				return bad(c == OPT_EVENT_MAX	 ? "--max-event-bytes"
+				return bad(c == OPT_EVENT_MAX  ? "--max-event-bytes"
 					   : c == OPT_BODY_MAX ? "--max-body-bytes"
 							       : "--cache-bytes",
 					   optarg,
@@ -258,8 +278,10 @@ config_parse(struct config *cfg, int argc, char **argv)
 		case OPT_RETENTION_INTERVAL: {
 			int64_t us;
 			if (timestamp_parse_duration(optarg, strlen(optarg), &us))
-				return bad(c == OPT_RETAIN_AGE ? "--retain-age" : "--retention-interval",
-					   optarg, "expected a duration such as 90s, 10m, 2h or 7d");
+				return bad(c == OPT_RETAIN_AGE ? "--retain-age"
+							       : "--retention-interval",
+					   optarg,
+					   "expected a duration such as 90s, 10m, 2h or 7d");
 			if (c == OPT_RETAIN_AGE)
 				cfg->retention.max_age_us = us;
 			else
@@ -268,7 +290,8 @@ config_parse(struct config *cfg, int argc, char **argv)
 		}
 		case OPT_RETAIN_EVENTS:
 			if (config_parse_size(optarg, &size) || size < 1 || strpbrk(optarg, "KMGk"))
-				return bad("--retain-events", optarg, "expected a positive number of events");
+				return bad("--retain-events", optarg,
+					   "expected a positive number of events");
 			cfg->retention.max_events = (int64_t)size;
 			break;
 		case OPT_RETAIN_BYTES:
@@ -307,7 +330,8 @@ config_parse(struct config *cfg, int argc, char **argv)
 		case OPT_IDLE_TIMEOUT:
 			if (config_parse_size(optarg, &size) || size < 1 || size > 86400 ||
 			    strpbrk(optarg, "KMGk"))
-				return bad(c == OPT_IDLE_TIMEOUT ? "--idle-timeout" : "--handshake-timeout",
+				return bad(c == OPT_IDLE_TIMEOUT ? "--idle-timeout"
+								 : "--handshake-timeout",
 					   optarg, "expected seconds, 1 to 86400");
 			if (c == OPT_IDLE_TIMEOUT)
 				cfg->idle_timeout = (int)size;
@@ -332,18 +356,24 @@ config_parse(struct config *cfg, int argc, char **argv)
 			cfg->command = CONFIG_EXIT;
 			return 0;
 		case ':':
-			fprintf(stderr, "sentinel-logd: option '%s' needs a value\n"
-				"Try 'sentinel-logd --help'.\n", argv[optind - 1]);
+			fprintf(stderr,
+				"sentinel-logd: option '%s' needs a value\n"
+				"Try 'sentinel-logd --help'.\n",
+				argv[optind - 1]);
 			return -1;
 		default:
-			fprintf(stderr, "sentinel-logd: unknown option '%s'\n"
-				"Try 'sentinel-logd --help'.\n", argv[optind - 1]);
+			fprintf(stderr,
+				"sentinel-logd: unknown option '%s'\n"
+				"Try 'sentinel-logd --help'.\n",
+				argv[optind - 1]);
 			return -1;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "sentinel-logd: unexpected argument '%s'\n"
-			"Try 'sentinel-logd --help'.\n", argv[optind]);
+		fprintf(stderr,
+			"sentinel-logd: unexpected argument '%s'\n"
+			"Try 'sentinel-logd --help'.\n",
+			argv[optind]);
 		return -1;
 	}
 	if (cfg->event_max > cfg->body_max)

@@ -17,24 +17,24 @@ enum config_command {
 
 struct config {
 	enum config_command command;
-	char host[256];      /* --listen host part */
-	int port;            /* --listen port part */
-	const char *db_path; /* --db */
-	int sync_full;       /* --sync full */
-	size_t event_max;    /* --max-event-bytes */
-	size_t body_max;     /* --max-body-bytes */
-	size_t cache_events; /* --cache-events: events the live cache holds */
-	size_t cache_bytes;  /* --cache-bytes */
-	int verbose;         /* --verbose */
+	char host[256];                    /* --listen host part */
+	int port;                          /* --listen port part */
+	const char *db_path;               /* --db */
+	int sync_full;                     /* --sync full */
+	size_t event_max;                  /* --max-event-bytes */
+	size_t body_max;                   /* --max-body-bytes */
+	size_t cache_events;               /* --cache-events: events the live cache holds */
+	size_t cache_bytes;                /* --cache-bytes */
+	int verbose;                       /* --verbose */
 	struct retention_policy retention; /* --retain-*, --retention-interval */
-	const char *token_file;  /* --token-file */
-	int allow_anonymous;     /* --allow-anonymous */
-	const char *origins[16]; /* --allow-origin, repeatable */
+	const char *token_file;            /* --token-file */
+	int allow_anonymous;               /* --allow-anonymous */
+	const char *origins[16];           /* --allow-origin, repeatable */
 	size_t origin_count;
 	const char *tls_cert, *tls_key; /* --tls-cert, --tls-key */
-	int handshake_timeout;   /* --handshake-timeout, seconds */
-	int idle_timeout;        /* --idle-timeout, seconds */
-	int max_connections;     /* --max-connections */
+	int handshake_timeout;          /* --handshake-timeout, seconds */
+	int idle_timeout;               /* --idle-timeout, seconds */
+	int max_connections;            /* --max-connections */
 };
 
 /*

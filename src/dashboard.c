@@ -52,8 +52,7 @@ dashboard_serve(struct lws *wsi, const char *path)
 		if (strcmp(f->name, name))
 			continue;
 		if (http_respond(wsi, 200, content_type_of(f->name), f->data, f->size))
-			lws_set_timeout(wsi, PENDING_TIMEOUT_KILLED_BY_PARENT,
-					LWS_TO_KILL_ASYNC);
+			lws_set_timeout(wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
 		return 0;
 	}
 	return ERR_INVAL;

@@ -9,18 +9,18 @@
 #ifndef SENTINEL_ERR_H
 #define SENTINEL_ERR_H
 
-#define ERR_MAP(X)                                                            \
-	X(NOMEM, "out of memory")                                             \
-	X(INVAL, "invalid argument")                                          \
-	X(JSON, "malformed JSON")                                             \
-	X(EVENT, "invalid event")                                             \
-	X(TOOBIG, "too large")                                                \
-	X(IO, "I/O error")                                                    \
-	X(FULL, "storage full")                                               \
-	X(BUSY, "store is locked")                                            \
-	X(CORRUPT, "store is corrupt")                                        \
-	X(SCHEMA, "store schema is newer than this program")                  \
-	X(CLOSED, "shutting down")                                            \
+#define ERR_MAP(X)                                           \
+	X(NOMEM, "out of memory")                            \
+	X(INVAL, "invalid argument")                         \
+	X(JSON, "malformed JSON")                            \
+	X(EVENT, "invalid event")                            \
+	X(TOOBIG, "too large")                               \
+	X(IO, "I/O error")                                   \
+	X(FULL, "storage full")                              \
+	X(BUSY, "store is locked")                           \
+	X(CORRUPT, "store is corrupt")                       \
+	X(SCHEMA, "store schema is newer than this program") \
+	X(CLOSED, "shutting down")                           \
 	X(SYS, "system call failed")
 
 enum {

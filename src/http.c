@@ -29,14 +29,14 @@
 struct http_session {
 	char *body; /* the request body as it arrives */
 	size_t body_len, body_cap;
-	size_t body_expected;        /* its Content-Length */
-	int64_t body_deadline_us;    /* the whole body must be in by then */
+	size_t body_expected;     /* its Content-Length */
+	int64_t body_deadline_us; /* the whole body must be in by then */
 	enum ingest_format format;
-	int refused;                 /* a response was queued before the body ended */
-	struct ingest_batch *pending;  /* committing; its owner is this wsi */
-	unsigned char *resp;         /* LWS_PRE + headers + body, ready to write */
+	int refused;                  /* a response was queued before the body ended */
+	struct ingest_batch *pending; /* committing; its owner is this wsi */
+	unsigned char *resp;          /* LWS_PRE + headers + body, ready to write */
 	size_t resp_len;
-	int close_after;             /* close once the response is out */
+	int close_after; /* close once the response is out */
 };
 
 size_t
@@ -61,8 +61,8 @@ reset_request(struct http_session *hs)
 }
 
 int
-http_query_each(struct lws *wsi,
-		int (*fn)(const char *name, const char *value, void *arg), void *arg)
+http_query_each(struct lws *wsi, int (*fn)(const char *name, const char *value, void *arg),
+		void *arg)
 {
 	char frag[4096]; /* a fragment never exceeds the header space */
 
@@ -100,8 +100,7 @@ http_status_for(int err)
 }
 
 int
-http_respond(struct lws *wsi, int status, const char *content_type,
-	     const char *body, size_t len)
+http_respond(struct lws *wsi, int status, const char *content_type, const char *body, size_t len)
 {
 	struct http_session *hs = lws_wsi_user(wsi);
 	size_t head_room = 512;
@@ -114,13 +113,13 @@ http_respond(struct lws *wsi, int status, const char *content_type,
 		return ERR_NOMEM;
 	start = p = buf + LWS_PRE;
 	end = start + head_room;
-	if (lws_add_http_common_headers(wsi, (unsigned int)status, content_type,
-					(lws_filepos_t)len, &p, end) ||
+	if (lws_add_http_common_headers(wsi, (unsigned int)status, content_type, (lws_filepos_t)len,
+					&p, end) ||
 	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
 					(const unsigned char *)"no-store", 8, &p, end) ||
 	    (hs->close_after &&
-	     lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
-					  (const unsigned char *)"close", 5, &p, end)) ||
+	     lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close",
+					  5, &p, end)) ||
 	    lws_finalize_http_header(wsi, &p, end)) {
 		free(buf);
 		return ERR_NOMEM;
@@ -172,8 +171,7 @@ ingest_done(struct ingest_batch *b)
 	hs->pending = NULL;
 	if (b->status == 0) {
 		char *answer = ingest_answer_json(b);
-		rc = answer ? http_respond(wsi, 200, "application/json", answer,
-					   strlen(answer))
+		rc = answer ? http_respond(wsi, 200, "application/json", answer, strlen(answer))
 			    : ERR_NOMEM;
 		free(answer);
 	} else {
@@ -228,8 +226,9 @@ begin_ingest(struct lws *wsi, struct http_session *hs)
 		return refuse(wsi, hs, HTTP_STATUS_BAD_REQUEST, "invalid Content-Length");
 	if (n > cfg->body_max) {
 		char msg[128];
-		snprintf(msg, sizeof msg, "request body of %llu bytes is over the limit of %zu bytes",
-			 n, cfg->body_max);
+		snprintf(msg, sizeof msg,
+			 "request body of %llu bytes is over the limit of %zu bytes", n,
+			 cfg->body_max);
 		return refuse(wsi, hs, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, msg);
 	}
 	/* The buffer grows as the body arrives: a claimed length costs nothing
@@ -282,12 +281,13 @@ finish_ingest(struct lws *wsi, struct http_session *hs)
 
 	if (hs->refused)
 		return 0;
-	b = ingest_parse(hs->body ? hs->body : "", hs->body_len, hs->format,
-			 srv->cfg->event_max, &err);
+	b = ingest_parse(hs->body ? hs->body : "", hs->body_len, hs->format, srv->cfg->event_max,
+			 &err);
 	reset_request(hs);
 	if (!b)
-		return http_respond_error(wsi, http_status_for(err.code), err.msg,
-					  (long)err.index) ? -1 : 0;
+		return http_respond_error(wsi, http_status_for(err.code), err.msg, (long)err.index)
+			       ? -1
+			       : 0;
 	if (b->count == 0) {
 		ingest_done(b); /* nothing to commit: answer at once */
 		return 0;
@@ -297,7 +297,9 @@ finish_ingest(struct lws *wsi, struct http_session *hs)
 	if (server_submit(srv, b)) {
 		ingest_batch_free(b);
 		return http_respond_error(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE,
-					  "the server is shutting down", -1) ? -1 : 0;
+					  "the server is shutting down", -1)
+			       ? -1
+			       : 0;
 	}
 	hs->pending = b;
 	return 0;
@@ -312,10 +314,9 @@ healthz(struct lws *wsi)
 
 	if (state == 0 && !srv->stopping)
 		return http_respond(wsi, 200, "application/json", ok, sizeof ok - 1);
-	return http_respond_error(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE,
-				  srv->stopping ? "the server is shutting down"
-						: "the store cannot write",
-				  -1);
+	return http_respond_error(
+		wsi, HTTP_STATUS_SERVICE_UNAVAILABLE,
+		srv->stopping ? "the server is shutting down" : "the store cannot write", -1);
 }
 
 /* Is the request's Origin (if any) allowed: listed, or the server itself? */
@@ -371,11 +372,12 @@ http_authorize(struct lws *wsi, enum auth_role role, const char **why)
 	status = auth_check(a, request_token(wsi, token, sizeof token) ? NULL : token, role);
 	memset(token, 0, sizeof token);
 	if (status == 401)
-		*why = "a valid token is required: send 'Authorization: Bearer TOKEN' or ?token=TOKEN";
+		*why = "a valid token is required: send 'Authorization: Bearer TOKEN' or "
+		       "?token=TOKEN";
 	else if (status == 403)
-		*why = role == AUTH_PUBLISH ? "this token may not publish events"
-		     : role == AUTH_SUBSCRIBE ? "this token may not read events"
-					      : "this token is not an admin token";
+		*why = role == AUTH_PUBLISH     ? "this token may not publish events"
+		       : role == AUTH_SUBSCRIBE ? "this token may not read events"
+						: "this token is not an admin token";
 	return status;
 }
 
@@ -410,7 +412,9 @@ route(struct lws *wsi, struct http_session *hs, const char *path)
 	if (over_capacity(wsi)) {
 		hs->close_after = 1;
 		return http_respond_error(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE,
-					  "too many connections; try again later", -1) ? -1 : 0;
+					  "too many connections; try again later", -1)
+			       ? -1
+			       : 0;
 	}
 
 	struct server *srv = server_of(wsi);
@@ -443,7 +447,8 @@ route(struct lws *wsi, struct http_session *hs, const char *path)
 			rc = guard(wsi, AUTH_SUBSCRIBE, &refused);
 			if (refused)
 				return rc;
-			return (path[1] == 'a' ? api_stats(wsi, srv) : api_metrics(wsi, srv)) ? -1 : 0;
+			return (path[1] == 'a' ? api_stats(wsi, srv) : api_metrics(wsi, srv)) ? -1
+											      : 0;
 		}
 	} else if (!strcmp(path, "/healthz") || !strcmp(path, "/api/stats") ||
 		   !strcmp(path, "/metrics")) {
@@ -550,8 +555,9 @@ http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
 	case LWS_CALLBACK_ESTABLISHED:
 		reset_request(hs);
 		free(hs->resp);
-		memset(user, 0, http_session_size() > ws_session_size() ? http_session_size()
-									: ws_session_size());
+		memset(user, 0,
+		       http_session_size() > ws_session_size() ? http_session_size()
+							       : ws_session_size());
 		return ws_callback(wsi, reason, user, in, len);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 	case LWS_CALLBACK_RECEIVE:
@@ -567,7 +573,7 @@ http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
 		server__writer_done(lws_context_user(lws_get_context(wsi)));
 		return 0;
 	default:
-		return lws_callback_http_dummy(wsi, (enum lws_callback_reasons)reason,
-					       user, in, len);
+		return lws_callback_http_dummy(wsi, (enum lws_callback_reasons)reason, user, in,
+					       len);
 	}
 }

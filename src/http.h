@@ -25,8 +25,8 @@ size_t http_session_size(void);
  * and a body that is copied. It is written when the socket is writable.
  * Returns 0 or ERR_NOMEM.
  */
-int http_respond(struct lws *wsi, int status, const char *content_type,
-		 const char *body, size_t len);
+int http_respond(struct lws *wsi, int status, const char *content_type, const char *body,
+		 size_t len);
 
 /* Respond with {"error": msg} (and "index" when index >= 0). */
 int http_respond_error(struct lws *wsi, int status, const char *msg, long index);
@@ -42,8 +42,8 @@ int http_confirm_upgrade(struct lws *wsi);
  * Call fn(name, value, arg) for each decoded query parameter of the
  * request, stopping at the first non-zero result, which is returned.
  */
-int http_query_each(struct lws *wsi,
-		    int (*fn)(const char *name, const char *value, void *arg), void *arg);
+int http_query_each(struct lws *wsi, int (*fn)(const char *name, const char *value, void *arg),
+		    void *arg);
 
 /*
  * May this request act in role? Checks the Origin allow-list and, when

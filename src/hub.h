@@ -75,9 +75,9 @@ size_t hub_count(const hub *h);
 size_t hub_bytes(const hub *h);
 
 enum hub_next_result {
-	HUB_NEXT_MSG,     /* *msg_out is the first message with id > after */
-	HUB_NEXT_NONE,    /* nothing newer yet: wait for hub_publish */
-	HUB_NEXT_BEHIND,  /* after is older than the hub: read the store */
+	HUB_NEXT_MSG,    /* *msg_out is the first message with id > after */
+	HUB_NEXT_NONE,   /* nothing newer yet: wait for hub_publish */
+	HUB_NEXT_BEHIND, /* after is older than the hub: read the store */
 };
 
 /*

@@ -31,13 +31,13 @@ fail(struct ingest_error *err, int code, size_t index, const char *msg)
 
 /* Append one event text to the batch, validating it. */
 static int
-add_event(struct ingest_batch *b, size_t *cap, const char *text, size_t len,
-	  size_t event_max, int64_t now_us, struct ingest_error *err)
+add_event(struct ingest_batch *b, size_t *cap, const char *text, size_t len, size_t event_max,
+	  int64_t now_us, struct ingest_error *err)
 {
 	if (len > event_max) {
 		char msg[LOGEVENT_ERRMSG_SIZE];
-		snprintf(msg, sizeof msg, "event of %zu bytes is over the limit of %zu bytes",
-			 len, event_max);
+		snprintf(msg, sizeof msg, "event of %zu bytes is over the limit of %zu bytes", len,
+			 event_max);
 		fail(err, ERR_TOOBIG, b->count, msg);
 		return ERR_TOOBIG;
 	}
@@ -93,9 +93,8 @@ element_end(const char *p, const char *end)
 }
 
 static int
-parse_array(struct ingest_batch *b, size_t *cap, const char *p,
-	    const char *end, size_t event_max, int64_t now_us,
-	    struct ingest_error *err)
+parse_array(struct ingest_batch *b, size_t *cap, const char *p, const char *end, size_t event_max,
+	    int64_t now_us, struct ingest_error *err)
 {
 	p++; /* '[' */
 	while (p < end && is_space(*p))
@@ -107,8 +106,7 @@ parse_array(struct ingest_batch *b, size_t *cap, const char *p,
 	for (;;) {
 		const char *e = element_end(p, end);
 		if (!e) {
-			fail(err, ERR_JSON, b->count,
-			     "invalid JSON: the array is not terminated");
+			fail(err, ERR_JSON, b->count, "invalid JSON: the array is not terminated");
 			return ERR_JSON;
 		}
 		int rc = add_event(b, cap, p, (size_t)(e - p), event_max, now_us, err);
@@ -122,17 +120,15 @@ trailer:
 	while (p < end && is_space(*p))
 		p++;
 	if (p != end) {
-		fail(err, ERR_JSON, b->count,
-		     "invalid JSON: unexpected text after the array");
+		fail(err, ERR_JSON, b->count, "invalid JSON: unexpected text after the array");
 		return ERR_JSON;
 	}
 	return 0;
 }
 
 static int
-parse_lines(struct ingest_batch *b, size_t *cap, const char *p,
-	    const char *end, size_t event_max, int64_t now_us,
-	    struct ingest_error *err)
+parse_lines(struct ingest_batch *b, size_t *cap, const char *p, const char *end, size_t event_max,
+	    int64_t now_us, struct ingest_error *err)
 {
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -141,8 +137,7 @@ parse_lines(struct ingest_batch *b, size_t *cap, const char *p,
 		while (q < e && is_space(*q))
 			q++;
 		if (q < e) {
-			int rc = add_event(b, cap, p, (size_t)(e - p), event_max,
-					   now_us, err);
+			int rc = add_event(b, cap, p, (size_t)(e - p), event_max, now_us, err);
 			if (rc)
 				return rc;
 		}
@@ -152,8 +147,8 @@ parse_lines(struct ingest_batch *b, size_t *cap, const char *p,
 }
 
 struct ingest_batch *
-ingest_parse(const char *body, size_t len, enum ingest_format format,
-	     size_t event_max, struct ingest_error *err)
+ingest_parse(const char *body, size_t len, enum ingest_format format, size_t event_max,
+	     struct ingest_error *err)
 {
 	struct ingest_batch *b = calloc(1, sizeof *b);
 	const char *p = body, *end = body + len;
@@ -173,8 +168,7 @@ ingest_parse(const char *body, size_t len, enum ingest_format format,
 		if (p < end && *p == '[')
 			rc = parse_array(b, &cap, p, end, event_max, now_us, err);
 		else if (p < end && *p == '{')
-			rc = add_event(b, &cap, p, (size_t)(end - p), event_max,
-				       now_us, err);
+			rc = add_event(b, &cap, p, (size_t)(end - p), event_max, now_us, err);
 		else {
 			fail(err, ERR_JSON, 0,
 			     "invalid JSON: expected an event object or an array of them");
@@ -209,11 +203,9 @@ ingest_answer_json(const struct ingest_batch *b)
 	char buf[128];
 
 	if (b->count == 0)
-		snprintf(buf, sizeof buf,
-			 "{\"accepted\":0,\"first_id\":null,\"last_id\":null}");
+		snprintf(buf, sizeof buf, "{\"accepted\":0,\"first_id\":null,\"last_id\":null}");
 	else
-		snprintf(buf, sizeof buf,
-			 "{\"accepted\":%zu,\"first_id\":%lld,\"last_id\":%lld}",
+		snprintf(buf, sizeof buf, "{\"accepted\":%zu,\"first_id\":%lld,\"last_id\":%lld}",
 			 b->count, (long long)b->first_id, (long long)b->last_id);
 	return strdup(buf);
 }
@@ -222,8 +214,11 @@ ingest_answer_json(const struct ingest_batch *b)
 static size_t
 utf8_seq(const unsigned char *p)
 {
-	size_t n = p[0] < 0x80 ? 1 : (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3
-		 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+	size_t n = p[0] < 0x80             ? 1
+		   : (p[0] & 0xe0) == 0xc0 ? 2
+		   : (p[0] & 0xf0) == 0xe0 ? 3
+		   : (p[0] & 0xf8) == 0xf0 ? 4
+					   : 0;
 	for (size_t i = 1; i < n; i++)
 		if ((p[i] & 0xc0) != 0x80)
 			return 0;

@@ -22,15 +22,15 @@ enum ingest_format {
 
 /* Default limits, per SPEC: an event and a whole request body. */
 #define INGEST_EVENT_MAX_DEFAULT (256 * 1024)
-#define INGEST_BODY_MAX_DEFAULT (16 * 1024 * 1024)
+#define INGEST_BODY_MAX_DEFAULT  (16 * 1024 * 1024)
 
 struct ingest_batch {
 	struct logevent *events;
 	size_t count;
 
 	/* Filled by the writer. */
-	int status;        /* 0, or the ERR_* that made the batch fail */
-	int64_t first_id;  /* ids of the committed events when status == 0 */
+	int status;       /* 0, or the ERR_* that made the batch fail */
+	int64_t first_id; /* ids of the committed events when status == 0 */
 	int64_t last_id;
 	char errmsg[LOGEVENT_ERRMSG_SIZE];
 
@@ -46,8 +46,8 @@ struct ingest_batch {
 
 /* The failure of ingest_parse(): what is wrong and with which event. */
 struct ingest_error {
-	int code;          /* ERR_JSON, ERR_EVENT, ERR_TOOBIG or ERR_NOMEM */
-	size_t index;      /* 0-based index of the event at fault */
+	int code;     /* ERR_JSON, ERR_EVENT, ERR_TOOBIG or ERR_NOMEM */
+	size_t index; /* 0-based index of the event at fault */
 	char msg[LOGEVENT_ERRMSG_SIZE];
 };
 
@@ -56,9 +56,8 @@ struct ingest_error {
  * checked before anything is stored, so a bad event rejects the whole
  * request. Returns the batch, or NULL with *err filled.
  */
-struct ingest_batch *ingest_parse(const char *body, size_t len,
-				  enum ingest_format format, size_t event_max,
-				  struct ingest_error *err);
+struct ingest_batch *ingest_parse(const char *body, size_t len, enum ingest_format format,
+				  size_t event_max, struct ingest_error *err);
 
 /* Free a batch and everything it holds (events and unsent messages). */
 void ingest_batch_free(struct ingest_batch *batch);

@@ -30,9 +30,8 @@ logevent_type_valid(const char *type, size_t len)
 		return 0;
 	for (size_t i = 0; i < len; i++) {
 		char c = type[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-		      c == ':' || c == '-'))
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.' || c == ':' || c == '-'))
 			return 0;
 	}
 	return 1;
@@ -121,10 +120,9 @@ check_fields(json_t *root, struct logevent *ev, int *has_ts, char *errmsg)
 			set_err(errmsg, "field 'timestamp' must be an ISO 8601 string");
 			return ERR_EVENT;
 		}
-		if (timestamp_parse(json_string_value(v), json_string_length(v),
-				    &ev->ts_us)) {
+		if (timestamp_parse(json_string_value(v), json_string_length(v), &ev->ts_us)) {
 			set_err(errmsg, "field 'timestamp' is not a valid ISO 8601 time: "
-				"expected YYYY-MM-DDTHH:MM:SS[.ffffff][Z|+HH:MM]");
+					"expected YYYY-MM-DDTHH:MM:SS[.ffffff][Z|+HH:MM]");
 			return ERR_EVENT;
 		}
 	}
@@ -132,8 +130,7 @@ check_fields(json_t *root, struct logevent *ev, int *has_ts, char *errmsg)
 }
 
 int
-logevent_parse(const char *text, size_t len, int64_t now_us, struct logevent *out,
-	    char *errmsg)
+logevent_parse(const char *text, size_t len, int64_t now_us, struct logevent *out, char *errmsg)
 {
 	static const char ts_prefix[] = ",\"timestamp\":\"";
 	struct logevent ev = {0};
@@ -149,12 +146,13 @@ logevent_parse(const char *text, size_t len, int64_t now_us, struct logevent *ou
 	}
 	/* Integers as reals: a 20-digit id in "data" is valid JSON, and we
 	 * never use the numeric value, only the text. */
-	root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY |
+	root = json_loadb(text, len,
+			  JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY |
 				  JSON_ALLOW_NUL,
 			  &jerr);
 	if (!root) {
-		set_err(errmsg, "invalid JSON: %s (line %d, column %d)", jerr.text,
-			jerr.line, jerr.column);
+		set_err(errmsg, "invalid JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+			jerr.column);
 		return ERR_JSON;
 	}
 	rc = check_fields(root, &ev, &has_ts, errmsg);

@@ -15,13 +15,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LOGEVENT_TYPE_MAX 64
+#define LOGEVENT_TYPE_MAX    64
 #define LOGEVENT_ERRMSG_SIZE 200
 
 struct logevent {
-	char *body;       /* minified JSON object, NUL-terminated, malloc'd */
-	size_t body_len;  /* strlen(body) */
-	int64_t ts_us;    /* the timestamp, microseconds since the epoch, UTC */
+	char *body;      /* minified JSON object, NUL-terminated, malloc'd */
+	size_t body_len; /* strlen(body) */
+	int64_t ts_us;   /* the timestamp, microseconds since the epoch, UTC */
 	char type[LOGEVENT_TYPE_MAX + 1];
 };
 
@@ -31,8 +31,8 @@ struct logevent {
  * ERR_EVENT with a reason in errmsg (LOGEVENT_ERRMSG_SIZE bytes) and *out
  * untouched.
  */
-int logevent_parse(const char *text, size_t len, int64_t now_us,
-		struct logevent *out, char *errmsg);
+int logevent_parse(const char *text, size_t len, int64_t now_us, struct logevent *out,
+		   char *errmsg);
 
 /* Free what logevent_parse() allocated in ev. */
 void logevent_free(struct logevent *ev);
@@ -48,7 +48,6 @@ int logevent_type_valid(const char *type, size_t len);
  * member. out must hold body_len + LOGEVENT_WIRE_OVERHEAD bytes. Returns the
  * length written (no NUL is written).
  */
-size_t logevent_wire_write(int64_t id, const char *body, size_t body_len,
-			char *out);
+size_t logevent_wire_write(int64_t id, const char *body, size_t body_len, char *out);
 
 #endif

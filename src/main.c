@@ -44,17 +44,17 @@ compact(const struct config *cfg)
 		goto fail;
 	if (retention_active(&cfg->retention)) {
 		int more;
-		while ((more = retention_step(st, &cfg->retention, timestamp_now(),
-					      RETENTION_BATCH, &count, &res)) > 0)
+		while ((more = retention_step(st, &cfg->retention, timestamp_now(), RETENTION_BATCH,
+					      &count, &res)) > 0)
 			;
 		if (more < 0)
 			goto fail;
 	}
 	if (store_vacuum(st) || store_checkpoint(st, 1) || store_sizes(st, &after))
 		goto fail;
-	printf("%s: removed %lld events; %lld events kept; file %lld -> %lld bytes\n",
-	       cfg->db_path, (long long)(res.by_age + res.by_count + res.by_bytes),
-	       (long long)count, (long long)(before.db_bytes + before.wal_bytes),
+	printf("%s: removed %lld events; %lld events kept; file %lld -> %lld bytes\n", cfg->db_path,
+	       (long long)(res.by_age + res.by_count + res.by_bytes), (long long)count,
+	       (long long)(before.db_bytes + before.wal_bytes),
 	       (long long)(after.db_bytes + after.wal_bytes));
 	rc = 0;
 fail:

@@ -70,7 +70,8 @@ parse_types(struct query *q, const char *s, char *errmsg)
 		const char *comma = strchr(s, ',');
 		size_t len = comma ? (size_t)(comma - s) : strlen(s);
 		if (!logevent_type_valid(s, len))
-			return refuse(errmsg, "parameter 'type': '%.*s' is not a valid type "
+			return refuse(errmsg,
+				      "parameter 'type': '%.*s' is not a valid type "
 				      "(1-64 characters of A-Za-z0-9_.:-)",
 				      (int)(len > 64 ? 64 : len), s);
 		if (q->type_count == QUERY_MAX_TYPES)
@@ -86,21 +87,25 @@ parse_types(struct query *q, const char *s, char *errmsg)
 }
 
 int
-query_set_subscribe(struct query *q, const char *name, const char *value,
-		    int64_t now_us, char *errmsg)
+query_set_subscribe(struct query *q, const char *name, const char *value, int64_t now_us,
+		    char *errmsg)
 {
 	if (!strcmp(name, "after_id")) {
 		if (parse_id(value, &q->after_id))
-			return refuse(errmsg, "parameter 'after_id': '%.40s' is not a "
-				      "non-negative integer", value);
+			return refuse(errmsg,
+				      "parameter 'after_id': '%.40s' is not a "
+				      "non-negative integer",
+				      value);
 		q->has_after_id = 1;
 		return 0;
 	}
 	if (!strcmp(name, "since")) {
 		if (parse_since(value, now_us, &q->since_us))
-			return refuse(errmsg, "parameter 'since': '%.40s' is not an ISO 8601 "
+			return refuse(errmsg,
+				      "parameter 'since': '%.40s' is not an ISO 8601 "
 				      "time (2026-03-09T14:00:00Z), a duration (90s, 10m, 2h, "
-				      "7d) or 'all'", value);
+				      "7d) or 'all'",
+				      value);
 		q->has_since = 1;
 		return 0;
 	}
@@ -115,35 +120,39 @@ query_set_subscribe(struct query *q, const char *name, const char *value,
 	}
 	if (!strcmp(name, "epoch")) {
 		size_t len = strlen(value);
-		if (len == 0 || len >= sizeof q->epoch ||
-		    strspn(value, "0123456789abcdef") != len)
+		if (len == 0 || len >= sizeof q->epoch || strspn(value, "0123456789abcdef") != len)
 			return refuse(errmsg, "parameter 'epoch': expected the hex epoch "
-				      "from a 'hello' message");
+					      "from a 'hello' message");
 		memcpy(q->epoch, value, len + 1);
 		q->has_epoch = 1;
 		return 0;
 	}
 	if (!strcmp(name, "token"))
 		return 0; /* checked by authentication, not here */
-	return refuse(errmsg, "unknown parameter '%.40s' (known: after_id, since, type, "
-		      "control, epoch, token)", name);
+	return refuse(errmsg,
+		      "unknown parameter '%.40s' (known: after_id, since, type, "
+		      "control, epoch, token)",
+		      name);
 }
 
 int
-query_set_list(struct query *q, const char *name, const char *value,
-	       int64_t now_us, char *errmsg)
+query_set_list(struct query *q, const char *name, const char *value, int64_t now_us, char *errmsg)
 {
 	if (!strcmp(name, "before_id")) {
 		if (parse_id(value, &q->before_id))
-			return refuse(errmsg, "parameter 'before_id': '%.40s' is not a "
-				      "non-negative integer", value);
+			return refuse(errmsg,
+				      "parameter 'before_id': '%.40s' is not a "
+				      "non-negative integer",
+				      value);
 		q->has_before_id = 1;
 		return 0;
 	}
 	if (!strcmp(name, "until")) {
 		if (parse_since(value, now_us, &q->until_us) || q->until_us == QUERY_SINCE_ALL)
-			return refuse(errmsg, "parameter 'until': '%.40s' is not an ISO 8601 "
-				      "time or a duration (90s, 10m, 2h, 7d)", value);
+			return refuse(errmsg,
+				      "parameter 'until': '%.40s' is not an ISO 8601 "
+				      "time or a duration (90s, 10m, 2h, 7d)",
+				      value);
 		q->has_until = 1;
 		return 0;
 	}
@@ -164,8 +173,10 @@ query_set_list(struct query *q, const char *name, const char *value,
 	if (!strcmp(name, "after_id") || !strcmp(name, "since") || !strcmp(name, "type") ||
 	    !strcmp(name, "token"))
 		return query_set_subscribe(q, name, value, now_us, errmsg);
-	return refuse(errmsg, "unknown parameter '%.40s' (known: after_id, before_id, since, "
-		      "until, type, limit, order, token)", name);
+	return refuse(errmsg,
+		      "unknown parameter '%.40s' (known: after_id, before_id, since, "
+		      "until, type, limit, order, token)",
+		      name);
 }
 
 int

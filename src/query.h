@@ -13,7 +13,7 @@
 #include "logevent.h"
 #include "store.h"
 
-#define QUERY_MAX_TYPES 32
+#define QUERY_MAX_TYPES   32
 #define QUERY_ERRMSG_SIZE 200
 
 /* since=all: every stored event. */
@@ -21,26 +21,26 @@
 
 struct query {
 	int has_after_id;
-	int64_t after_id;      /* after_id=N: events with id > N */
+	int64_t after_id; /* after_id=N: events with id > N */
 	int has_since;
-	int64_t since_us;      /* since=T: events with timestamp >= T */
-	size_t type_count;     /* type=a,b: only these types */
+	int64_t since_us;  /* since=T: events with timestamp >= T */
+	size_t type_count; /* type=a,b: only these types */
 	char types[QUERY_MAX_TYPES][LOGEVENT_TYPE_MAX + 1];
-	int control;           /* control=1: send control messages */
+	int control; /* control=1: send control messages */
 	int has_epoch;
 	char epoch[STORE_EPOCH_SIZE]; /* epoch=E: the store the after_id came from */
 
 	/* GET /api/events only. */
 	int has_before_id;
-	int64_t before_id;     /* before_id=N: events with id < N */
+	int64_t before_id; /* before_id=N: events with id < N */
 	int has_until;
-	int64_t until_us;      /* until=T: events with timestamp < T */
-	int limit;             /* limit=N, 1..QUERY_LIMIT_MAX */
-	int descending;        /* order=desc: newest first */
+	int64_t until_us; /* until=T: events with timestamp < T */
+	int limit;        /* limit=N, 1..QUERY_LIMIT_MAX */
+	int descending;   /* order=desc: newest first */
 };
 
 #define QUERY_LIMIT_DEFAULT 100
-#define QUERY_LIMIT_MAX 1000
+#define QUERY_LIMIT_MAX     1000
 
 /* Reset q to "no parameters". */
 void query_init(struct query *q);
@@ -50,15 +50,15 @@ void query_init(struct query *q);
  * durations (since=10m). Returns 0, or ERR_INVAL with a message in errmsg
  * (QUERY_ERRMSG_SIZE bytes) naming the parameter.
  */
-int query_set_subscribe(struct query *q, const char *name, const char *value,
-			int64_t now_us, char *errmsg);
+int query_set_subscribe(struct query *q, const char *name, const char *value, int64_t now_us,
+			char *errmsg);
 
 /*
  * Apply one decoded parameter of GET /api/events: after_id, before_id,
  * since, until, type, limit, order. Same contract as query_set_subscribe().
  */
-int query_set_list(struct query *q, const char *name, const char *value,
-		   int64_t now_us, char *errmsg);
+int query_set_list(struct query *q, const char *name, const char *value, int64_t now_us,
+		   char *errmsg);
 
 /* True when q's type filter lets an event of this type through. */
 int query_type_matches(const struct query *q, const char *type);

@@ -100,16 +100,16 @@ delete_by_age(store *st, const struct retention_policy *p, int64_t now_us, int b
 	int rc;
 
 	for (size_t i = 0; i < p->type_count && total < batch; i++) {
-		rc = store_delete_older(st, now_us - p->types[i].max_age_us, p->types[i].type,
-					NULL, 0, batch - (int)total, &n, max_id);
+		rc = store_delete_older(st, now_us - p->types[i].max_age_us, p->types[i].type, NULL,
+					0, batch - (int)total, &n, max_id);
 		if (rc)
 			return rc;
 		total += n;
 		others[i] = p->types[i].type;
 	}
 	if (p->max_age_us && total < batch) {
-		rc = store_delete_older(st, now_us - p->max_age_us, NULL, others,
-					p->type_count, batch - (int)total, &n, max_id);
+		rc = store_delete_older(st, now_us - p->max_age_us, NULL, others, p->type_count,
+					batch - (int)total, &n, max_id);
 		if (rc)
 			return rc;
 		total += n;

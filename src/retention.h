@@ -18,7 +18,7 @@
 #include "logevent.h"
 #include "store.h"
 
-#define RETENTION_MAX_TYPES 32
+#define RETENTION_MAX_TYPES   32
 #define RETENTION_ERRMSG_SIZE 160
 /* Events deleted per step: one short transaction. */
 #define RETENTION_BATCH 2000
@@ -59,8 +59,8 @@ int retention_add_type(struct retention_policy *p, const char *arg, char *errmsg
  * lowers it by what it deletes. Returns 1 when more work remains, 0 when
  * the store is within every bound, or a negative ERR_*.
  */
-int retention_step(store *st, const struct retention_policy *p, int64_t now_us,
-		   int batch, int64_t *count, struct retention_result *res);
+int retention_step(store *st, const struct retention_policy *p, int64_t now_us, int batch,
+		   int64_t *count, struct retention_result *res);
 
 /*
  * Return free pages to the file system (at most max_pages) and checkpoint

@@ -14,9 +14,9 @@
 #include <event2/event.h>
 #include <libwebsockets.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -32,7 +32,7 @@
 
 /* How long a stop waits for answers and subscribers to drain. */
 #define STOP_GRACE_MS 3000
-#define STOP_POLL_MS 50
+#define STOP_POLL_MS  50
 
 static struct lws_protocols protocols[] = {
 	{"http", (lws_callback_function *)http_callback, 0, 0, 0, NULL, 0},
@@ -43,7 +43,6 @@ static struct lws_protocols protocols[] = {
 /* Make "sentinel" the protocol of upgrades that name none (browsers, seed). */
 static const struct lws_protocol_vhost_options pvo_default = {NULL, NULL, "default", "1"};
 static const struct lws_protocol_vhost_options pvo = {NULL, &pvo_default, "sentinel", ""};
-
 
 /* Called by the writer thread: lws_cancel_service() is thread-safe. */
 static void
@@ -195,7 +194,8 @@ setup_auth(struct server *srv)
 	if (!is_loopback(cfg->host) && !auth_token_count(srv->auth) && !cfg->allow_anonymous) {
 		log_error("refusing to listen on %s without tokens: anyone who can reach it could "
 			  "read and write events. Configure --token-file or SENTINEL_TOKENS, or "
-			  "pass --allow-anonymous", cfg->host);
+			  "pass --allow-anonymous",
+			  cfg->host);
 		return ERR_INVAL;
 	}
 	if (auth_token_count(srv->auth))
@@ -235,8 +235,8 @@ open_store(struct server *srv)
 		return ERR_NOMEM;
 	}
 	srv->pending_store = wst;
-	log_info("store %s: last id %lld, epoch %s, sync %s", cfg->db_path,
-		 (long long)last_id, store_epoch(srv->reader), cfg->sync_full ? "full" : "normal");
+	log_info("store %s: last id %lld, epoch %s, sync %s", cfg->db_path, (long long)last_id,
+		 store_epoch(srv->reader), cfg->sync_full ? "full" : "normal");
 	return 0;
 }
 
@@ -248,9 +248,8 @@ create_lws(struct server *srv)
 	void *loops[1] = {srv->base};
 
 	/* Either protocol may end up serving a WebSocket (http.c). */
-	protocols[0].per_session_data_size = http_session_size() > ws_session_size()
-						     ? http_session_size()
-						     : ws_session_size();
+	protocols[0].per_session_data_size =
+		http_session_size() > ws_session_size() ? http_session_size() : ws_session_size();
 	protocols[1].per_session_data_size = ws_session_size();
 
 	memset(&info, 0, sizeof info);
@@ -266,7 +265,8 @@ create_lws(struct server *srv)
 	info.max_http_header_data = 4096;
 	info.pt_serv_buf_size = 64 * 1024;
 	/* Ping a quiet WebSocket after half the idle time, drop it after all. */
-	srv->keepalive.secs_since_valid_ping = (uint16_t)(cfg->idle_timeout / 2 ? cfg->idle_timeout / 2 : 1);
+	srv->keepalive.secs_since_valid_ping =
+		(uint16_t)(cfg->idle_timeout / 2 ? cfg->idle_timeout / 2 : 1);
 	srv->keepalive.secs_since_valid_hangup = (uint16_t)cfg->idle_timeout;
 	info.retry_and_idle_policy = &srv->keepalive;
 	info.timeout_secs = (unsigned int)cfg->handshake_timeout;
@@ -284,8 +284,8 @@ create_lws(struct server *srv)
 
 	srv->lws = lws_create_context(&info);
 	if (!srv->lws) {
-		log_error("cannot listen on %s:%d (address in use or not available?)",
-			  cfg->host, cfg->port);
+		log_error("cannot listen on %s:%d (address in use or not available?)", cfg->host,
+			  cfg->port);
 		return ERR_SYS;
 	}
 	return 0;
@@ -335,8 +335,8 @@ server_run(const struct config *cfg)
 	srv.sigint = evsignal_new(srv.base, SIGINT, on_signal, &srv);
 	srv.sigterm = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
 	srv.stop_timer = evtimer_new(srv.base, on_stop_timer, &srv);
-	if (!srv.sigint || !srv.sigterm || !srv.stop_timer ||
-	    evsignal_add(srv.sigint, NULL) || evsignal_add(srv.sigterm, NULL)) {
+	if (!srv.sigint || !srv.sigterm || !srv.stop_timer || evsignal_add(srv.sigint, NULL) ||
+	    evsignal_add(srv.sigterm, NULL)) {
 		log_error("cannot install signal handlers");
 		rc = ERR_SYS;
 		goto out;

@@ -27,22 +27,22 @@ struct server {
 	const struct config *cfg;
 	struct event_base *base;
 	struct lws_context *lws;
-	store *reader;      /* the loop's read-only store handle */
-	writer *writer;     /* the writer thread and its store handle */
-	hub *hub;           /* newest committed events, in wire form */
-	auth *auth;         /* tokens and allowed origins */
+	store *reader;                  /* the loop's read-only store handle */
+	writer *writer;                 /* the writer thread and its store handle */
+	hub *hub;                       /* newest committed events, in wire form */
+	auth *auth;                     /* tokens and allowed origins */
 	struct subscriber *subscribers; /* /ws/logs clients (ws_logs.c) */
 	struct ingest_conn *producers;  /* /ws/ingest clients (ws_ingest.c) */
-	unsigned char *frames;  /* WebSocket frames for one subscriber's write */
+	unsigned char *frames;          /* WebSocket frames for one subscriber's write */
 	size_t frames_len, frames_cap;
 	struct event *sigint, *sigterm, *stop_timer, *retention_timer;
 	lws_retry_bo_t keepalive; /* WebSocket ping and idle policy */
 	int stopping;
 	int stop_waited_ms;
 	store *pending_store; /* the writable handle until the writer owns it */
-	int connections;            /* open client connections */
-	uint64_t deliveries;        /* messages sent to /ws/logs clients */
-	uint64_t replay_rows;       /* events read from the store for them */
+	int connections;      /* open client connections */
+	uint64_t deliveries;  /* messages sent to /ws/logs clients */
+	uint64_t replay_rows; /* events read from the store for them */
 };
 
 /*

@@ -214,21 +214,22 @@ setup(store *st)
 		}
 		if (version > store_latest_version()) {
 			snprintf(st->errmsg, sizeof st->errmsg,
-				 "the store has schema version %lld but this program knows only up to %d",
+				 "the store has schema version %lld but this program knows only up "
+				 "to %d",
 				 (long long)version, store_latest_version());
 			return ERR_SCHEMA;
 		}
 		if ((rc = exec(st, "PRAGMA query_only = 1")))
 			return rc;
 	}
-	if ((rc = prepare(st, "SELECT id, ts_us, type, body FROM journal WHERE id > ? "
-			      "ORDER BY id LIMIT ?",
+	if ((rc = prepare(st,
+			  "SELECT id, ts_us, type, body FROM journal WHERE id > ? "
+			  "ORDER BY id LIMIT ?",
 			  &st->read_after)) ||
 	    (rc = prepare(st, "SELECT seq FROM sqlite_sequence WHERE name = 'journal'",
 			  &st->last_id)) ||
 	    (rc = prepare(st, "SELECT min(id) FROM journal", &st->first_id)) ||
-	    (rc = prepare(st, "SELECT min(id) FROM journal WHERE ts_us >= ?",
-			  &st->first_id_since)))
+	    (rc = prepare(st, "SELECT min(id) FROM journal WHERE ts_us >= ?", &st->first_id_since)))
 		return rc;
 
 	sqlite3_stmt *s;
@@ -401,8 +402,7 @@ store_first_id_since(store *st, int64_t ts_us, int64_t *id_out)
 }
 
 int
-store_read_after(store *st, int64_t after_id, int limit, store_row_fn fn,
-		 void *arg, int *count_out)
+store_read_after(store *st, int64_t after_id, int limit, store_row_fn fn, void *arg, int *count_out)
 {
 	sqlite3_stmt *s = st->read_after;
 	int rc, count = 0;
@@ -433,16 +433,14 @@ store_read_after(store *st, int64_t after_id, int limit, store_row_fn fn,
 int
 store_checkpoint(store *st, int truncate)
 {
-	int rc = sqlite3_wal_checkpoint_v2(st->db, NULL,
-					   truncate ? SQLITE_CHECKPOINT_TRUNCATE
-						    : SQLITE_CHECKPOINT_PASSIVE,
-					   NULL, NULL);
+	int rc = sqlite3_wal_checkpoint_v2(
+		st->db, NULL, truncate ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE,
+		NULL, NULL);
 	return rc == SQLITE_OK ? 0 : fail_db(st, rc);
 }
 
 int
-store_list(store *st, const struct store_filter *f, store_row_fn fn, void *arg,
-	   int *count_out)
+store_list(store *st, const struct store_filter *f, store_row_fn fn, void *arg, int *count_out)
 {
 	char sql[1024];
 	size_t n;
@@ -520,9 +518,9 @@ static int
 event_timestamp(store *st, int64_t id, char *out, size_t size)
 {
 	sqlite3_stmt *s;
-	int rc = sqlite3_prepare_v2(st->db,
-				    "SELECT json_extract(body, '$.timestamp') FROM journal WHERE id = ?",
-				    -1, &s, NULL);
+	int rc = sqlite3_prepare_v2(
+		st->db, "SELECT json_extract(body, '$.timestamp') FROM journal WHERE id = ?", -1,
+		&s, NULL);
 	out[0] = '\0';
 	if (rc != SQLITE_OK)
 		return fail_db(st, rc);
@@ -560,13 +558,12 @@ store_stats(store *st, struct store_stats *out)
 }
 
 int
-store_type_counts(store *st, void (*fn)(const char *type, int64_t count, void *arg),
-		  void *arg)
+store_type_counts(store *st, void (*fn)(const char *type, int64_t count, void *arg), void *arg)
 {
 	sqlite3_stmt *s;
-	int rc = sqlite3_prepare_v2(st->db,
-				    "SELECT type, count(*) FROM journal GROUP BY type ORDER BY type",
-				    -1, &s, NULL);
+	int rc = sqlite3_prepare_v2(
+		st->db, "SELECT type, count(*) FROM journal GROUP BY type ORDER BY type", -1, &s,
+		NULL);
 	if (rc != SQLITE_OK)
 		return fail_db(st, rc);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
@@ -606,8 +603,7 @@ store_count(store *st, int64_t *count_out)
  * are read first and deleted after, so no row is deleted under a cursor.
  */
 static int
-delete_selected(store *st, sqlite3_stmt *sel, int limit, int64_t *deleted_out,
-		int64_t *max_id)
+delete_selected(store *st, sqlite3_stmt *sel, int limit, int64_t *deleted_out, int64_t *max_id)
 {
 	int64_t *ids = malloc((size_t)(limit > 0 ? limit : 1) * sizeof *ids);
 	sqlite3_stmt *del = NULL;
@@ -647,9 +643,8 @@ out:
 }
 
 int
-store_delete_older(store *st, int64_t cutoff_us, const char *type,
-		   const char *const *exclude, size_t exclude_count, int limit,
-		   int64_t *deleted_out, int64_t *max_id)
+store_delete_older(store *st, int64_t cutoff_us, const char *type, const char *const *exclude,
+		   size_t exclude_count, int limit, int64_t *deleted_out, int64_t *max_id)
 {
 	char sql[512];
 	size_t n;
@@ -684,8 +679,8 @@ int
 store_delete_oldest(store *st, int limit, int64_t *deleted_out, int64_t *max_id)
 {
 	sqlite3_stmt *sel;
-	int rc = sqlite3_prepare_v2(st->db, "SELECT id FROM journal ORDER BY id LIMIT ?", -1,
-				    &sel, NULL);
+	int rc = sqlite3_prepare_v2(st->db, "SELECT id FROM journal ORDER BY id LIMIT ?", -1, &sel,
+				    NULL);
 	if (rc != SQLITE_OK)
 		return fail_db(st, rc);
 	sqlite3_bind_int(sel, 1, limit);

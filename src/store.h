@@ -40,8 +40,7 @@ typedef int (*store_row_fn)(const struct store_row *row, void *arg);
  * as needed and pending migrations applied. Returns NULL on failure with
  * *err set and a message in errmsg (errmsg_size bytes).
  */
-store *store_open(const char *path, int flags, int *err, char *errmsg,
-		  size_t errmsg_size);
+store *store_open(const char *path, int flags, int *err, char *errmsg, size_t errmsg_size);
 
 /* Close the handle; a writable one checkpoints and truncates the WAL first. */
 void store_close(store *st);
@@ -82,25 +81,24 @@ int store_first_id_since(store *st, int64_t ts_us, int64_t *id_out);
  * Call fn for up to limit events with id > after_id, in id order, in one
  * short read transaction. *count_out gets the number of rows visited.
  */
-int store_read_after(store *st, int64_t after_id, int limit, store_row_fn fn,
-		     void *arg, int *count_out);
+int store_read_after(store *st, int64_t after_id, int limit, store_row_fn fn, void *arg,
+		     int *count_out);
 
 /* A filtered range of the journal (GET /api/events). */
 struct store_filter {
 	int64_t after_id;  /* id > after_id */
 	int64_t before_id; /* id < before_id; 0: no upper bound */
 	int has_since, has_until;
-	int64_t since_us;  /* ts_us >= since_us */
-	int64_t until_us;  /* ts_us < until_us */
+	int64_t since_us;                           /* ts_us >= since_us */
+	int64_t until_us;                           /* ts_us < until_us */
 	const char (*types)[LOGEVENT_TYPE_MAX + 1]; /* type IN (...) */
 	size_t type_count;
 	int limit;
-	int descending;    /* newest first */
+	int descending; /* newest first */
 };
 
 /* Call fn for each event matching f, in one read transaction. */
-int store_list(store *st, const struct store_filter *f, store_row_fn fn, void *arg,
-	       int *count_out);
+int store_list(store *st, const struct store_filter *f, store_row_fn fn, void *arg, int *count_out);
 
 /* File sizes: the database file, its free pages, and the WAL. */
 struct store_sizes {
@@ -119,9 +117,8 @@ int store_count(store *st, int64_t *count_out);
  * types. *deleted_out gets the number deleted; *max_id is raised to the
  * highest id deleted.
  */
-int store_delete_older(store *st, int64_t cutoff_us, const char *type,
-		       const char *const *exclude, size_t exclude_count, int limit,
-		       int64_t *deleted_out, int64_t *max_id);
+int store_delete_older(store *st, int64_t cutoff_us, const char *type, const char *const *exclude,
+		       size_t exclude_count, int limit, int64_t *deleted_out, int64_t *max_id);
 
 /* Inside a transaction: delete the limit oldest events (lowest ids). */
 int store_delete_oldest(store *st, int limit, int64_t *deleted_out, int64_t *max_id);
@@ -135,7 +132,7 @@ int store_incremental_vacuum(store *st, int max_pages);
 /* Facts about the store for /api/stats and /metrics. */
 struct store_stats {
 	int64_t count;
-	int64_t first_id, last_id;  /* 0 when empty; last_id is the highest ever */
+	int64_t first_id, last_id;      /* 0 when empty; last_id is the highest ever */
 	char first_ts[64], last_ts[64]; /* their "timestamp" fields */
 	int64_t db_bytes, wal_bytes, free_bytes;
 };
@@ -144,8 +141,7 @@ struct store_stats {
 int store_stats(store *st, struct store_stats *out);
 
 /* Call fn(type, count, arg) for each type in the journal. */
-int store_type_counts(store *st, void (*fn)(const char *type, int64_t count, void *arg),
-		      void *arg);
+int store_type_counts(store *st, void (*fn)(const char *type, int64_t count, void *arg), void *arg);
 
 /* Map an SQLite result code to a project error code (0 for OK, ROW, DONE).
  * Shared with store_export.c, which keeps its own connection. */

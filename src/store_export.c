@@ -46,8 +46,7 @@ exec(store_export *ex, const char *sql)
 	int rc = sqlite3_exec(ex->db, sql, NULL, NULL, &msg);
 
 	if (rc != SQLITE_OK) {
-		snprintf(ex->errmsg, sizeof ex->errmsg, "%s",
-			 msg ? msg : sqlite3_errstr(rc));
+		snprintf(ex->errmsg, sizeof ex->errmsg, "%s", msg ? msg : sqlite3_errstr(rc));
 		sqlite3_free(msg);
 		return store__map_rc(rc);
 	}
@@ -111,8 +110,7 @@ store_export_open(const char *path, int *err, char *errmsg, size_t errmsg_size)
 		rc = ERR_INVAL;
 		goto fail;
 	}
-	rc = sqlite3_open_v2(path, &ex->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-			     NULL);
+	rc = sqlite3_open_v2(path, &ex->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		rc = ex->db ? fail_db(ex, rc) : ERR_NOMEM;
 		goto fail;
@@ -124,8 +122,7 @@ store_export_open(const char *path, int *err, char *errmsg, size_t errmsg_size)
 	return ex;
 fail:
 	*err = rc;
-	snprintf(errmsg, errmsg_size, "%s: %s", path,
-		 ex->errmsg[0] ? ex->errmsg : err_str(rc));
+	snprintf(errmsg, errmsg_size, "%s: %s", path, ex->errmsg[0] ? ex->errmsg : err_str(rc));
 	store_export_close(ex);
 	return NULL;
 }
@@ -153,11 +150,10 @@ store_export_errmsg(store_export *ex)
  * or NULL.
  */
 static char *
-build_sql(const char *head, const struct store_range *r, const char *id_cond,
-	  const char *plus, const char *tail)
+build_sql(const char *head, const struct store_range *r, const char *id_cond, const char *plus,
+	  const char *tail)
 {
-	size_t cap = strlen(head) + strlen(id_cond) + strlen(tail) + 128 +
-		     r->type_count * 16;
+	size_t cap = strlen(head) + strlen(id_cond) + strlen(tail) + 128 + r->type_count * 16;
 	char *sql = malloc(cap);
 	size_t n;
 
@@ -171,8 +167,7 @@ build_sql(const char *head, const struct store_range *r, const char *id_cond,
 	if (r->type_count) {
 		n += (size_t)snprintf(sql + n, cap - n, " AND %stype IN (", plus);
 		for (size_t i = 0; i < r->type_count; i++)
-			n += (size_t)snprintf(sql + n, cap - n, "%s?%zu", i ? "," : "",
-					      i + 5);
+			n += (size_t)snprintf(sql + n, cap - n, "%s?%zu", i ? "," : "", i + 5);
 		n += (size_t)snprintf(sql + n, cap - n, ")");
 	}
 	snprintf(sql + n, cap - n, "%s", tail);
@@ -181,8 +176,7 @@ build_sql(const char *head, const struct store_range *r, const char *id_cond,
 
 /* Prepare sql and bind the range's filters; *out untouched on failure. */
 static int
-prepare_range(store_export *ex, char *sql, const struct store_range *r,
-	      sqlite3_stmt **out)
+prepare_range(store_export *ex, char *sql, const struct store_range *r, sqlite3_stmt **out)
 {
 	sqlite3_stmt *s;
 	int rc;
@@ -216,15 +210,14 @@ prepare_range(store_export *ex, char *sql, const struct store_range *r,
  * when nothing matches. Only for a range with a time or type filter.
  */
 static int
-id_bounds(store_export *ex, const struct store_range *r, int64_t *lo_out,
-	  int64_t *hi_out)
+id_bounds(store_export *ex, const struct store_range *r, int64_t *lo_out, int64_t *hi_out)
 {
 	sqlite3_stmt *s;
 	int rc;
 
 	/* "+id": the id bound must not steer SQLite away from the index. */
-	rc = prepare_range(ex, build_sql("SELECT min(id), max(id) FROM journal", r,
-					 "+id > ?1", "", ""),
+	rc = prepare_range(ex,
+			   build_sql("SELECT min(id), max(id) FROM journal", r, "+id > ?1", "", ""),
 			   r, &s);
 	if (rc)
 		return rc;
@@ -241,8 +234,8 @@ id_bounds(store_export *ex, const struct store_range *r, int64_t *lo_out,
 }
 
 int
-store_export_each(store_export *ex, const struct store_range *range,
-		  store_row_fn fn, void *arg, uint64_t *count_out)
+store_export_each(store_export *ex, const struct store_range *range, store_row_fn fn, void *arg,
+		  uint64_t *count_out)
 {
 	struct store_range r = *range;
 	sqlite3_stmt *s = NULL;
@@ -263,9 +256,9 @@ store_export_each(store_export *ex, const struct store_range *range,
 			goto done; /* nothing matches */
 		r.after_id = lo - 1;
 	}
-	if ((rc = prepare_range(ex, build_sql("SELECT id, ts_us, type, body FROM journal",
-					      &r, "id > ?1 AND id <= ?4", "+",
-					      " ORDER BY id"),
+	if ((rc = prepare_range(ex,
+				build_sql("SELECT id, ts_us, type, body FROM journal", &r,
+					  "id > ?1 AND id <= ?4", "+", " ORDER BY id"),
 				&r, &s)))
 		goto fail;
 	if ((rc = sqlite3_bind_int64(s, 4, hi)) != SQLITE_OK) {
@@ -281,8 +274,8 @@ store_export_each(store_export *ex, const struct store_range *range,
 			.body_len = (size_t)sqlite3_column_bytes(s, 3),
 		};
 		if (!row.type || !row.body) {
-			snprintf(ex->errmsg, sizeof ex->errmsg,
-				 "event %lld has no type or body", (long long)row.id);
+			snprintf(ex->errmsg, sizeof ex->errmsg, "event %lld has no type or body",
+				 (long long)row.id);
 			rc = ERR_CORRUPT;
 			goto fail;
 		}

@@ -22,12 +22,12 @@ typedef struct store_export store_export;
 
 /* Which events to read; zero-initialised means every event. */
 struct store_range {
-	int64_t after_id;          /* only ids > after_id */
+	int64_t after_id; /* only ids > after_id */
 	int has_since;
-	int64_t since_us;          /* only ts_us >= since_us */
+	int64_t since_us; /* only ts_us >= since_us */
 	int has_until;
-	int64_t until_us;          /* only ts_us < until_us */
-	size_t type_count;         /* only these types (0: any) */
+	int64_t until_us;  /* only ts_us < until_us */
+	size_t type_count; /* only these types (0: any) */
 	const char *const *types;
 };
 
@@ -37,8 +37,7 @@ struct store_range {
  * read. Returns NULL on failure with *err set and a message in errmsg
  * (errmsg_size bytes).
  */
-store_export *store_export_open(const char *path, int *err, char *errmsg,
-				size_t errmsg_size);
+store_export *store_export_open(const char *path, int *err, char *errmsg, size_t errmsg_size);
 
 /* Close the handle (NULL is allowed). */
 void store_export_close(store_export *ex);
@@ -52,7 +51,7 @@ const char *store_export_errmsg(store_export *ex);
  * returned as is (use a negative ERR_* code). *count_out gets the number
  * of rows passed to fn, also on failure.
  */
-int store_export_each(store_export *ex, const struct store_range *range,
-		      store_row_fn fn, void *arg, uint64_t *count_out);
+int store_export_each(store_export *ex, const struct store_range *range, store_row_fn fn, void *arg,
+		      uint64_t *count_out);
 
 #endif

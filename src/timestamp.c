@@ -93,18 +93,16 @@ timestamp_parse(const char *text, size_t len, int64_t *us_out)
 	int offset_min = 0;
 
 	if (read_digits(&p, end, 4, &year) || expect(&p, end, '-') ||
-	    read_digits(&p, end, 2, &mon) || expect(&p, end, '-') ||
-	    read_digits(&p, end, 2, &day))
+	    read_digits(&p, end, 2, &mon) || expect(&p, end, '-') || read_digits(&p, end, 2, &day))
 		return ERR_INVAL;
 	if (p >= end || (*p != 'T' && *p != 't' && *p != ' '))
 		return ERR_INVAL;
 	p++;
 	if (read_digits(&p, end, 2, &hour) || expect(&p, end, ':') ||
-	    read_digits(&p, end, 2, &min) || expect(&p, end, ':') ||
-	    read_digits(&p, end, 2, &sec))
+	    read_digits(&p, end, 2, &min) || expect(&p, end, ':') || read_digits(&p, end, 2, &sec))
 		return ERR_INVAL;
-	if (mon < 1 || mon > 12 || day < 1 || day > days_in_month(year, mon) ||
-	    hour > 23 || min > 59 || sec > 59)
+	if (mon < 1 || mon > 12 || day < 1 || day > days_in_month(year, mon) || hour > 23 ||
+	    min > 59 || sec > 59)
 		return ERR_INVAL;
 
 	if (p < end && (*p == '.' || *p == ',')) {
@@ -143,8 +141,8 @@ timestamp_parse(const char *text, size_t len, int64_t *us_out)
 	if (p != end)
 		return ERR_INVAL;
 
-	int64_t secs = days_from_civil(year, mon, day) * 86400 + hour * 3600 +
-		       min * 60 + sec - (int64_t)offset_min * 60;
+	int64_t secs = days_from_civil(year, mon, day) * 86400 + hour * 3600 + min * 60 + sec -
+		       (int64_t)offset_min * 60;
 	/* An offset may move the instant out of the four-digit years, which
 	 * could then not be written back in this form. */
 	if (secs < MIN_SECS || secs > MAX_SECS)
@@ -174,8 +172,8 @@ timestamp_format(int64_t us, char *out)
 	civil_from_days(days, &y, &m, &d);
 	snprintf(out, TIMESTAMP_FORMAT_SIZE, "%04u-%02u-%02uT%02u:%02u:%02u.%06uZ",
 		 (unsigned)y % 10000u, (unsigned)m % 100u, (unsigned)d % 100u,
-		 (unsigned)(rem / 3600) % 100u, (unsigned)(rem / 60 % 60),
-		 (unsigned)(rem % 60), (unsigned)frac % 1000000u);
+		 (unsigned)(rem / 3600) % 100u, (unsigned)(rem / 60 % 60), (unsigned)(rem % 60),
+		 (unsigned)frac % 1000000u);
 }
 
 int64_t

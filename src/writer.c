@@ -31,7 +31,7 @@ struct writer {
 	struct ingest_batch *done, **done_tail;
 	int stopping, joined;
 	atomic_int state;
-	atomic_int full;  /* the last commit failed for lack of space */
+	atomic_int full;           /* the last commit failed for lack of space */
 	struct writer_stats stats; /* guarded by lock */
 	writer_notify_fn notify;
 	void *notify_arg;
@@ -39,10 +39,10 @@ struct writer {
 	/* Retention, run between commits (writer thread only but for
 	 * maintenance_due and the results, which are guarded by lock). */
 	struct retention_policy policy;
-	int64_t count;             /* events stored, when max_events is set */
-	int maintenance_due;       /* a pass was asked for or a bound crossed */
-	struct retention_result pass; /* what the running pass removed */
-	int64_t retention_max_id;  /* highest id retention deleted, for the loop */
+	int64_t count;                    /* events stored, when max_events is set */
+	int maintenance_due;              /* a pass was asked for or a bound crossed */
+	struct retention_result pass;     /* what the running pass removed */
+	int64_t retention_max_id;         /* highest id retention deleted, for the loop */
 	struct retention_result unlogged; /* passes not yet logged */
 	int unlogged_passes;
 	int64_t last_log_us;
@@ -128,7 +128,8 @@ process(writer *w, struct ingest_batch *list)
 	double secs = seconds_since(&t0);
 	if (rc && rc != ERR_FULL && !atomic_load(&w->state)) {
 		log_error("store write failed, no further events will be accepted "
-			  "until restart: %s", store_errmsg(w->st));
+			  "until restart: %s",
+			  store_errmsg(w->st));
 		atomic_store(&w->state, rc);
 	} else if (rc == ERR_FULL) {
 		log_warn("store is full, batch refused: %s", store_errmsg(w->st));
@@ -172,9 +173,9 @@ log_pass(writer *w, int force)
 	store_sizes(w->st, &sz);
 	log_info("retention: %d pass(es) removed %lld events (by age %lld, by count %lld, "
 		 "by size %lld) up to id %lld; store %lld bytes, WAL %lld bytes",
-		 w->unlogged_passes, (long long)total, (long long)u->by_age,
-		 (long long)u->by_count, (long long)u->by_bytes, (long long)u->max_id,
-		 (long long)sz.db_bytes, (long long)sz.wal_bytes);
+		 w->unlogged_passes, (long long)total, (long long)u->by_age, (long long)u->by_count,
+		 (long long)u->by_bytes, (long long)u->max_id, (long long)sz.db_bytes,
+		 (long long)sz.wal_bytes);
 	memset(u, 0, sizeof *u);
 	w->unlogged_passes = 0;
 	w->last_log_us = now;
@@ -225,8 +226,8 @@ maintain(writer *w, int64_t committed)
 
 	do {
 		int64_t before = w->pass.by_age + w->pass.by_count + w->pass.by_bytes;
-		rc = retention_step(w->st, &w->policy, timestamp_now(), RETENTION_BATCH,
-				    &w->count, &w->pass);
+		rc = retention_step(w->st, &w->policy, timestamp_now(), RETENTION_BATCH, &w->count,
+				    &w->pass);
 		budget -= w->pass.by_age + w->pass.by_count + w->pass.by_bytes - before;
 	} while (rc > 0 && budget > 0);
 	bound_wal(w);

@@ -30,8 +30,8 @@ typedef void (*writer_notify_fn)(void *arg);
  * Start a writer on st (a STORE_WRITE handle, which it now owns and closes).
  * Returns NULL with *err set on failure; st is then closed too.
  */
-writer *writer_create(store *st, const struct retention_policy *policy,
-		      writer_notify_fn notify, void *notify_arg, int *err);
+writer *writer_create(store *st, const struct retention_policy *policy, writer_notify_fn notify,
+		      void *notify_arg, int *err);
 
 /*
  * Ask for a retention pass (the loop's timer does this). The writer runs it
@@ -56,14 +56,16 @@ struct ingest_batch *writer_take_done(writer *w);
 int writer_state(writer *w);
 
 /* Upper bounds (seconds) of the commit latency histogram's buckets. */
-#define WRITER_LATENCY_BOUNDS                                                 \
-	{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5}
+#define WRITER_LATENCY_BOUNDS                                                             \
+	{                                                                                 \
+		0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5 \
+	}
 #define WRITER_LATENCY_BUCKETS 12
 
 struct writer_stats {
-	uint64_t events;   /* events committed since start */
-	uint64_t commits;  /* transactions committed */
-	uint64_t failed;   /* batches refused because the store could not write */
+	uint64_t events;            /* events committed since start */
+	uint64_t commits;           /* transactions committed */
+	uint64_t failed;            /* batches refused because the store could not write */
 	uint64_t retention_deleted; /* events removed by retention */
 	uint64_t retention_passes;  /* retention passes finished */
 	/* Commit latency: cumulative counts per bucket (Prometheus style). */

@@ -28,7 +28,7 @@ struct ingest_conn {
 	struct lws *wsi;
 	struct server *srv;
 	struct ingest_conn *prev, *next; /* the server's list of producers */
-	char *msg; /* the message being received */
+	char *msg;                       /* the message being received */
 	size_t msg_len, msg_cap;
 	struct answer_slot *head, **tail;
 	unsigned in_flight;
@@ -93,8 +93,7 @@ batch_done(struct ingest_batch *b)
 	struct answer_slot *s = b->owner;
 
 	s->batch = NULL;
-	set_answer(s, b->status == 0 ? ingest_answer_json(b)
-				     : ingest_error_json(b->errmsg, -1));
+	set_answer(s, b->status == 0 ? ingest_answer_json(b) : ingest_error_json(b->errmsg, -1));
 	ingest_batch_free(b);
 }
 
@@ -108,8 +107,8 @@ handle_message(struct ingest_conn *c)
 
 	if (!s)
 		return -1;
-	b = ingest_parse(c->msg ? c->msg : "", c->msg_len, INGEST_JSON,
-			 c->srv->cfg->event_max, &err);
+	b = ingest_parse(c->msg ? c->msg : "", c->msg_len, INGEST_JSON, c->srv->cfg->event_max,
+			 &err);
 	c->msg_len = 0;
 	if (!b) {
 		set_answer(s, ingest_error_json(err.msg, (long)err.index));

@@ -38,7 +38,7 @@
 _Static_assert(LWS_PRE <= HUB_PRE, "hub headroom must fit a WebSocket frame header");
 
 /* Per WRITEABLE callback: at most this many messages or bytes. */
-#define SEND_BUDGET_MSGS 256
+#define SEND_BUDGET_MSGS  256
 #define SEND_BUDGET_BYTES (512 * 1024)
 /* Rows read from the store per query while catching up. */
 #define STORE_PAGE_ROWS 128
@@ -47,9 +47,9 @@ struct subscriber {
 	struct lws *wsi;
 	struct server *srv;
 	struct query q;
-	int64_t last_id;      /* the cursor: the last id sent or skipped */
-	int64_t replay_until; /* the since filter applies up to this id */
-	uint64_t hint;        /* position in the hub after last_id */
+	int64_t last_id;        /* the cursor: the last id sent or skipped */
+	int64_t replay_until;   /* the since filter applies up to this id */
+	uint64_t hint;          /* position in the hub after last_id */
 	unsigned waiting : 1;   /* parked until new events are published */
 	unsigned hello_due : 1; /* control messages still to send */
 	unsigned reset_due : 1;
@@ -261,8 +261,7 @@ flush_frames(struct subscriber *sub)
 }
 
 /* Queue a control message built from fmt. */
-static int
-send_control(struct subscriber *sub, const char *fmt, ...)
+static int send_control(struct subscriber *sub, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 static int
@@ -287,7 +286,8 @@ report_gap(struct subscriber *sub, int64_t from, int64_t to)
 {
 	if (!sub->q.control || from > to)
 		return 0;
-	return send_control(sub, "{\"control\":\"gap\",\"from_id\":%lld,\"to_id\":%lld,"
+	return send_control(sub,
+			    "{\"control\":\"gap\",\"from_id\":%lld,\"to_id\":%lld,"
 			    "\"reason\":\"retention\"}",
 			    (long long)from, (long long)to);
 }
@@ -296,8 +296,8 @@ report_gap(struct subscriber *sub, int64_t from, int64_t to)
 static int
 wanted(const struct subscriber *sub, int64_t id, int64_t ts_us, const char *type)
 {
-	if (sub->q.has_since && sub->q.since_us != QUERY_SINCE_ALL &&
-	    id <= sub->replay_until && ts_us < sub->q.since_us)
+	if (sub->q.has_since && sub->q.since_us != QUERY_SINCE_ALL && id <= sub->replay_until &&
+	    ts_us < sub->q.since_us)
 		return 0;
 	return query_type_matches(&sub->q, type);
 }
@@ -330,8 +330,8 @@ send_row(const struct store_row *row, void *arg)
 		/* Write the event after the largest header, then put the real
 		 * header right in front of it. */
 		unsigned char *at = srv->frames + srv->frames_len;
-		size_t len = logevent_wire_write(row->id, row->body, row->body_len,
-						 (char *)at + 10);
+		size_t len =
+			logevent_wire_write(row->id, row->body, row->body_len, (char *)at + 10);
 		unsigned char head[10];
 		size_t hlen = frame_header(head, len);
 		memmove(at + hlen, at + 10, len);
@@ -351,8 +351,8 @@ send_from_store(struct subscriber *sub, struct page_state *ps)
 {
 	int rows;
 
-	if (store_read_after(sub->srv->reader, sub->last_id, STORE_PAGE_ROWS, send_row,
-			     ps, &rows)) {
+	if (store_read_after(sub->srv->reader, sub->last_id, STORE_PAGE_ROWS, send_row, ps,
+			     &rows)) {
 		log_error("reading the store for a subscriber failed: %s",
 			  store_errmsg(sub->srv->reader));
 		return -1;
@@ -370,7 +370,8 @@ send_greetings(struct subscriber *sub)
 		int64_t first;
 		if (store_first_id(srv->reader, &first))
 			return -1;
-		if (send_control(sub, "{\"control\":\"hello\",\"epoch\":\"%s\",\"first_id\":%lld,"
+		if (send_control(sub,
+				 "{\"control\":\"hello\",\"epoch\":\"%s\",\"first_id\":%lld,"
 				 "\"last_id\":%lld}",
 				 store_epoch(srv->reader), (long long)first,
 				 (long long)hub_last_id(srv->hub)))

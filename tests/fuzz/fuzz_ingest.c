@@ -68,12 +68,12 @@ check_event_is(const struct logevent *ev, json_t *want, size_t i)
 	json_t *got;
 
 	FUZZ_CHECK(ev->body && ev->body_len == strlen(ev->body) && ev->body_len >= 2 &&
-		   ev->body[0] == '{' && ev->body[ev->body_len - 1] == '}' &&
-		   !memchr(ev->body, '\n', ev->body_len),
+			   ev->body[0] == '{' && ev->body[ev->body_len - 1] == '}' &&
+			   !memchr(ev->body, '\n', ev->body_len),
 		   "event %zu: malformed body %s", i, ev->body ? ev->body : "(null)");
 	got = json_loadb(ev->body, ev->body_len, JFLAGS, &jerr);
-	FUZZ_CHECK(json_is_object(got), "event %zu: body is not an object (%s): %s", i,
-		   jerr.text, ev->body);
+	FUZZ_CHECK(json_is_object(got), "event %zu: body is not an object (%s): %s", i, jerr.text,
+		   ev->body);
 	FUZZ_CHECK(json_is_object(want), "event %zu: accepted a non-object", i);
 	if (!json_object_get(want, "timestamp"))
 		json_object_del(got, "timestamp"); /* the ingest time, added */
@@ -117,8 +117,8 @@ check_json_accepted(const char *body, size_t len, struct ingest_batch *b)
 	json_error_t jerr;
 	json_t *doc = json_loadb(body, len, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &jerr);
 
-	FUZZ_CHECK(doc != NULL, "accepted a body jansson refuses (%s): %.*s", jerr.text,
-		   (int)len, body);
+	FUZZ_CHECK(doc != NULL, "accepted a body jansson refuses (%s): %.*s", jerr.text, (int)len,
+		   body);
 	if (json_is_array(doc)) {
 		FUZZ_CHECK(json_array_size(doc) == b->count, "%zu elements, %zu events",
 			   json_array_size(doc), b->count);
@@ -166,8 +166,7 @@ event_ok(const char *text, size_t len, size_t event_max)
 }
 
 static void
-check_ndjson_refused(const char *body, size_t len, size_t event_max,
-		     const struct ingest_error *err)
+check_ndjson_refused(const char *body, size_t len, size_t event_max, const struct ingest_error *err)
 {
 	struct line *lines;
 	size_t n = split_lines(body, len, &lines);
@@ -190,8 +189,7 @@ check_ndjson_refused(const char *body, size_t len, size_t event_max,
  * no oracle there).
  */
 static void
-check_json_refused(const char *body, size_t len, size_t event_max,
-		   const struct ingest_error *err)
+check_json_refused(const char *body, size_t len, size_t event_max, const struct ingest_error *err)
 {
 	json_error_t jerr;
 	json_t *doc;
@@ -206,8 +204,8 @@ check_json_refused(const char *body, size_t len, size_t event_max,
 		json_decref(doc);
 		return;
 	}
-	FUZZ_CHECK(err->index < json_array_size(doc), "index %zu of %zu elements",
-		   err->index, json_array_size(doc));
+	FUZZ_CHECK(err->index < json_array_size(doc), "index %zu of %zu elements", err->index,
+		   json_array_size(doc));
 	for (size_t i = 0; i <= err->index; i++) {
 		char *text = json_dumps(json_array_get(doc, i), JSON_COMPACT | JSON_ENCODE_ANY);
 		FUZZ_CHECK(text != NULL, "out of memory");
@@ -267,7 +265,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			char *json = ingest_error_json(err.msg, (long)err.index);
 			FUZZ_CHECK(json != NULL,
 				   "the error message of a UTF-8 body is not UTF-8 itself, so "
-				   "it cannot be sent in a JSON answer: \"%s\"", err.msg);
+				   "it cannot be sent in a JSON answer: \"%s\"",
+				   err.msg);
 			free(json);
 		}
 		if (format == INGEST_NDJSON)

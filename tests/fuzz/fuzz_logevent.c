@@ -31,7 +31,8 @@ check_refused(const uint8_t *data, size_t size, int rc, const char *errmsg)
 		char *json = ingest_error_json(errmsg, 0);
 		FUZZ_CHECK(json != NULL,
 			   "the error message of a UTF-8 input is not UTF-8 itself, so "
-			   "it cannot be sent in a JSON answer: \"%s\"", errmsg);
+			   "it cannot be sent in a JSON answer: \"%s\"",
+			   errmsg);
 		free(json);
 	}
 }
@@ -73,8 +74,8 @@ check_accepted(const uint8_t *data, size_t size, const struct logevent *ev)
 	json_t *in, *body, *ts;
 
 	FUZZ_CHECK(ev->body != NULL, "no body");
-	FUZZ_CHECK(ev->body_len == strlen(ev->body), "body_len %zu, strlen %zu",
-		   ev->body_len, strlen(ev->body));
+	FUZZ_CHECK(ev->body_len == strlen(ev->body), "body_len %zu, strlen %zu", ev->body_len,
+		   strlen(ev->body));
 	FUZZ_CHECK(ev->body_len >= 2 && ev->body[0] == '{' && ev->body[ev->body_len - 1] == '}',
 		   "body is not braced: %s", ev->body);
 	FUZZ_CHECK(!memchr(ev->body, '\n', ev->body_len) && !memchr(ev->body, '\r', ev->body_len),
@@ -86,8 +87,7 @@ check_accepted(const uint8_t *data, size_t size, const struct logevent *ev)
 	in = json_loadb((const char *)data, size, JFLAGS, &jerr);
 	FUZZ_CHECK(json_is_object(in), "accepted input is not a JSON object: %s", jerr.text);
 	body = json_loadb(ev->body, ev->body_len, JFLAGS, &jerr);
-	FUZZ_CHECK(json_is_object(body), "body is not a JSON object (%s): %s", jerr.text,
-		   ev->body);
+	FUZZ_CHECK(json_is_object(body), "body is not a JSON object (%s): %s", jerr.text, ev->body);
 
 	FUZZ_CHECK(json_object_get(body, "id") == NULL, "body has an id");
 	FUZZ_CHECK(json_is_string(json_object_get(body, "message")), "message");
@@ -98,8 +98,8 @@ check_accepted(const uint8_t *data, size_t size, const struct logevent *ev)
 	FUZZ_CHECK(json_is_string(ts), "timestamp missing in %s", ev->body);
 	int64_t us = 0;
 	FUZZ_CHECK(!timestamp_parse(json_string_value(ts), json_string_length(ts), &us) &&
-		   us == ev->ts_us, "timestamp %s vs ts_us %lld", json_string_value(ts),
-		   (long long)ev->ts_us);
+			   us == ev->ts_us,
+		   "timestamp %s vs ts_us %lld", json_string_value(ts), (long long)ev->ts_us);
 	if (!json_object_get(in, "timestamp")) {
 		char now[TIMESTAMP_FORMAT_SIZE];
 		timestamp_format(FUZZ_NOW_US, now);

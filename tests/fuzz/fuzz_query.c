@@ -60,8 +60,8 @@ check_invariants(const struct query *q, int list)
 	if (q->has_epoch) {
 		size_t len = strnlen(q->epoch, STORE_EPOCH_SIZE);
 		FUZZ_CHECK(len > 0 && len < STORE_EPOCH_SIZE &&
-			   strspn(q->epoch, "0123456789abcdef") == len, "epoch '%.*s'",
-			   (int)len, q->epoch);
+				   strspn(q->epoch, "0123456789abcdef") == len,
+			   "epoch '%.*s'", (int)len, q->epoch);
 	}
 	if (list)
 		FUZZ_CHECK(!q->has_epoch && !q->control, "subscribe-only parameter in a list");
@@ -136,13 +136,14 @@ check_refused(int rc, const char *name, const char *value, const char *errmsg)
 	FUZZ_CHECK(len > 0 && len < QUERY_ERRMSG_SIZE, "errmsg of %zu bytes", len);
 	snprintf(want, sizeof want, "parameter '%.40s'", name);
 	FUZZ_CHECK(!strncmp(errmsg, want, strlen(want)) ||
-		   !strncmp(errmsg, "unknown parameter '", 19),
+			   !strncmp(errmsg, "unknown parameter '", 19),
 		   "the message does not name the parameter: %s", errmsg);
 	if (fuzz_utf8_valid(name, strlen(name)) && fuzz_utf8_valid(value, strlen(value))) {
 		char *json = ingest_error_json(errmsg, -1);
 		FUZZ_CHECK(json != NULL,
 			   "the message for a UTF-8 parameter is not UTF-8 itself, so it "
-			   "cannot be sent in a JSON answer: \"%s\"", errmsg);
+			   "cannot be sent in a JSON answer: \"%s\"",
+			   errmsg);
 		free(json);
 	}
 }

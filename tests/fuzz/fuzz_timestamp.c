@@ -59,13 +59,13 @@ check_timestamp(const char *text, size_t len)
 		FUZZ_CHECK(us == INT64_C(0x5a5a5a5a), "*us_out written on failure");
 		return;
 	}
-	FUZZ_CHECK(len >= 19 && text[4] == '-' && text[7] == '-' && text[10] && strchr("Tt ", text[10]) &&
-		   text[13] == ':' && text[16] == ':',
+	FUZZ_CHECK(len >= 19 && text[4] == '-' && text[7] == '-' && text[10] &&
+			   strchr("Tt ", text[10]) && text[13] == ':' && text[16] == ':',
 		   "accepted \"%.*s\"", (int)len, text);
 	for (int i = 0; i < 19; i++)
 		if (i != 4 && i != 7 && i != 10 && i != 13 && i != 16)
-			FUZZ_CHECK(text[i] >= '0' && text[i] <= '9', "accepted \"%.*s\"",
-				   (int)len, text);
+			FUZZ_CHECK(text[i] >= '0' && text[i] <= '9', "accepted \"%.*s\"", (int)len,
+				   text);
 
 	/* The calendar arithmetic agrees with the C library's. */
 	struct tm tm = {
@@ -79,18 +79,18 @@ check_timestamp(const char *text, size_t len)
 	struct tm copy = tm;
 	time_t t = timegm(&copy);
 	FUZZ_CHECK(copy.tm_mday == tm.tm_mday && copy.tm_mon == tm.tm_mon &&
-		   copy.tm_hour == tm.tm_hour && copy.tm_min == tm.tm_min &&
-		   copy.tm_sec == tm.tm_sec,
+			   copy.tm_hour == tm.tm_hour && copy.tm_min == tm.tm_min &&
+			   copy.tm_sec == tm.tm_sec,
 		   "accepted a date or time that does not exist: \"%.*s\"", (int)len, text);
 	int64_t diff = us - (int64_t)t * US;
 	int64_t frac = ((diff % (60 * US)) + 60 * US) % (60 * US);
-	FUZZ_CHECK(frac < US, "\"%.*s\": %lld is %lld us off whole minutes from timegm",
-		   (int)len, text, (long long)us, (long long)frac);
-	FUZZ_CHECK(diff > -24 * 3600 * US && diff < 24 * 3600 * US,
-		   "\"%.*s\": offset of %lld us", (int)len, text, (long long)diff);
+	FUZZ_CHECK(frac < US, "\"%.*s\": %lld is %lld us off whole minutes from timegm", (int)len,
+		   text, (long long)us, (long long)frac);
+	FUZZ_CHECK(diff > -24 * 3600 * US && diff < 24 * 3600 * US, "\"%.*s\": offset of %lld us",
+		   (int)len, text, (long long)diff);
 	if (len == 19 || (len == 20 && (text[19] == 'Z' || text[19] == 'z')))
-		FUZZ_CHECK(diff == 0, "\"%.*s\": %lld, timegm %lld", (int)len, text,
-			   (long long)us, (long long)t);
+		FUZZ_CHECK(diff == 0, "\"%.*s\": %lld, timegm %lld", (int)len, text, (long long)us,
+			   (long long)t);
 
 	check_roundtrip(text, len, us);
 }
@@ -130,8 +130,7 @@ check_duration(const char *text, size_t len)
 		return;
 	}
 	FUZZ_CHECK(rc == 0, "duration \"%.*s\" refused", (int)len, text);
-	FUZZ_CHECK(us == n * unit * US, "duration \"%.*s\" = %lld", (int)len, text,
-		   (long long)us);
+	FUZZ_CHECK(us == n * unit * US, "duration \"%.*s\" = %lld", (int)len, text, (long long)us);
 }
 
 static void
@@ -147,13 +146,13 @@ check_format(const uint8_t *data)
 	char out[TIMESTAMP_FORMAT_SIZE];
 	int64_t back = 0;
 	timestamp_format(us, out);
-	FUZZ_CHECK(strlen(out) == TIMESTAMP_FORMAT_SIZE - 1, "format(%lld) = \"%s\"",
-		   (long long)us, out);
+	FUZZ_CHECK(strlen(out) == TIMESTAMP_FORMAT_SIZE - 1, "format(%lld) = \"%s\"", (long long)us,
+		   out);
 	FUZZ_CHECK(!timestamp_parse(out, strlen(out), &back), "format(%lld) = \"%s\" is refused",
 		   (long long)us, out);
 	if (us >= MIN_US && us <= MAX_US)
-		FUZZ_CHECK(back == us, "format(%lld) = \"%s\" parses to %lld", (long long)us,
-			   out, (long long)back);
+		FUZZ_CHECK(back == us, "format(%lld) = \"%s\" parses to %lld", (long long)us, out,
+			   (long long)back);
 	/* A value in range, whatever the bytes. */
 	int64_t in = MIN_US + (int64_t)(raw % (uint64_t)(MAX_US - MIN_US + 1));
 	check_roundtrip("(from bytes)", 12, in);

@@ -16,30 +16,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ASSERT_FAIL_(...)                                                     \
-	do {                                                                  \
-		fflush(stdout);                                               \
-		fprintf(stderr, "%s:%d: assertion failed: ", __FILE__,        \
-			__LINE__);                                            \
-		fprintf(stderr, __VA_ARGS__);                                 \
-		fputc('\n', stderr);                                          \
-		abort();                                                      \
+#define ASSERT_FAIL_(...)                                                         \
+	do {                                                                      \
+		fflush(stdout);                                                   \
+		fprintf(stderr, "%s:%d: assertion failed: ", __FILE__, __LINE__); \
+		fprintf(stderr, __VA_ARGS__);                                     \
+		fputc('\n', stderr);                                              \
+		abort();                                                          \
 	} while (0)
 
-#define ASSERT(cond)                                                          \
-	do {                                                                  \
-		if (!(cond))                                                  \
-			ASSERT_FAIL_("%s", #cond);                            \
+#define ASSERT(cond)                               \
+	do {                                       \
+		if (!(cond))                       \
+			ASSERT_FAIL_("%s", #cond); \
 	} while (0)
 
 /* Integers of any type, compared and printed as long long. */
-#define ASSERT_INT_(a, op, b)                                                 \
-	do {                                                                  \
-		long long assert_a_ = (long long)(a);                         \
-		long long assert_b_ = (long long)(b);                         \
-		if (!(assert_a_ op assert_b_))                                \
-			ASSERT_FAIL_("%s %s %s (%lld %s %lld)", #a, #op, #b,  \
-				     assert_a_, #op, assert_b_);              \
+#define ASSERT_INT_(a, op, b)                                                                \
+	do {                                                                                 \
+		long long assert_a_ = (long long)(a);                                        \
+		long long assert_b_ = (long long)(b);                                        \
+		if (!(assert_a_ op assert_b_))                                               \
+			ASSERT_FAIL_("%s %s %s (%lld %s %lld)", #a, #op, #b, assert_a_, #op, \
+				     assert_b_);                                             \
 	} while (0)
 
 #define ASSERT_EQ(a, b) ASSERT_INT_(a, ==, b)
@@ -50,17 +49,17 @@
 #define ASSERT_GE(a, b) ASSERT_INT_(a, >=, b)
 #define ASSERT_OK(expr) ASSERT_EQ(expr, 0)
 
-#define ASSERT_NULL(p)                                                        \
-	do {                                                                  \
-		const void *assert_p_ = (p);                                  \
-		if (assert_p_ != NULL)                                        \
-			ASSERT_FAIL_("%s == NULL (%p)", #p, assert_p_);      \
+#define ASSERT_NULL(p)                                                  \
+	do {                                                            \
+		const void *assert_p_ = (p);                            \
+		if (assert_p_ != NULL)                                  \
+			ASSERT_FAIL_("%s == NULL (%p)", #p, assert_p_); \
 	} while (0)
 
-#define ASSERT_NOT_NULL(p)                                                    \
-	do {                                                                  \
-		if ((p) == NULL)                                              \
-			ASSERT_FAIL_("%s != NULL", #p);                       \
+#define ASSERT_NOT_NULL(p)                              \
+	do {                                            \
+		if ((p) == NULL)                        \
+			ASSERT_FAIL_("%s != NULL", #p); \
 	} while (0)
 
 /* Print n bytes as a C string literal, escaping what is not printable. */
@@ -93,58 +92,57 @@ assert_first_diff_(const void *a, const void *b, size_t n)
 	return i;
 }
 
-#define ASSERT_STR_EQ(a, b)                                                   \
-	do {                                                                  \
-		const char *assert_a_ = (a);                                  \
-		const char *assert_b_ = (b);                                  \
-		if (assert_a_ == NULL || assert_b_ == NULL ||                 \
-		    strcmp(assert_a_, assert_b_) != 0) {                      \
-			fflush(stdout);                                       \
-			fprintf(stderr, "%s:%d: assertion failed: %s == %s\n", \
-				__FILE__, __LINE__, #a, #b);                  \
-			if (assert_a_)                                        \
-				assert_print_bytes_(#a, assert_a_,            \
-						    strlen(assert_a_));       \
-			else                                                  \
-				fprintf(stderr, "  %s: NULL\n", #a);          \
-			if (assert_b_)                                        \
-				assert_print_bytes_(#b, assert_b_,            \
-						    strlen(assert_b_));       \
-			else                                                  \
-				fprintf(stderr, "  %s: NULL\n", #b);          \
-			abort();                                              \
-		}                                                             \
+#define ASSERT_STR_EQ(a, b)                                                                        \
+	do {                                                                                       \
+		const char *assert_a_ = (a);                                                       \
+		const char *assert_b_ = (b);                                                       \
+		if (assert_a_ == NULL || assert_b_ == NULL || strcmp(assert_a_, assert_b_) != 0) { \
+			fflush(stdout);                                                            \
+			fprintf(stderr, "%s:%d: assertion failed: %s == %s\n", __FILE__, __LINE__, \
+				#a, #b);                                                           \
+			if (assert_a_)                                                             \
+				assert_print_bytes_(#a, assert_a_, strlen(assert_a_));             \
+			else                                                                       \
+				fprintf(stderr, "  %s: NULL\n", #a);                               \
+			if (assert_b_)                                                             \
+				assert_print_bytes_(#b, assert_b_, strlen(assert_b_));             \
+			else                                                                       \
+				fprintf(stderr, "  %s: NULL\n", #b);                               \
+			abort();                                                                   \
+		}                                                                                  \
 	} while (0)
 
-#define ASSERT_MEM_EQ(a, b, n)                                                \
-	do {                                                                  \
-		const void *assert_a_ = (a);                                  \
-		const void *assert_b_ = (b);                                  \
-		size_t assert_n_ = (n);                                       \
-		if (memcmp(assert_a_, assert_b_, assert_n_) != 0) {           \
-			fflush(stdout);                                       \
-			fprintf(stderr,                                       \
-				"%s:%d: assertion failed: %s == %s "          \
-				"(%zu bytes, first difference at %zu)\n",     \
-				__FILE__, __LINE__, #a, #b, assert_n_,        \
-				assert_first_diff_(assert_a_, assert_b_,      \
-						   assert_n_));               \
-			assert_print_bytes_(#a, assert_a_, assert_n_);        \
-			assert_print_bytes_(#b, assert_b_, assert_n_);        \
-			abort();                                              \
-		}                                                             \
+#define ASSERT_MEM_EQ(a, b, n)                                                        \
+	do {                                                                          \
+		const void *assert_a_ = (a);                                          \
+		const void *assert_b_ = (b);                                          \
+		size_t assert_n_ = (n);                                               \
+		if (memcmp(assert_a_, assert_b_, assert_n_) != 0) {                   \
+			fflush(stdout);                                               \
+			fprintf(stderr,                                               \
+				"%s:%d: assertion failed: %s == %s "                  \
+				"(%zu bytes, first difference at %zu)\n",             \
+				__FILE__, __LINE__, #a, #b, assert_n_,                \
+				assert_first_diff_(assert_a_, assert_b_, assert_n_)); \
+			assert_print_bytes_(#a, assert_a_, assert_n_);                \
+			assert_print_bytes_(#b, assert_b_, assert_n_);                \
+			abort();                                                      \
+		}                                                                     \
 	} while (0)
 
 /* A buffer of len bytes equals the NUL-terminated string s. */
-#define ASSERT_BUF_STR(buf, len, s)                                           \
-	do {                                                                  \
-		const char *assert_s_ = (s);                                  \
-		ASSERT_EQ(len, strlen(assert_s_));                            \
-		ASSERT_MEM_EQ(buf, assert_s_, strlen(assert_s_));             \
+#define ASSERT_BUF_STR(buf, len, s)                               \
+	do {                                                      \
+		const char *assert_s_ = (s);                      \
+		ASSERT_EQ(len, strlen(assert_s_));                \
+		ASSERT_MEM_EQ(buf, assert_s_, strlen(assert_s_)); \
 	} while (0)
 
 #define TEST(name) static void name(void)
-#define TEST_ENTRY(name) {#name, name}
+#define TEST_ENTRY(name)    \
+	{                   \
+#name, name \
+	}
 
 struct test_entry {
 	const char *name;
@@ -184,7 +182,6 @@ test_run_(const struct test_entry *tests, size_t n, int argc, char **argv)
 	return 0;
 }
 
-#define test_run(tests, argc, argv)                                           \
-	test_run_(tests, sizeof(tests) / sizeof((tests)[0]), argc, argv)
+#define test_run(tests, argc, argv) test_run_(tests, sizeof(tests) / sizeof((tests)[0]), argc, argv)
 
 #endif

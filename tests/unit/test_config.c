@@ -11,9 +11,9 @@
 #include "err.h"
 #include "ingest.h"
 
-#define KIB ((size_t)1024)
-#define MIB (KIB * 1024)
-#define GIB (MIB * 1024)
+#define KIB      ((size_t)1024)
+#define MIB      (KIB * 1024)
+#define GIB      (MIB * 1024)
 #define MAX_ARGS 16
 
 /* Argument strings are copied here and never overwritten, like the strings
@@ -174,17 +174,29 @@ TEST(sizes)
 	ASSERT_EQ(cfg.event_max, 512 * KIB);
 
 	static const char *const size_flags[] = {
-		"--max-event-bytes", "--max-body-bytes", "--cache-bytes",
+		"--max-event-bytes",
+		"--max-body-bytes",
+		"--cache-bytes",
 	};
 	static const char *const bad_sizes[] = {
-		"", "1023", "0", "1KB", "1 KiB", "KiB", "-1", "-1KiB", "abc", "1.5MiB",
-		"16EiB", "99999999999999999999", "17179869184GiB",
+		"",
+		"1023",
+		"0",
+		"1KB",
+		"1 KiB",
+		"KiB",
+		"-1",
+		"-1KiB",
+		"abc",
+		"1.5MiB",
+		"16EiB",
+		"99999999999999999999",
+		"17179869184GiB",
 	};
 	for (size_t f = 0; f < 3; f++) {
 		for (size_t i = 0; i < sizeof bad_sizes / sizeof bad_sizes[0]; i++) {
 			if (PARSE(&cfg, size_flags[f], bad_sizes[i]) != -1)
-				fprintf(stderr, "accepted %s '%s'\n", size_flags[f],
-					bad_sizes[i]);
+				fprintf(stderr, "accepted %s '%s'\n", size_flags[f], bad_sizes[i]);
 			ASSERT_EQ(PARSE(&cfg, size_flags[f], bad_sizes[i]), -1);
 		}
 	}

@@ -46,8 +46,8 @@ next_is(hub *h, int64_t after, uint64_t *hint, int64_t id)
 	enum hub_next_result r = hub_next(h, after, hint, &m);
 
 	if (r != HUB_NEXT_MSG)
-		fprintf(stderr, "hub_next(after %lld) = %d, wanted id %lld\n",
-			(long long)after, (int)r, (long long)id);
+		fprintf(stderr, "hub_next(after %lld) = %d, wanted id %lld\n", (long long)after,
+			(int)r, (long long)id);
 	ASSERT_EQ(r, HUB_NEXT_MSG);
 	ASSERT_NOT_NULL(m);
 	ASSERT_EQ(m->id, id);

@@ -14,9 +14,9 @@
 
 #define TS "\"timestamp\":\"2026-03-09T14:00:00.123456\""
 /* Three small valid events and their stored bodies. */
-#define EV_A "{\"type\":\"a\",\"message\":\"one\"," TS "}"
-#define EV_B "{\"type\":\"b\",\"message\":\"two\"," TS "}"
-#define EV_C "{\"type\":\"c\",\"message\":\"three\"," TS "}"
+#define EV_A    "{\"type\":\"a\",\"message\":\"one\"," TS "}"
+#define EV_B    "{\"type\":\"b\",\"message\":\"two\"," TS "}"
+#define EV_C    "{\"type\":\"c\",\"message\":\"three\"," TS "}"
 #define SEED_US (INT64_C(1773064800) * 1000000 + 123456)
 
 static struct ingest_batch *
@@ -27,8 +27,8 @@ parse_ok(const char *body, enum ingest_format format, size_t expected_count)
 		ingest_parse(body, strlen(body), format, INGEST_EVENT_MAX_DEFAULT, &err);
 
 	if (!b)
-		fprintf(stderr, "body: %s\nerror %d at %zu: %s\n", body, err.code,
-			err.index, err.msg);
+		fprintf(stderr, "body: %s\nerror %d at %zu: %s\n", body, err.code, err.index,
+			err.msg);
 	ASSERT_NOT_NULL(b);
 	ASSERT_EQ(b->count, expected_count);
 	ASSERT_EQ(b->status, 0);
@@ -48,8 +48,8 @@ body_is(const struct ingest_batch *b, size_t i, const char *expected)
 
 /* A body that must be refused with code, index and a message holding needle. */
 static void
-parse_bad_max(const char *body, enum ingest_format format, size_t event_max,
-	      int code, size_t index, const char *needle)
+parse_bad_max(const char *body, enum ingest_format format, size_t event_max, int code, size_t index,
+	      const char *needle)
 {
 	struct ingest_error err;
 	struct ingest_batch *b;
@@ -57,10 +57,11 @@ parse_bad_max(const char *body, enum ingest_format format, size_t event_max,
 	memset(&err, 0, sizeof err);
 	b = ingest_parse(body, strlen(body), format, event_max, &err);
 	if (b || err.code != code || err.index != index || !strstr(err.msg, needle))
-		fprintf(stderr, "body: %s\nerror %d (%s) at %zu: %s\n"
+		fprintf(stderr,
+			"body: %s\nerror %d (%s) at %zu: %s\n"
 			"wanted %d (%s) at %zu: '%s'\n",
-			body, err.code, err_str(err.code), err.index, err.msg, code,
-			err_str(code), index, needle);
+			body, err.code, err_str(err.code), err.index, err.msg, code, err_str(code),
+			index, needle);
 	ASSERT_NULL(b);
 	ASSERT_EQ(err.code, code);
 	ASSERT_EQ(err.index, index);
@@ -68,8 +69,7 @@ parse_bad_max(const char *body, enum ingest_format format, size_t event_max,
 }
 
 static void
-parse_bad(const char *body, enum ingest_format format, int code, size_t index,
-	  const char *needle)
+parse_bad(const char *body, enum ingest_format format, int code, size_t index, const char *needle)
 {
 	parse_bad_max(body, format, INGEST_EVENT_MAX_DEFAULT, code, index, needle);
 }
@@ -172,21 +172,21 @@ TEST(ndjson)
 TEST(ndjson_errors)
 {
 	/* The index counts events, not lines: blank lines are skipped. */
-	parse_bad(EV_A "\n\n" EV_B "\n\n{\"type\":\"c\"}\n" EV_C "\n", INGEST_NDJSON,
-		  ERR_EVENT, 2, "'message'");
-	parse_bad(EV_A "\n{\"type\":\"b\",\n\"message\":\"x\"}\n", INGEST_NDJSON, ERR_JSON,
-		  1, "invalid JSON");
+	parse_bad(EV_A "\n\n" EV_B "\n\n{\"type\":\"c\"}\n" EV_C "\n", INGEST_NDJSON, ERR_EVENT, 2,
+		  "'message'");
+	parse_bad(EV_A "\n{\"type\":\"b\",\n\"message\":\"x\"}\n", INGEST_NDJSON, ERR_JSON, 1,
+		  "invalid JSON");
 	parse_bad("[" EV_A "]\n", INGEST_NDJSON, ERR_EVENT, 0, "object");
 	parse_bad(EV_A " " EV_B "\n", INGEST_NDJSON, ERR_JSON, 0, "invalid JSON");
 }
 
 TEST(error_index_points_at_the_bad_element)
 {
-	parse_bad("[" EV_A "," EV_B ",{\"type\":\"c\"}," EV_C "]", INGEST_JSON, ERR_EVENT,
-		  2, "'message'");
+	parse_bad("[" EV_A "," EV_B ",{\"type\":\"c\"}," EV_C "]", INGEST_JSON, ERR_EVENT, 2,
+		  "'message'");
 	parse_bad("[{\"message\":\"x\"}," EV_A "]", INGEST_JSON, ERR_EVENT, 0, "'type'");
-	parse_bad("[" EV_A ",{\"type\":\"b\",\"message\":\"m\",\"id\":3}]", INGEST_JSON,
-		  ERR_EVENT, 1, "'id'");
+	parse_bad("[" EV_A ",{\"type\":\"b\",\"message\":\"m\",\"id\":3}]", INGEST_JSON, ERR_EVENT,
+		  1, "'id'");
 	parse_bad("[" EV_A "," EV_B ",{\"type\":\"c\",\"message\":\"m\","
 		  "\"timestamp\":\"soon\"}]",
 		  INGEST_JSON, ERR_EVENT, 2, "'timestamp'");
@@ -194,8 +194,8 @@ TEST(error_index_points_at_the_bad_element)
 		  ERR_EVENT, 1, "'data'");
 	parse_bad("[" EV_A ",{\"type\":\"b\" \"message\":\"m\"}]", INGEST_JSON, ERR_JSON, 1,
 		  "invalid JSON");
-	parse_bad("[" EV_A ",{\"type\":\"b\",\"message\":\"\xff\"}]", INGEST_JSON, ERR_JSON,
-		  1, "invalid JSON");
+	parse_bad("[" EV_A ",{\"type\":\"b\",\"message\":\"\xff\"}]", INGEST_JSON, ERR_JSON, 1,
+		  "invalid JSON");
 	parse_bad("[" EV_A ",[" EV_B "]]", INGEST_JSON, ERR_EVENT, 1, "object");
 	parse_bad("{\"type\":\"a\"}", INGEST_JSON, ERR_EVENT, 0, "'message'");
 }
@@ -217,8 +217,7 @@ TEST(bad_arrays)
 	parse_bad("[" EV_A, INGEST_JSON, ERR_JSON, 0, "not terminated");
 	parse_bad("[" EV_A ",", INGEST_JSON, ERR_JSON, 1, "not terminated");
 	parse_bad("[" EV_A "," EV_B, INGEST_JSON, ERR_JSON, 1, "not terminated");
-	parse_bad("[{\"type\":\"a\",\"message\":\"]", INGEST_JSON, ERR_JSON, 0,
-		  "not terminated");
+	parse_bad("[{\"type\":\"a\",\"message\":\"]", INGEST_JSON, ERR_JSON, 0, "not terminated");
 	parse_bad("[" EV_A "] x", INGEST_JSON, ERR_JSON, 1, "after the array");
 	parse_bad("[" EV_A "][" EV_B "]", INGEST_JSON, ERR_JSON, 1, "after the array");
 	parse_bad("[]]", INGEST_JSON, ERR_JSON, 0, "after the array");
@@ -375,8 +374,11 @@ TEST(error_json)
 	ASSERT_STR_EQ(s, "{\"error\":\"say \\\"hi\\\"\\\\ \\n\\t now\",\"index\":0}");
 	free(s);
 
-	s = ingest_error_json("se\xc3\xb1" "al \xf0\x9f\x93\xa1", 12345);
-	ASSERT_STR_EQ(s, "{\"error\":\"se\xc3\xb1" "al \xf0\x9f\x93\xa1\",\"index\":12345}");
+	s = ingest_error_json("se\xc3\xb1"
+			      "al \xf0\x9f\x93\xa1",
+			      12345);
+	ASSERT_STR_EQ(s, "{\"error\":\"se\xc3\xb1"
+			 "al \xf0\x9f\x93\xa1\",\"index\":12345}");
 	free(s);
 }
 

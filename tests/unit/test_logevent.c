@@ -14,8 +14,8 @@
 
 #define US INT64_C(1000000)
 /* 2026-03-09T14:00:00.123456Z: the ingest time used by these tests. */
-#define NOW (INT64_C(1773064800) * US + 123456)
-#define NOW_TEXT "2026-03-09T14:00:00.123456Z"
+#define NOW       (INT64_C(1773064800) * US + 123456)
+#define NOW_TEXT  "2026-03-09T14:00:00.123456Z"
 #define UNTOUCHED INT64_C(-424242)
 
 /* An event of len bytes that must be rejected with code and a message
@@ -31,8 +31,8 @@ bad_n(const char *json, size_t len, int code, const char *needle)
 	strcpy(ev.type, "untouched");
 	rc = logevent_parse(json, len, NOW, &ev, errmsg);
 	if (rc != code || !strstr(errmsg, needle))
-		fprintf(stderr, "input: %.*s\nerrmsg: %s\nwanted: %s, '%s'\n", (int)len,
-			json, errmsg, err_str(code), needle);
+		fprintf(stderr, "input: %.*s\nerrmsg: %s\nwanted: %s, '%s'\n", (int)len, json,
+			errmsg, err_str(code), needle);
 	ASSERT_EQ(rc, code);
 	ASSERT_NOT_NULL(strstr(errmsg, needle));
 	ASSERT_LT(strlen(errmsg), LOGEVENT_ERRMSG_SIZE);
@@ -50,8 +50,7 @@ bad(const char *json, int code, const char *needle)
 
 /* An event that must be accepted with exactly this body, time and type. */
 static void
-good_now(const char *json, int64_t now_us, const char *body, int64_t ts_us,
-	 const char *type)
+good_now(const char *json, int64_t now_us, const char *body, int64_t ts_us, const char *type)
 {
 	struct logevent ev;
 	char errmsg[LOGEVENT_ERRMSG_SIZE] = "";
@@ -87,10 +86,8 @@ TEST(rejects_bad_json)
 	bad("{\"type\":\"a\" \"message\":\"m\"}", ERR_JSON, "invalid JSON");
 	bad("{type:\"a\",\"message\":\"m\"}", ERR_JSON, "invalid JSON");
 	bad("{'type':'a','message':'m'}", ERR_JSON, "invalid JSON");
-	bad("{\"type\":\"a\",\"message\":\"m\",\"data\":{\"n\":01}}", ERR_JSON,
-	    "invalid JSON");
-	bad("{\"type\":\"a\",\"message\":\"m\",\"data\":{\"n\":NaN}}", ERR_JSON,
-	    "invalid JSON");
+	bad("{\"type\":\"a\",\"message\":\"m\",\"data\":{\"n\":01}}", ERR_JSON, "invalid JSON");
+	bad("{\"type\":\"a\",\"message\":\"m\",\"data\":{\"n\":NaN}}", ERR_JSON, "invalid JSON");
 	/* A raw control character inside a string. */
 	bad("{\"type\":\"a\",\"message\":\"tab\there\"}", ERR_JSON, "invalid JSON");
 	bad("{\"type\":\"a\",\"message\":\"bad escape \\q\"}", ERR_JSON, "invalid JSON");
@@ -101,8 +98,8 @@ TEST(rejects_trailing_garbage)
 	bad("{\"type\":\"a\",\"message\":\"m\"} x", ERR_JSON, "invalid JSON");
 	bad("{\"type\":\"a\",\"message\":\"m\"}}", ERR_JSON, "invalid JSON");
 	bad("{\"type\":\"a\",\"message\":\"m\"},", ERR_JSON, "invalid JSON");
-	bad("{\"type\":\"a\",\"message\":\"m\"}{\"type\":\"a\",\"message\":\"m\"}",
-	    ERR_JSON, "invalid JSON");
+	bad("{\"type\":\"a\",\"message\":\"m\"}{\"type\":\"a\",\"message\":\"m\"}", ERR_JSON,
+	    "invalid JSON");
 	/* A NUL byte inside the given length is not the end of the text. */
 	static const char nul[] = "{\"type\":\"a\",\"message\":\"m\"}\0{}";
 	bad_n(nul, sizeof nul - 1, ERR_JSON, "invalid JSON");
@@ -112,8 +109,7 @@ TEST(rejects_duplicate_keys)
 {
 	bad("{\"type\":\"a\",\"type\":\"b\",\"message\":\"m\"}", ERR_JSON, "duplicate");
 	bad("{\"type\":\"a\",\"message\":\"m\",\"message\":\"m\"}", ERR_JSON, "duplicate");
-	bad("{\"type\":\"a\",\"message\":\"m\",\"data\":{\"k\":1,\"k\":2}}", ERR_JSON,
-	    "duplicate");
+	bad("{\"type\":\"a\",\"message\":\"m\",\"data\":{\"k\":1,\"k\":2}}", ERR_JSON, "duplicate");
 }
 
 TEST(rejects_invalid_utf8)
@@ -199,22 +195,19 @@ TEST(rejects_bad_timestamp)
 {
 	bad("{\"type\":\"a\",\"message\":\"m\",\"timestamp\":1773064800}", ERR_EVENT,
 	    "'timestamp'");
-	bad("{\"type\":\"a\",\"message\":\"m\",\"timestamp\":null}", ERR_EVENT,
-	    "'timestamp'");
-	bad("{\"type\":\"a\",\"message\":\"m\",\"timestamp\":{}}", ERR_EVENT,
-	    "'timestamp'");
-	bad("{\"type\":\"a\",\"message\":\"m\",\"timestamp\":\"\"}", ERR_EVENT,
-	    "'timestamp'");
+	bad("{\"type\":\"a\",\"message\":\"m\",\"timestamp\":null}", ERR_EVENT, "'timestamp'");
+	bad("{\"type\":\"a\",\"message\":\"m\",\"timestamp\":{}}", ERR_EVENT, "'timestamp'");
+	bad("{\"type\":\"a\",\"message\":\"m\",\"timestamp\":\"\"}", ERR_EVENT, "'timestamp'");
 	bad("{\"type\":\"a\",\"message\":\"m\",\"timestamp\":\"yesterday\"}", ERR_EVENT,
 	    "'timestamp'");
-	bad("{\"type\":\"a\",\"message\":\"m\",\"timestamp\":\"2023-02-29T00:00:00\"}",
-	    ERR_EVENT, "'timestamp'");
+	bad("{\"type\":\"a\",\"message\":\"m\",\"timestamp\":\"2023-02-29T00:00:00\"}", ERR_EVENT,
+	    "'timestamp'");
 	bad("{\"type\":\"a\",\"message\":\"m\",\"timestamp\":\"2026-03-09\"}", ERR_EVENT,
 	    "'timestamp'");
-	bad("{\"type\":\"a\",\"message\":\"m\",\"timestamp\":\"2026-03-09T14:00:00.\"}",
-	    ERR_EVENT, "'timestamp'");
-	bad("{\"type\":\"a\",\"message\":\"m\",\"timestamp\":\" 2026-03-09T14:00:00\"}",
-	    ERR_EVENT, "'timestamp'");
+	bad("{\"type\":\"a\",\"message\":\"m\",\"timestamp\":\"2026-03-09T14:00:00.\"}", ERR_EVENT,
+	    "'timestamp'");
+	bad("{\"type\":\"a\",\"message\":\"m\",\"timestamp\":\" 2026-03-09T14:00:00\"}", ERR_EVENT,
+	    "'timestamp'");
 }
 
 TEST(rejects_id)
@@ -290,12 +283,14 @@ TEST(unicode_is_kept_byte_for_byte)
 	good("{\"type\": \"agent\", \"message\": \"Diagnosticando servicio postgresql \xe2\x80\x94"
 	     " conexi\xc3\xb3n perdida, reintentando\xe2\x80\xa6 \xf0\x9f\x94\x8d\xe2\x9c\x85\","
 	     " \"timestamp\": \"2026-03-09T14:00:00.123456\","
-	     " \"data\": {\"se\xc3\xb1" "al\": \"\xf0\x9f\x93\xa1 a\xc3\xb1o\","
+	     " \"data\": {\"se\xc3\xb1"
+	     "al\": \"\xf0\x9f\x93\xa1 a\xc3\xb1o\","
 	     " \"esc\": \"caf\\u00e9 \\ud83d\\ude80\"}}",
 	     "{\"type\":\"agent\",\"message\":\"Diagnosticando servicio postgresql \xe2\x80\x94"
 	     " conexi\xc3\xb3n perdida, reintentando\xe2\x80\xa6 \xf0\x9f\x94\x8d\xe2\x9c\x85\","
 	     "\"timestamp\":\"2026-03-09T14:00:00.123456\","
-	     "\"data\":{\"se\xc3\xb1" "al\":\"\xf0\x9f\x93\xa1 a\xc3\xb1o\","
+	     "\"data\":{\"se\xc3\xb1"
+	     "al\":\"\xf0\x9f\x93\xa1 a\xc3\xb1o\","
 	     "\"esc\":\"caf\\u00e9 \\ud83d\\ude80\"}}",
 	     NOW, "agent");
 }
@@ -328,8 +323,7 @@ TEST(timestamp_is_verbatim)
 	     "{\"timestamp\":\"2026-03-09t14:00:00z\",\"type\":\"a\",\"message\":\"m\"}",
 	     INT64_C(1773064800) * US, "a");
 	/* The producer's time is kept even when now_us differs. */
-	good_now("{\"type\":\"a\",\"message\":\"m\",\"timestamp\":\"1999-12-31T23:59:59Z\"}",
-		 NOW,
+	good_now("{\"type\":\"a\",\"message\":\"m\",\"timestamp\":\"1999-12-31T23:59:59Z\"}", NOW,
 		 "{\"type\":\"a\",\"message\":\"m\",\"timestamp\":\"1999-12-31T23:59:59Z\"}",
 		 INT64_C(946684799) * US, "a");
 }
@@ -337,8 +331,8 @@ TEST(timestamp_is_verbatim)
 TEST(timestamp_added_when_absent)
 {
 	good("{\"type\":\"system\",\"message\":\"started\"}",
-	     "{\"type\":\"system\",\"message\":\"started\",\"timestamp\":\"" NOW_TEXT "\"}",
-	     NOW, "system");
+	     "{\"type\":\"system\",\"message\":\"started\",\"timestamp\":\"" NOW_TEXT "\"}", NOW,
+	     "system");
 	/* After a last member that ends in '}', and with trailing space. */
 	good(" { \"type\" : \"a\" , \"message\" : \"m\" , \"data\" : { \"k\" : \"}\" } } \n\t",
 	     "{\"type\":\"a\",\"message\":\"m\",\"data\":{\"k\":\"}\"},\"timestamp\":\"" NOW_TEXT

@@ -21,8 +21,8 @@
 #include "logevent.h"
 #include "store.h"
 
-#define US INT64_C(1000000)
-#define NOW (INT64_C(1773064800) * US + 123456)
+#define US       INT64_C(1000000)
+#define NOW      (INT64_C(1773064800) * US + 123456)
 #define NOW_TEXT "2026-03-09T14:00:00.123456Z"
 
 static char root[64];
@@ -80,8 +80,8 @@ open_fails(const char *path, int flags, int code, const char *needle)
 	store *st = store_open(path, flags, &err, errmsg, sizeof errmsg);
 
 	if (st || err != code || !strstr(errmsg, needle))
-		fprintf(stderr, "store_open(%s): %s (%d, %s), wanted %s and '%s'\n", path,
-			errmsg, err, err_str(err), err_str(code), needle);
+		fprintf(stderr, "store_open(%s): %s (%d, %s), wanted %s and '%s'\n", path, errmsg,
+			err, err_str(err), err_str(code), needle);
 	ASSERT_NULL(st);
 	ASSERT_EQ(err, code);
 	ASSERT_NOT_NULL(strstr(errmsg, code == ERR_SYS ? root : path));
@@ -236,12 +236,12 @@ assert_epoch(const char *epoch)
 
 /* Three events as a producer sends them... */
 #define EV1 "{\"type\":\"system\",\"message\":\"one\",\"timestamp\":\"2026-03-09T14:00:00.123456\"}"
-#define EV2                                                                    \
-	"{ \"type\" : \"agent\" ,"                                             \
+#define EV2                                                                       \
+	"{ \"type\" : \"agent\" ,"                                                \
 	" \"message\" : \"Diagnosticando servicio postgresql \xf0\x9f\x94\x8d\"," \
 	" \"data\" : { \"step\" : \"diagnose\" , \"n\" : 0.10 } }"
-#define EV3                                                                    \
-	"{\"type\":\"error\",\"message\":\"three\","                           \
+#define EV3                                          \
+	"{\"type\":\"error\",\"message\":\"three\"," \
 	"\"timestamp\":\"2026-03-09T16:00:00+02:00\",\"host\":\"db-1\"}"
 /* ...and as stored: the second has no timestamp, so it gets NOW's. */
 #define EV2_BODY                                                               \
@@ -289,8 +289,7 @@ TEST(open_creates_folders_and_wal_file)
 	ASSERT_STR_EQ(sq_text(db, "PRAGMA journal_mode", buf, sizeof buf), "wal");
 	ASSERT_EQ(sq_int(db, "PRAGMA user_version"), store_latest_version());
 	ASSERT_EQ(sq_int(db, "PRAGMA auto_vacuum"), 2); /* incremental */
-	ASSERT_STR_EQ(sq_text(db, "SELECT value FROM meta WHERE key = 'epoch'", buf,
-			      sizeof buf),
+	ASSERT_STR_EQ(sq_text(db, "SELECT value FROM meta WHERE key = 'epoch'", buf, sizeof buf),
 		      epoch);
 	ASSERT_EQ(sq_int(db, "SELECT count(*) FROM journal"), 0);
 	sqlite3_close(db);
@@ -506,8 +505,7 @@ TEST(retention_deletes)
 	deleted = 0;
 	max_id = 100;
 	ASSERT_OK(store_begin(st));
-	ASSERT_OK(store_delete_older(st, t0 + 5 * US, NULL, except_b, 1, 100, &deleted,
-				     &max_id));
+	ASSERT_OK(store_delete_older(st, t0 + 5 * US, NULL, except_b, 1, 100, &deleted, &max_id));
 	ASSERT_OK(store_commit(st));
 	ASSERT_EQ(deleted, 1);
 	ASSERT_EQ(max_id, 100);
@@ -657,8 +655,8 @@ TEST(missing_file)
 	open_fails(path_in(path, sizeof path, "missing.db"), STORE_READONLY, ERR_IO,
 		   "unable to open");
 	ASSERT(!file_exists(path));
-	open_fails(path_in(path, sizeof path, "nowhere/missing.db"), STORE_READONLY,
-		   ERR_IO, "unable to open");
+	open_fails(path_in(path, sizeof path, "nowhere/missing.db"), STORE_READONLY, ERR_IO,
+		   "unable to open");
 	ASSERT(!file_exists(path_in(path, sizeof path, "nowhere")));
 }
 
@@ -749,11 +747,9 @@ TEST(audit_view)
 		      "agent");
 	ASSERT_STR_EQ(sq_text(db, "SELECT message FROM events WHERE id = 2", buf, sizeof buf),
 		      "Diagnosticando servicio postgresql \xf0\x9f\x94\x8d");
-	ASSERT_STR_EQ(sq_text(db, "SELECT timestamp FROM events WHERE id = 2", buf,
-			      sizeof buf),
+	ASSERT_STR_EQ(sq_text(db, "SELECT timestamp FROM events WHERE id = 2", buf, sizeof buf),
 		      NOW_TEXT);
-	ASSERT_STR_EQ(sq_text(db, "SELECT timestamp FROM events WHERE id = 3", buf,
-			      sizeof buf),
+	ASSERT_STR_EQ(sq_text(db, "SELECT timestamp FROM events WHERE id = 3", buf, sizeof buf),
 		      "2026-03-09T16:00:00+02:00");
 	ASSERT_STR_EQ(sq_text(db, "SELECT json_extract(data, '$.step') FROM events WHERE id = 2",
 			      buf, sizeof buf),
@@ -797,8 +793,7 @@ normalise_sql(const char *sql)
 			space = 1;
 			continue;
 		}
-		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
-		    c == '\v') {
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v') {
 			space = 1;
 			continue;
 		}

@@ -12,7 +12,7 @@
 #define US INT64_C(1000000)
 /* 2026-03-09T14:00:00Z, the seed's example time, in seconds. */
 #define SEED_SECS INT64_C(1773064800)
-#define SEED_US (SEED_SECS * US + 123456)
+#define SEED_US   (SEED_SECS * US + 123456)
 /* Returned by the parsers only if they wrote to *us_out on failure. */
 #define UNTOUCHED INT64_C(-424242)
 
@@ -52,8 +52,7 @@ TEST(parse_seed_form)
 	ASSERT_EQ(parse_ok("1969-12-31T23:59:59.999999Z"), -1);
 	ASSERT_EQ(parse_ok("1969-07-20T20:17:40Z"), INT64_C(-14182940) * US);
 	ASSERT_EQ(parse_ok("0001-01-01T00:00:00Z"), INT64_C(-62135596800) * US);
-	ASSERT_EQ(parse_ok("9999-12-31T23:59:59.999999Z"),
-		  INT64_C(253402300799) * US + 999999);
+	ASSERT_EQ(parse_ok("9999-12-31T23:59:59.999999Z"), INT64_C(253402300799) * US + 999999);
 }
 
 TEST(parse_offsets)
@@ -110,9 +109,8 @@ TEST(parse_calendar)
 
 	/* The last day of every month of 2026, and the day after it rejected. */
 	static const char *last[] = {
-		"2026-01-31", "2026-02-28", "2026-03-31", "2026-04-30",
-		"2026-05-31", "2026-06-30", "2026-07-31", "2026-08-31",
-		"2026-09-30", "2026-10-31", "2026-11-30", "2026-12-31",
+		"2026-01-31", "2026-02-28", "2026-03-31", "2026-04-30", "2026-05-31", "2026-06-30",
+		"2026-07-31", "2026-08-31", "2026-09-30", "2026-10-31", "2026-11-30", "2026-12-31",
 	};
 	for (size_t i = 0; i < sizeof last / sizeof last[0]; i++) {
 		char text[32];
@@ -278,7 +276,7 @@ round_trip(int64_t us)
 
 TEST(format_round_trip)
 {
-	const int64_t first = INT64_C(-62135596800) * US;        /* 0001-01-01 */
+	const int64_t first = INT64_C(-62135596800) * US;         /* 0001-01-01 */
 	const int64_t last = INT64_C(253402300799) * US + 999999; /* 9999-12-31 */
 
 	round_trip(0);
@@ -359,9 +357,28 @@ TEST(durations)
 TEST(duration_rejects)
 {
 	static const char *bad[] = {
-		"", "s", "m", "10", "0s", "00m", "0d", "10x", "10S", "10ms",
-		"10 m", "-5m", "+5m", " 5m", "5m ", "5.5h", "1e3s", "5mm", "h5",
-		"1h30m", "10w", "10y",
+		"",
+		"s",
+		"m",
+		"10",
+		"0s",
+		"00m",
+		"0d",
+		"10x",
+		"10S",
+		"10ms",
+		"10 m",
+		"-5m",
+		"+5m",
+		" 5m",
+		"5m ",
+		"5.5h",
+		"1e3s",
+		"5mm",
+		"h5",
+		"1h30m",
+		"10w",
+		"10y",
 		/* too many for int64 microseconds */
 		"106751992d",
 		"99999999999999999999d",

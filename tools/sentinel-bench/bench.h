@@ -25,8 +25,8 @@ struct bench_opts {
 	int json;
 	int header;
 	int verbose;
-	double timeout_s;  /* the hard limit of one run */
-	pid_t pid;         /* the server, 0: find it by post-url's port */
+	double timeout_s; /* the hard limit of one run */
+	pid_t pid;        /* the server, 0: find it by post-url's port */
 
 	/* ingest-http, ingest-ws, replay */
 	unsigned batch;

@@ -115,7 +115,8 @@ bench_events_json(struct buf *b, uint64_t seq, unsigned count, int array, int64_
 	for (unsigned i = 0; i < count; i++) {
 		const char *tpl = templates[(seq + i) % (sizeof templates / sizeof templates[0])];
 		if (t_us)
-			snprintf(t, sizeof t, "\"t\":%lld,", (long long)(t_us + (int64_t)(t_step * i)));
+			snprintf(t, sizeof t, "\"t\":%lld,",
+				 (long long)(t_us + (int64_t)(t_step * i)));
 		if ((i && buf_append(b, ",", 1)) ||
 		    buf_printf(b, tpl, t, (unsigned long long)(seq + i)))
 			return ERR_NOMEM;

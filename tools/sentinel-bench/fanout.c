@@ -38,13 +38,13 @@
 #include "wsc.h"
 
 #define DEFAULT_SUBSCRIBERS 100
-#define DEFAULT_RATE 10000
-#define DEFAULT_SECONDS 10
-#define DEFAULT_WARMUP 1
-#define DEFAULT_DRAIN 10
-#define DEFAULT_THREADS 1
-#define DEFAULT_PUBLISHERS 16
-#define DEFAULT_TICK_MS 1
+#define DEFAULT_RATE        10000
+#define DEFAULT_SECONDS     10
+#define DEFAULT_WARMUP      1
+#define DEFAULT_DRAIN       10
+#define DEFAULT_THREADS     1
+#define DEFAULT_PUBLISHERS  16
+#define DEFAULT_TICK_MS     1
 /* Subscriber handshakes in progress at once, per worker. */
 #define CONNECT_WINDOW 128
 /* How often loops look at the shared state. */
@@ -72,14 +72,14 @@ struct worker {
 	struct event *poll;
 	struct sub *subs;
 	unsigned nsubs, launched, established;
-	struct hist lat;        /* µs, events due in the window */
-	uint64_t received;      /* probe events received */
-	uint64_t in_window;     /* receipts during the window */
-	uint64_t other;         /* messages that are not probes */
+	struct hist lat;    /* µs, events due in the window */
+	uint64_t received;  /* probe events received */
+	uint64_t in_window; /* receipts during the window */
+	uint64_t other;     /* messages that are not probes */
 	_Atomic uint64_t received_pub;
 	_Atomic unsigned established_pub;
 	_Atomic unsigned closed_pub;
-	char why[128];          /* why the first subscriber closed */
+	char why[128]; /* why the first subscriber closed */
 };
 
 struct pub_conn {
@@ -102,14 +102,14 @@ struct fanout {
 	struct event *tick, *poll, *deadline;
 	struct pub_conn *conns;
 	unsigned nconns;
-	int64_t t_start;       /* when event 0 is due, realtime µs */
-	double step;           /* µs between events */
+	int64_t t_start; /* when event 0 is due, realtime µs */
+	double step;     /* µs between events */
 	uint64_t total, next, published;
-	int64_t max_lag_us;    /* the furthest a post fell behind its schedule */
+	int64_t max_lag_us; /* the furthest a post fell behind its schedule */
 	uint64_t errors;
 	char first_error[256];
 	int publishing_done;
-	int64_t drain_until;   /* monotonic µs */
+	int64_t drain_until; /* monotonic µs */
 	int timed_out, connect_failed;
 	struct bench_cpu cpu;
 	int64_t cpu_w0;
@@ -304,7 +304,8 @@ pub_answered(httpc *c, int status, const char *body, size_t len, void *arg)
 	if (status < 0) {
 		pub_failed(f, httpc_errmsg(c));
 	} else if (status != 200) {
-		snprintf(what, sizeof what, "HTTP %d %.*s", status, (int)(len > 120 ? 120 : len), body);
+		snprintf(what, sizeof what, "HTTP %d %.*s", status, (int)(len > 120 ? 120 : len),
+			 body);
 		pub_failed(f, what);
 	} else {
 		f->published += pc->n;
@@ -388,7 +389,8 @@ worker_totals(struct fanout *f, uint64_t *received, unsigned *established, unsig
 	*received = 0;
 	*established = *closed = 0;
 	for (unsigned i = 0; i < f->threads; i++) {
-		*received += atomic_load_explicit(&f->workers[i].received_pub, memory_order_relaxed);
+		*received +=
+			atomic_load_explicit(&f->workers[i].received_pub, memory_order_relaxed);
 		*established += atomic_load(&f->workers[i].established_pub);
 		*closed += atomic_load(&f->workers[i].closed_pub);
 	}
@@ -578,7 +580,8 @@ fill_report(struct fanout *f, struct totals *t, struct report *r)
 {
 	uint64_t expected = f->published * f->subscribers;
 	char d50[32], d99[32], d999[32], dmax[32], lag[32];
-	double p50 = (double)hist_quantile(&t->lat, 0.5), p99 = (double)hist_quantile(&t->lat, 0.99),
+	double p50 = (double)hist_quantile(&t->lat, 0.5),
+	       p99 = (double)hist_quantile(&t->lat, 0.99),
 	       p999 = (double)hist_quantile(&t->lat, 0.999);
 	int short_run = f->connect_failed || f->timed_out || f->errors || t->closed ||
 			f->published < f->total || t->received < expected;
@@ -643,7 +646,8 @@ bench_fanout(const struct bench_opts *o, struct report *r)
 	report_param(r, "threads", f.threads);
 
 	if (proc_raise_nofile(f.subscribers + f.publishers + 64)) {
-		log_error("cannot raise the open-file limit to %u", f.subscribers + f.publishers + 64);
+		log_error("cannot raise the open-file limit to %u",
+			  f.subscribers + f.publishers + 64);
 		report_note(r, "open-file limit too low");
 		r->incomplete = 1;
 		return 1;

@@ -20,9 +20,9 @@
 #include "hist.h"
 #include "log.h"
 
-#define BLOCK 4096
-#define FILE_BLOCKS 1024 /* a 4 MiB file, the WAL's size target */
-#define DEFAULT_COUNT 2000
+#define BLOCK           4096
+#define FILE_BLOCKS     1024 /* a 4 MiB file, the WAL's size target */
+#define DEFAULT_COUNT   2000
 #define DEFAULT_SECONDS 10.0
 
 /* Write the whole file once and sync it. Returns 0, or -1 with errno set. */
@@ -50,7 +50,8 @@ bench_fsync(const struct bench_opts *o, struct report *r)
 
 	report_param(r, "count", count);
 	hist_init(&h);
-	if (snprintf(path, sizeof path, "%s/sentinel-bench-fsync-XXXXXX", dir) >= (int)sizeof path) {
+	if (snprintf(path, sizeof path, "%s/sentinel-bench-fsync-XXXXXX", dir) >=
+	    (int)sizeof path) {
 		log_error("--dir is too long");
 		r->incomplete = 1;
 		return 1;

@@ -45,8 +45,7 @@ struct httpc {
 	char errmsg[256];
 };
 
-static int
-set_err(httpc *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int set_err(httpc *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Record why the request failed; returns ERR_IO. */
 static int
@@ -230,7 +229,8 @@ flush(httpc *c)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN)
-				return event_add(c->wev, NULL) ? set_err(c, "cannot arm an event") : 0;
+				return event_add(c->wev, NULL) ? set_err(c, "cannot arm an event")
+							       : 0;
 			return set_err(c, "cannot send: %s", strerror(errno));
 		}
 		while (c->iov_at < c->iov_count && (size_t)n >= c->iov[c->iov_at].iov_len) {
@@ -336,8 +336,8 @@ httpc_request(httpc *c, const char *method, const char *path, const char *conten
 	if (c->fd < 0 && (rc = connect_server(c)))
 		return rc;
 	n = snprintf(c->head, sizeof c->head,
-		     "%s %s HTTP/1.1\r\nHost: %s\r\n%s%s%sContent-Length: %zu\r\n\r\n", method, path,
-		     c->u->host_header, content_type ? "Content-Type: " : "",
+		     "%s %s HTTP/1.1\r\nHost: %s\r\n%s%s%sContent-Length: %zu\r\n\r\n", method,
+		     path, c->u->host_header, content_type ? "Content-Type: " : "",
 		     content_type ? content_type : "", content_type ? "\r\n" : "", len);
 	if (n < 0 || (size_t)n >= sizeof c->head)
 		return set_err(c, "the request head is too long");

@@ -22,8 +22,8 @@
 #include "wsc.h"
 
 #define DEFAULT_CONNECTIONS 1000
-#define DEFAULT_SETTLE 2.0
-#define CONNECT_WINDOW 128
+#define DEFAULT_SETTLE      2.0
+#define CONNECT_WINDOW      128
 
 struct idle {
 	const struct bench_opts *o;
@@ -119,8 +119,7 @@ static const struct wsc_ops idle_ops = {
 static void
 launch(struct idle *d)
 {
-	while (!d->closed && d->launched < d->k &&
-	       d->launched - d->established < CONNECT_WINDOW) {
+	while (!d->closed && d->launched < d->k && d->launched - d->established < CONNECT_WINDOW) {
 		struct wsc *c = &d->conns[d->launched++];
 		c->ops = &idle_ops;
 		c->arg = d;

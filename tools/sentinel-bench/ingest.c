@@ -27,24 +27,24 @@
 #include "log.h"
 #include "wsc.h"
 
-#define DEFAULT_BATCH 1000
+#define DEFAULT_BATCH     1000
 #define DEFAULT_PRODUCERS 2
-#define DEFAULT_EVENTS 1000000
-#define DEFAULT_WINDOW 8
-#define WINDOW_MAX 64
+#define DEFAULT_EVENTS    1000000
+#define DEFAULT_WINDOW    8
+#define WINDOW_MAX        64
 
 struct ingest_run;
 
 struct producer {
 	struct ingest_run *run;
 	unsigned index;
-	uint64_t unsent;     /* events not yet sent */
-	unsigned in_flight;  /* requests or messages awaiting their answer */
+	uint64_t unsent;             /* events not yet sent */
+	unsigned in_flight;          /* requests or messages awaiting their answer */
 	unsigned sizes[WINDOW_MAX];  /* events in each, oldest first (a ring) */
 	int64_t sent_us[WINDOW_MAX]; /* when each was sent */
-	unsigned head;       /* ring index of the oldest */
-	struct buf full;     /* the body of a full batch */
-	struct buf part;     /* the body of the last, smaller batch */
+	unsigned head;               /* ring index of the oldest */
+	struct buf full;             /* the body of a full batch */
+	struct buf part;             /* the body of the last, smaller batch */
 	httpc *http;
 	struct wsc ws;
 	unsigned char *frame; /* LWS_PRE + the message, for lws to mask in place */
@@ -54,20 +54,20 @@ struct producer {
 
 struct ingest_run {
 	const struct bench_opts *o;
-	int ws;              /* /ws/ingest, else HTTP */
+	int ws; /* /ws/ingest, else HTTP */
 	unsigned batch, producers, window;
 	uint64_t events;
 	struct event_base *base;
 	struct lws_context *lws;
 	struct event *deadline;
 	struct producer *p;
-	unsigned active;     /* producers not done */
+	unsigned active; /* producers not done */
 	uint64_t accepted, requests, errors;
-	struct hist lat;     /* request (or message) latency, µs */
-	int64_t t0, t1;      /* first send, last answer */
+	struct hist lat; /* request (or message) latency, µs */
+	int64_t t0, t1;  /* first send, last answer */
 	int timed_out;
 	char first_error[256];
-	size_t bytes_sent;   /* request bodies */
+	size_t bytes_sent; /* request bodies */
 };
 
 /* The producer is done; the last one ends the run. */
@@ -180,8 +180,8 @@ http_answered(httpc *c, int status, const char *body, size_t len, void *arg)
 		return;
 	}
 	if (status != 200 || take_answer(p, body, len)) {
-		snprintf(detail, sizeof detail, "HTTP %d %.*s", status, (int)(len > 120 ? 120 : len),
-			 body);
+		snprintf(detail, sizeof detail, "HTTP %d %.*s", status,
+			 (int)(len > 120 ? 120 : len), body);
 		producer_error(p, "unexpected answer", detail);
 		return;
 	}
@@ -289,8 +289,9 @@ static int
 setup(struct ingest_run *run)
 {
 	uint64_t share = run->events / run->producers, extra = run->events % run->producers;
-	struct timeval tv = {(time_t)run->o->timeout_s,
-			     (suseconds_t)((run->o->timeout_s - (double)(time_t)run->o->timeout_s) * 1e6)};
+	struct timeval tv = {
+		(time_t)run->o->timeout_s,
+		(suseconds_t)((run->o->timeout_s - (double)(time_t)run->o->timeout_s) * 1e6)};
 
 	hist_init(&run->lat);
 	run->base = bench_base_new();
@@ -310,8 +311,8 @@ setup(struct ingest_run *run)
 		p->ws.ops = &ingest_ops;
 		p->ws.arg = p;
 		if (bench_events_json(&p->full, (uint64_t)i * 1000000, run->batch, run->ws, 0, 0) ||
-		    bench_events_json(&p->part, (uint64_t)i * 1000000, (unsigned)(p->unsent % run->batch),
-				      run->ws, 0, 0))
+		    bench_events_json(&p->part, (uint64_t)i * 1000000,
+				      (unsigned)(p->unsent % run->batch), run->ws, 0, 0))
 			return -1;
 		if (!run->ws && !(p->http = httpc_new(run->base, &run->o->post, http_answered, p)))
 			return -1;

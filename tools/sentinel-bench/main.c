@@ -18,8 +18,8 @@
 #include "version.h"
 
 #define DEFAULT_POST_URL "http://127.0.0.1:8000/api/events"
-#define DEFAULT_WS_URL "ws://127.0.0.1:8000/ws/logs"
-#define DEFAULT_TIMEOUT 120.0
+#define DEFAULT_WS_URL   "ws://127.0.0.1:8000/ws/logs"
+#define DEFAULT_TIMEOUT  120.0
 
 static const char usage[] =
 	"Usage: sentinel-bench SCENARIO [OPTIONS]\n"
@@ -102,7 +102,7 @@ enum {
 };
 
 /* Bit of a scenario option in the masks below. */
-#define BIT(opt) (1ull << ((opt) - OPT_BATCH))
+#define BIT(opt) (1ull << ((opt)-OPT_BATCH))
 
 struct scenario {
 	const char *name;
@@ -122,8 +122,7 @@ static const struct scenario scenarios[] = {
 	{"fsync", bench_fsync, BIT(OPT_DIR) | BIT(OPT_COUNT) | BIT(OPT_SECONDS)},
 };
 
-static int
-usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Say what is wrong with the command line; returns exit status 2. */
 static int
@@ -398,7 +397,8 @@ main(int argc, char **argv)
 		if ((given & BIT(opt)) && !(sc->options & BIT(opt))) {
 			for (idx = 0; options[idx].val != opt; idx++)
 				;
-			return usage_error("--%s does not apply to %s", options[idx].name, sc->name);
+			return usage_error("--%s does not apply to %s", options[idx].name,
+					   sc->name);
 		}
 	}
 	if ((rc = take_urls(&o, post, ws, ingest)))

@@ -173,8 +173,8 @@ proc_raise_nofile(unsigned long need)
 	if (getrlimit(RLIMIT_NOFILE, &rl))
 		return ERR_SYS;
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
-		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need
-										   : rl.rlim_max;
+		rl.rlim_cur =
+			rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl))
 			return ERR_SYS;
 	}

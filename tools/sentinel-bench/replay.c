@@ -21,7 +21,7 @@
 #include "wsc.h"
 
 #define DEFAULT_EVENTS 1000000
-#define FILL_BATCH 1000
+#define FILL_BATCH     1000
 #define FILL_PRODUCERS 2
 
 struct replay {

@@ -122,13 +122,17 @@ report_print(const struct report *r, FILE *f, int json)
 		return -1;
 	if (json) {
 		/* The parameters come first: report_param() wrote them there. */
-		n = fprintf(f, "{\"scenario\":\"%s\"%.*s,\"value\":%.6g,\"unit\":\"%s\","
+		n = fprintf(f,
+			    "{\"scenario\":\"%s\"%.*s,\"value\":%.6g,\"unit\":\"%s\","
 			    "\"complete\":%s}\n",
 			    r->scenario, (int)r->json.len, r->json.data ? r->json.data : "",
 			    isfinite(r->value) ? r->value : 0.0, r->unit,
 			    r->incomplete ? "false" : "true");
 	} else {
-		group_digits(r->value, fabs(r->value) >= 100 ? 0 : fabs(r->value) >= 10 ? 1 : 2,
+		group_digits(r->value,
+			     fabs(r->value) >= 100  ? 0
+			     : fabs(r->value) >= 10 ? 1
+						    : 2,
 			     value, sizeof value);
 		n = fprintf(f, "| %s%s%s%s | %.*s | %s%s | %s | %.*s |\n", r->scenario,
 			    r->label ? " (" : "", r->label ? r->label : "", r->label ? ")" : "",

@@ -17,9 +17,9 @@ struct report {
 	struct buf params; /* "batch=1000 producers=2" */
 	double value;      /* the headline figure */
 	const char *unit;
-	struct buf notes;  /* "p99 3.1 ms; 0 errors" */
-	struct buf json;   /* ,"key":value members after the fixed ones */
-	int incomplete;    /* the run failed or timed out: the figure is partial */
+	struct buf notes; /* "p99 3.1 ms; 0 errors" */
+	struct buf json;  /* ,"key":value members after the fixed ones */
+	int incomplete;   /* the run failed or timed out: the figure is partial */
 	int nomem;
 };
 

@@ -17,8 +17,7 @@
 
 #include "err.h"
 
-static int
-refuse(char *errmsg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int refuse(char *errmsg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int
 refuse(char *errmsg, const char *fmt, ...)
@@ -68,8 +67,10 @@ resolve(struct url *u, char *errmsg)
 			break;
 	if (!ai) {
 		freeaddrinfo(list);
-		return refuse(errmsg, "'%s' is not a loopback address: sentinel-bench only "
-			      "loads a server on this machine", u->host);
+		return refuse(errmsg,
+			      "'%s' is not a loopback address: sentinel-bench only "
+			      "loads a server on this machine",
+			      u->host);
 	}
 	memcpy(&u->addr, ai->ai_addr, ai->ai_addrlen);
 	u->addrlen = ai->ai_addrlen;
@@ -123,8 +124,8 @@ url_parse(const char *text, enum url_scheme scheme, struct url *out, char *errms
 	}
 	if (*p && *p != '/' && *p != '?')
 		return refuse(errmsg, "'%s': unexpected '%c' after the host", text, *p);
-	rc = snprintf(u.path, sizeof u.path, "%s%.*s", *p == '/' ? "" : "/",
-		      (int)strcspn(p, "#"), p);
+	rc = snprintf(u.path, sizeof u.path, "%s%.*s", *p == '/' ? "" : "/", (int)strcspn(p, "#"),
+		      p);
 	if (rc < 0 || (size_t)rc >= sizeof u.path)
 		return refuse(errmsg, "'%s': the path is too long", text);
 	snprintf(u.host_header, sizeof u.host_header, strchr(u.host, ':') ? "[%s]:%d" : "%s:%d",

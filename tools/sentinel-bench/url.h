@@ -11,19 +11,19 @@
 #include <sys/socket.h>
 
 #define URL_ERRMSG_SIZE 256
-#define URL_PATH_MAX 1024
+#define URL_PATH_MAX    1024
 
 enum url_scheme { URL_HTTP, URL_WS };
 
 struct url {
 	enum url_scheme scheme;
-	char host[256];        /* as written, IPv6 without brackets */
+	char host[256]; /* as written, IPv6 without brackets */
 	int port;
-	char host_header[272]; /* host[:port] as the Host header wants it */
-	char path[URL_PATH_MAX]; /* path and query, at least "/" */
+	char host_header[272];        /* host[:port] as the Host header wants it */
+	char path[URL_PATH_MAX];      /* path and query, at least "/" */
 	struct sockaddr_storage addr; /* the resolved loopback address */
 	socklen_t addrlen;
-	char addr_text[64];    /* that address as text, for libwebsockets */
+	char addr_text[64]; /* that address as text, for libwebsockets */
 };
 
 /*

@@ -37,10 +37,10 @@ struct wsc {
 	const struct wsc_ops *ops;
 	void *arg;
 	enum wsc_state state;
-	struct lws *wsi;  /* NULL once the connection is gone */
+	struct lws *wsi; /* NULL once the connection is gone */
 	unsigned closing : 1;
 	unsigned msg_dropped : 1;
-	char *msg;        /* a message arriving in fragments */
+	char *msg; /* a message arriving in fragments */
 	size_t msg_len, msg_cap;
 };
 

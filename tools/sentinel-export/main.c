@@ -27,7 +27,7 @@
 #include "timestamp.h"
 #include "version.h"
 
-#define PROG "sentinel-export"
+#define PROG            "sentinel-export"
 #define OUT_BUFFER_SIZE ((size_t)1 << 20)
 
 static const char usage[] =
@@ -65,11 +65,11 @@ struct options {
 /* Where the lines go, and the line being built. */
 struct output {
 	FILE *f;
-	const char *name;     /* for messages */
+	const char *name; /* for messages */
 	char *line;
 	size_t line_cap;
-	int write_errno;      /* errno of the failed write, 0 if none */
-	int64_t bad_id;       /* id of a stored body that is not an object */
+	int write_errno; /* errno of the failed write, 0 if none */
+	int64_t bad_id;  /* id of a stored body that is not an object */
 };
 
 /* Say what is wrong with the command line; returns -1. */
@@ -135,7 +135,8 @@ parse_types(struct options *opt, const char *arg)
 			*comma = '\0';
 		if (!logevent_type_valid(p, strlen(p)))
 			return usage_error("invalid --type '%s': each type must be 1-64 "
-					   "characters of A-Za-z0-9_.:-", arg);
+					   "characters of A-Za-z0-9_.:-",
+					   arg);
 		opt->types[opt->range.type_count++] = p;
 		if (!comma)
 			break;
@@ -190,7 +191,8 @@ parse_args(struct options *opt, int argc, char **argv)
 		case OPT_AFTER_ID:
 			if (parse_id(optarg, &opt->range.after_id))
 				return usage_error("invalid --after-id '%s': expected a "
-						   "non-negative integer", optarg);
+						   "non-negative integer",
+						   optarg);
 			break;
 		case OPT_TYPE:
 			if (parse_types(opt, optarg))
@@ -226,8 +228,7 @@ write_row(const struct store_row *row, void *arg)
 	size_t need = row->body_len + LOGEVENT_WIRE_OVERHEAD + 1, n;
 
 	/* logevent_wire_write() needs an object with at least one member. */
-	if (row->body_len < 3 || row->body[0] != '{' ||
-	    row->body[row->body_len - 1] != '}') {
+	if (row->body_len < 3 || row->body[0] != '{' || row->body[row->body_len - 1] != '}') {
 		o->bad_id = row->id;
 		return ERR_CORRUPT;
 	}
@@ -320,8 +321,7 @@ finish_output(struct output *o, const char *path, const char *tmp)
 		return -1;
 	}
 	if (tmp && rename(tmp, path) != 0) {
-		fprintf(stderr, PROG ": cannot rename %s to %s: %s\n", tmp, path,
-			strerror(errno));
+		fprintf(stderr, PROG ": cannot rename %s to %s: %s\n", tmp, path, strerror(errno));
 		return -1;
 	}
 	return 0;

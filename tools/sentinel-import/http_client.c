@@ -28,14 +28,14 @@
 #include "err.h"
 
 #define HTTP_TIMEOUT_SEC 120
-#define HTTP_HEAD_MAX ((size_t)64 << 10)
-#define HTTP_BODY_MAX ((size_t)16 << 20)
+#define HTTP_HEAD_MAX    ((size_t)64 << 10)
+#define HTTP_BODY_MAX    ((size_t)16 << 20)
 
 struct http_client {
-	char host[256];   /* as written in the URL, without brackets */
+	char host[256]; /* as written in the URL, without brackets */
 	char port[8];
 	char host_header[300];
-	int fd;           /* -1 when not connected */
+	int fd; /* -1 when not connected */
 	int maybe_sent;
 	char errmsg[512];
 };
@@ -249,8 +249,7 @@ find_header(const char *head, const char *name, size_t *len_out)
 {
 	size_t nlen = strlen(name);
 
-	for (const char *p = strstr(head, "\r\n"); p && p[2] != '\r';
-	     p = strstr(p + 2, "\r\n")) {
+	for (const char *p = strstr(head, "\r\n"); p && p[2] != '\r'; p = strstr(p + 2, "\r\n")) {
 		const char *line = p + 2;
 		if (strncasecmp(line, name, nlen) == 0 && line[nlen] == ':') {
 			const char *v = line + nlen + 1, *e = strstr(v, "\r\n");
@@ -279,8 +278,9 @@ read_response(http_client *c, struct http_response *resp)
 		n = read_more(c->fd, &buf, &len, &cap, HTTP_HEAD_MAX);
 		if (n <= 0) {
 			rc = set_err(c, ERR_IO, "no answer from %s: %s", c->host_header,
-				     n == 0 ? "the connection was closed"
-				     : errno == EAGAIN ? "timed out" : strerror(errno));
+				     n == 0            ? "the connection was closed"
+				     : errno == EAGAIN ? "timed out"
+						       : strerror(errno));
 			goto fail;
 		}
 		buf[len] = '\0';
@@ -294,20 +294,23 @@ read_response(http_client *c, struct http_response *resp)
 	}
 	if (minor == 0)
 		keep = 0;
-	if ((v = find_header(buf, "connection", &vlen)) && vlen == 5 &&
-	    !strncasecmp(v, "close", 5))
+	if ((v = find_header(buf, "connection", &vlen)) && vlen == 5 && !strncasecmp(v, "close", 5))
 		keep = 0;
 	if (find_header(buf, "transfer-encoding", &vlen)) {
-		rc = set_err(c, ERR_IO, "%s answered with a transfer encoding, which this "
-			     "client does not support", c->host_header);
+		rc = set_err(c, ERR_IO,
+			     "%s answered with a transfer encoding, which this "
+			     "client does not support",
+			     c->host_header);
 		goto fail;
 	}
 	if ((v = find_header(buf, "content-length", &vlen))) {
 		char *end;
 		unsigned long long cl = strtoull(v, &end, 10);
 		if (end == v || end != v + vlen || cl > HTTP_BODY_MAX) {
-			rc = set_err(c, ERR_IO, "%s answered with a bad or too large "
-				     "Content-Length", c->host_header);
+			rc = set_err(c, ERR_IO,
+				     "%s answered with a bad or too large "
+				     "Content-Length",
+				     c->host_header);
 			goto fail;
 		}
 		body_len = (size_t)cl;
@@ -325,8 +328,9 @@ read_response(http_client *c, struct http_response *resp)
 			break;
 		if (n <= 0) {
 			rc = set_err(c, ERR_IO, "incomplete answer from %s: %s", c->host_header,
-				     n == 0 ? "the connection was closed"
-				     : errno == EAGAIN ? "timed out" : strerror(errno));
+				     n == 0            ? "the connection was closed"
+				     : errno == EAGAIN ? "timed out"
+						       : strerror(errno));
 			goto fail;
 		}
 	}
@@ -348,9 +352,8 @@ fail:
 }
 
 int
-http_client_request(http_client *c, const char *method, const char *path,
-		    const char *extra_headers, const char *body, size_t len,
-		    struct http_response *resp)
+http_client_request(http_client *c, const char *method, const char *path, const char *extra_headers,
+		    const char *body, size_t len, struct http_response *resp)
 {
 	char head[1024];
 	int n, rc, send_errno = 0;
@@ -361,8 +364,8 @@ http_client_request(http_client *c, const char *method, const char *path,
 	if (c->fd < 0 && (rc = connect_server(c)))
 		return rc;
 	n = snprintf(head, sizeof head,
-		     "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %zu\r\n%s\r\n",
-		     method, path, c->host_header, len, extra_headers ? extra_headers : "");
+		     "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %zu\r\n%s\r\n", method, path,
+		     c->host_header, len, extra_headers ? extra_headers : "");
 	if (n < 0 || (size_t)n >= sizeof head)
 		return set_err(c, ERR_INVAL, "request headers too long");
 

@@ -13,8 +13,8 @@
 typedef struct http_client http_client;
 
 struct http_response {
-	int status;      /* e.g. 200 */
-	char *body;      /* malloc'd, NUL-terminated */
+	int status; /* e.g. 200 */
+	char *body; /* malloc'd, NUL-terminated */
 	size_t body_len;
 };
 

@@ -33,9 +33,9 @@
 #include "store.h"
 #include "version.h"
 
-#define PROG "sentinel-import"
+#define PROG                 "sentinel-import"
 #define IMPORT_BATCH_DEFAULT 1000
-#define IMPORT_BATCH_MAX 1000000
+#define IMPORT_BATCH_MAX     1000000
 /* A batch is also cut at this size, to stay below a server's default
  * request body limit (16 MiB). */
 #define IMPORT_BATCH_BYTES ((size_t)8 << 20)
@@ -78,9 +78,9 @@ struct options {
 };
 
 struct importer {
-	store *st;          /* --db */
-	http_client *http;  /* --url */
-	char *headers;      /* extra request headers for --url */
+	store *st;         /* --db */
+	http_client *http; /* --url */
+	char *headers;     /* extra request headers for --url */
 	size_t batch_max, event_max;
 
 	/* The batch being built: its lines joined with '\n', and the line
@@ -157,7 +157,8 @@ parse_args(struct options *opt, int argc, char **argv)
 		case OPT_BATCH:
 			if (parse_count(optarg, &n) || n < 1 || n > IMPORT_BATCH_MAX)
 				return usage_error("invalid --batch '%s': expected a number "
-						   "from 1 to 1000000", optarg);
+						   "from 1 to 1000000",
+						   optarg);
 			opt->batch_max = n;
 			break;
 		case OPT_EVENT_MAX:
@@ -220,8 +221,10 @@ report_event(const struct importer *im, size_t index, const char *msg)
 	nl = memchr(p, '\n', (size_t)(end - p));
 	root = json_loadb(p, (size_t)((nl ? nl : end) - p), 0, NULL);
 	if (json_is_object(root) && json_object_get(root, "id"))
-		snprintf(full, sizeof full, "%s; an \"id\" is accepted only as the first "
-			 "member, {\"id\":N, as sentinel-export writes it", msg);
+		snprintf(full, sizeof full,
+			 "%s; an \"id\" is accepted only as the first "
+			 "member, {\"id\":N, as sentinel-export writes it",
+			 msg);
 	else
 		snprintf(full, sizeof full, "%s", msg);
 	json_decref(root);
@@ -243,9 +246,11 @@ report_batch_lost(const struct importer *im, long last, int maybe_stored)
 				     : "nothing was stored of",
 			first, last);
 	if (im->imported)
-		fprintf(stderr, PROG ": %llu events of earlier batches were imported "
-			"(ids %lld to %lld)\n", (unsigned long long)im->imported,
-			(long long)im->first_id, (long long)im->last_id);
+		fprintf(stderr,
+			PROG ": %llu events of earlier batches were imported "
+			     "(ids %lld to %lld)\n",
+			(unsigned long long)im->imported, (long long)im->first_id,
+			(long long)im->last_id);
 }
 
 /* Count a committed batch in the totals. */
@@ -323,8 +328,8 @@ flush_url(struct importer *im)
 	json_t *answer;
 	int status = -1;
 
-	if (http_client_request(im->http, "POST", "/api/events", im->headers, im->buf,
-				im->len, &resp)) {
+	if (http_client_request(im->http, "POST", "/api/events", im->headers, im->buf, im->len,
+				&resp)) {
 		fprintf(stderr, PROG ": %s\n", http_client_errmsg(im->http));
 		return http_client_maybe_sent(im->http) ? -2 : -1;
 	}
@@ -337,8 +342,7 @@ flush_url(struct importer *im)
 			status = -2;
 			goto out;
 		}
-		batch_stored(im, member_int(answer, "first_id"),
-			     member_int(answer, "last_id"));
+		batch_stored(im, member_int(answer, "first_id"), member_int(answer, "last_id"));
 		status = 0;
 		goto out;
 	}
@@ -449,11 +453,12 @@ add_line(struct importer *im, const char *line, size_t len, long lineno)
 		len--;
 	if (is_blank(line, len))
 		return 0;
-	if (im->len && (im->count >= im->batch_max ||
-			im->len + len + 1 > IMPORT_BATCH_BYTES) && flush(im))
+	if (im->len && (im->count >= im->batch_max || im->len + len + 1 > IMPORT_BATCH_BYTES) &&
+	    flush(im))
 		return -1;
 	if (export_id_prefix(line, len, &skip)) {
-		report_line(im, lineno, "\"id\" is accepted only as sentinel-export writes "
+		report_line(im, lineno,
+			    "\"id\" is accepted only as sentinel-export writes "
 			    "it: first, {\"id\":N, with N a non-negative integer and the "
 			    "event's other members after it");
 		report_batch_lost(im, lineno, 0);
@@ -567,9 +572,8 @@ main(int argc, char **argv)
 			goto out;
 	}
 	if (im.imported)
-		printf("imported %llu events (ids %lld to %lld)\n",
-		       (unsigned long long)im.imported, (long long)im.first_id,
-		       (long long)im.last_id);
+		printf("imported %llu events (ids %lld to %lld)\n", (unsigned long long)im.imported,
+		       (long long)im.first_id, (long long)im.last_id);
 	else
 		printf("imported 0 events\n");
 	status = 0;

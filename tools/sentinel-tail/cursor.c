@@ -94,7 +94,8 @@ static void
 restart(struct cursor *c, const char *epoch)
 {
 	log_warn("the server's store was re-created (epoch %s, was %s): following it from "
-		 "its oldest event", epoch, c->epoch);
+		 "its oldest event",
+		 epoch, c->epoch);
 	strcpy(c->epoch, epoch);
 	c->last_id = 0;
 	c->positioned = 1;
@@ -165,7 +166,8 @@ cursor_message(struct cursor *c, const char *text, size_t len, json_t **msg_out)
 	}
 	kind = json_object_get(msg, "control");
 	if (kind) {
-		r = json_is_string(kind) ? control(c, json_string_value(kind), msg) : CURSOR_INVALID;
+		r = json_is_string(kind) ? control(c, json_string_value(kind), msg)
+					 : CURSOR_INVALID;
 		if (r == CURSOR_INVALID)
 			log_warn("ignoring a malformed control message: %.*s",
 				 (int)(len > 200 ? 200 : len), text);

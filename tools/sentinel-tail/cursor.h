@@ -23,7 +23,7 @@
 #include "url.h"
 
 struct cursor {
-	int positioned;               /* last_id and epoch are known */
+	int positioned; /* last_id and epoch are known */
 	int64_t last_id;
 	char epoch[STORE_EPOCH_SIZE]; /* "" until the first hello */
 	int live;                     /* the first replay is over */

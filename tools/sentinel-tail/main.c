@@ -56,8 +56,7 @@ static const char usage[] =
 	"retrying cannot fix, such as the server refusing the subscription.\n";
 
 /* Say what is wrong with the command line; returns exit status 2. */
-static int
-usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static int
 usage_error(const char *fmt, ...)
@@ -189,7 +188,8 @@ main(int argc, char **argv)
 		if (found) {
 			opt.resume = &resume;
 			log_info("resuming after id %lld of epoch %s%s", (long long)resume.last_id,
-				 resume.epoch, since ? " (--since applies to a fresh start only)" : "");
+				 resume.epoch,
+				 since ? " (--since applies to a fresh start only)" : "");
 		}
 	}
 	return tail_run(&opt);

@@ -16,8 +16,7 @@
 #define STATE_MAX_BYTES 4096
 
 /* Write what failed into errmsg; returns code. */
-static int
-fail(char *errmsg, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *errmsg, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static int
 fail(char *errmsg, int code, const char *fmt, ...)
@@ -76,9 +75,12 @@ state_load(const char *path, struct state *out, int *found, char *errmsg)
 	epoch = json_object_get(root, "epoch");
 	id = json_object_get(root, "last_id");
 	if (!json_is_string(epoch) || !json_is_integer(id) || json_integer_value(id) < 0 ||
-	    json_string_length(epoch) >= sizeof st.epoch || !valid_epoch(json_string_value(epoch))) {
-		rc = fail(errmsg, ERR_INVAL, "%s is not a sentinel-tail state file (expected "
-			  "{\"epoch\":\"<hex>\",\"last_id\":<id>})", path);
+	    json_string_length(epoch) >= sizeof st.epoch ||
+	    !valid_epoch(json_string_value(epoch))) {
+		rc = fail(errmsg, ERR_INVAL,
+			  "%s is not a sentinel-tail state file (expected "
+			  "{\"epoch\":\"<hex>\",\"last_id\":<id>})",
+			  path);
 		goto out;
 	}
 	strcpy(st.epoch, json_string_value(epoch));

@@ -41,8 +41,8 @@
 #error "libwebsockets was built without LWS_WITH_LIBEVENT; sentinel-tail needs it"
 #endif
 
-#define BACKOFF_FIRST_MS 1000
-#define BACKOFF_MAX_MS 30000
+#define BACKOFF_FIRST_MS  1000
+#define BACKOFF_MAX_MS    30000
 #define STATE_INTERVAL_MS 100
 /* After SIGINT/SIGTERM, how long the closing handshake may take. */
 #define CLOSE_WAIT_MS 2000
@@ -57,36 +57,36 @@
 /* The largest message held; the server's default limit is 256 KiB an event. */
 #define MSG_MAX ((size_t)64 * 1024 * 1024)
 /* A receive buffer grown past this is freed after its message. */
-#define MSG_KEEP ((size_t)1024 * 1024)
-#define RX_BUFFER_SIZE 65536
+#define MSG_KEEP           ((size_t)1024 * 1024)
+#define RX_BUFFER_SIZE     65536
 #define STDOUT_BUFFER_SIZE 65536
 
 struct tail {
 	const struct tail_options *opt;
 	struct event_base *base;
 	struct lws_context *lws;
-	struct lws *wsi;   /* the connection, NULL between attempts */
+	struct lws *wsi; /* the connection, NULL between attempts */
 	struct cursor cur;
 	struct event *sigint, *sigterm, *retry_timer, *flush_ev, *state_timer, *finish_ev;
-	int backoff_ms;    /* the wait before the next attempt */
-	unsigned attempts; /* since the last established connection */
+	int backoff_ms;               /* the wait before the next attempt */
+	unsigned attempts;            /* since the last established connection */
 	unsigned connecting : 1;      /* inside lws_client_connect_via_info() */
 	unsigned lost_in_connect : 1; /* ... and the attempt died in there */
 	unsigned established : 1;
-	unsigned heard : 1;           /* a message came on this connection */
+	unsigned heard : 1; /* a message came on this connection */
 	unsigned flush_due : 1;
 	unsigned stopping : 1;
 	unsigned finished : 1;
 	unsigned out_failed : 1;
 	unsigned state_failed : 1;
-	unsigned refused;  /* an HTTP status retrying cannot fix, or 0 */
+	unsigned refused; /* an HTTP status retrying cannot fix, or 0 */
 	int exit_code;
 	struct state done; /* the position standard output holds */
 	int done_valid;
 	struct state saved; /* the position the state file holds */
 	int saved_valid;
 	int64_t saved_at_ms;
-	char *msg;         /* the message being received */
+	char *msg; /* the message being received */
 	size_t msg_len, msg_cap;
 	int msg_dropped;
 };
@@ -317,7 +317,8 @@ connection_gone(struct tail *t)
 	struct timeval tv = ms_tv(t->backoff_ms);
 	log_info("%s; reconnecting in %d s",
 		 !was_established ? "not connected"
-		 : t->heard ? "disconnected" : "disconnected before the server said hello",
+		 : t->heard       ? "disconnected"
+				  : "disconnected before the server said hello",
 		 t->backoff_ms / 1000);
 	if (evtimer_add(t->retry_timer, &tv)) {
 		log_error("cannot schedule the reconnect");
@@ -345,7 +346,8 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in
 		return 0;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		status = lws_http_client_http_response(wsi);
-		log_info("cannot connect: %.*s", in ? (int)len : 7, in ? (const char *)in : "unknown");
+		log_info("cannot connect: %.*s", in ? (int)len : 7,
+			 in ? (const char *)in : "unknown");
 		/* Timeouts and rate limits pass; other 4xx will not. */
 		if (status >= 400 && status < 500 && status != 408 && status != 429)
 			t->refused = status;
@@ -565,7 +567,8 @@ tail_run(const struct tail_options *opt)
 	setvbuf(stdout, NULL, _IOFBF, STDOUT_BUFFER_SIZE);
 	signal(SIGPIPE, SIG_IGN);
 	lws_set_log_level(LLL_ERR | (opt->verbose ? LLL_WARN : 0) |
-			  (opt->verbose > 1 ? LLL_NOTICE : 0), lws_log_to_ours);
+				  (opt->verbose > 1 ? LLL_NOTICE : 0),
+			  lws_log_to_ours);
 	if (setup(&t)) {
 		log_error("cannot set up the event loop and libwebsockets");
 		t.exit_code = 1;

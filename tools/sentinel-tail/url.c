@@ -19,8 +19,7 @@
 static const char *const managed[] = {"after_id", "epoch", "control", "since", "type"};
 
 /* Write why a URL is refused into errmsg; returns ERR_INVAL. */
-static int
-refuse(char *errmsg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int refuse(char *errmsg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int
 refuse(char *errmsg, const char *fmt, ...)
@@ -79,7 +78,8 @@ check_query(const char *q, size_t len, char *errmsg)
 
 		for (size_t i = 0; i < sizeof managed / sizeof managed[0]; i++)
 			if (nlen == strlen(managed[i]) && !memcmp(q, managed[i], nlen))
-				return refuse(errmsg, "the URL may not set '%s': sentinel-tail sends it "
+				return refuse(errmsg,
+					      "the URL may not set '%s': sentinel-tail sends it "
 					      "itself (use --since and --type to choose events)",
 					      managed[i]);
 		q = amp ? amp + 1 : end;
@@ -96,7 +96,8 @@ parse_port(const char *s, size_t len, int *port, char *errmsg)
 	if (len == 0)
 		return 0;
 	if (len > 5 || !only(s, len, "0123456789", 0))
-		return refuse(errmsg, "invalid port '%.*s' in the URL", (int)(len > 20 ? 20 : len), s);
+		return refuse(errmsg, "invalid port '%.*s' in the URL", (int)(len > 20 ? 20 : len),
+			      s);
 	for (size_t i = 0; i < len; i++)
 		v = v * 10 + (s[i] - '0');
 	if (v < 1 || v > 65535)
@@ -121,10 +122,14 @@ url_parse(const char *text, struct url *out, char *errmsg)
 	} else {
 		const char *sep = strstr(text, "://");
 		if (sep && sep > text && sep - text <= 16)
-			return refuse(errmsg, "unsupported scheme '%.*s': expected a ws:// URL such "
-				      "as ws://127.0.0.1:8000/ws/logs", (int)(sep - text), text);
-		return refuse(errmsg, "'%.60s' is not a ws:// URL (such as "
-			      "ws://127.0.0.1:8000/ws/logs)", text);
+			return refuse(errmsg,
+				      "unsupported scheme '%.*s': expected a ws:// URL such "
+				      "as ws://127.0.0.1:8000/ws/logs",
+				      (int)(sep - text), text);
+		return refuse(errmsg,
+			      "'%.60s' is not a ws:// URL (such as "
+			      "ws://127.0.0.1:8000/ws/logs)",
+			      text);
 	}
 	u.port = u.tls ? 443 : 80;
 
@@ -144,7 +149,8 @@ url_parse(const char *text, struct url *out, char *errmsg)
 				      (int)(host_end - host > 60 ? 60 : host_end - host), host);
 		if (host_end + 1 < auth_end) {
 			if (host_end[1] != ':')
-				return refuse(errmsg, "unexpected text after ']' in the URL's host");
+				return refuse(errmsg,
+					      "unexpected text after ']' in the URL's host");
 			port_s = host_end + 2;
 		}
 	} else {
@@ -152,7 +158,7 @@ url_parse(const char *text, struct url *out, char *errmsg)
 		host_end = memchr(p, ':', (size_t)(auth_end - p));
 		if (host_end && memchr(host_end + 1, ':', (size_t)(auth_end - host_end - 1)))
 			return refuse(errmsg, "an IPv6 address in a URL goes in brackets, as in "
-				      "ws://[::1]:8000/ws/logs");
+					      "ws://[::1]:8000/ws/logs");
 		if (host_end)
 			port_s = host_end + 1;
 		else
@@ -186,7 +192,7 @@ url_parse(const char *text, struct url *out, char *errmsg)
 	} else {
 		if (!printable(p, n))
 			return refuse(errmsg, "the URL's path has spaces, control or non-ASCII "
-				      "characters (percent-encode them)");
+					      "characters (percent-encode them)");
 		if (n >= sizeof u.path)
 			return refuse(errmsg, "the URL's path is too long");
 		memcpy(u.path, p, n);
@@ -197,7 +203,7 @@ url_parse(const char *text, struct url *out, char *errmsg)
 		n = (size_t)(end - p);
 		if (!printable(p, n))
 			return refuse(errmsg, "the URL's query string has spaces, control or "
-				      "non-ASCII characters (percent-encode them)");
+					      "non-ASCII characters (percent-encode them)");
 		if (n >= sizeof u.query || strlen(u.path) + n + 1 >= URL_PATH_MAX)
 			return refuse(errmsg, "the URL's query string is too long");
 		if (check_query(p, n, errmsg))

@@ -13,16 +13,16 @@
 #include <stddef.h>
 
 #define URL_ERRMSG_SIZE 200
-#define URL_HOST_MAX 255
-#define URL_PATH_MAX 2048
+#define URL_HOST_MAX    255
+#define URL_PATH_MAX    2048
 
 struct url {
-	int tls;                          /* wss:// */
-	char host[URL_HOST_MAX + 1];      /* name or address, IPv6 without brackets */
-	int port;                         /* given, or 80 (ws) / 443 (wss) */
+	int tls;                            /* wss:// */
+	char host[URL_HOST_MAX + 1];        /* name or address, IPv6 without brackets */
+	int port;                           /* given, or 80 (ws) / 443 (wss) */
 	char host_header[URL_HOST_MAX + 9]; /* the Host header: [v6] and :port kept */
-	char path[URL_PATH_MAX];          /* "/ws/logs" when the URL has no path */
-	char query[URL_PATH_MAX];         /* the URL's query string, without '?' */
+	char path[URL_PATH_MAX];            /* "/ws/logs" when the URL has no path */
+	char query[URL_PATH_MAX];           /* the URL's query string, without '?' */
 };
 
 /*
