@@ -25,6 +25,7 @@
 #include "ws.h"
 #include "ws_ingest.h"
 #include "ws_logs.h"
+#include "lwslog.h"
 
 #if !defined(LWS_WITH_LIBEVENT)
 #error "libwebsockets was built without LWS_WITH_LIBEVENT; sentinel-logd needs it"
@@ -291,20 +292,6 @@ create_lws(struct server *srv)
 	return 0;
 }
 
-static void
-lws_log_to_ours(int level, const char *line)
-{
-	size_t n = strlen(line);
-	while (n && line[n - 1] == '\n')
-		n--;
-	if (level & LLL_ERR)
-		log_error("lws: %.*s", (int)n, line);
-	else if (level & LLL_WARN)
-		log_warn("lws: %.*s", (int)n, line);
-	else
-		log_debug("lws: %.*s", (int)n, line);
-}
-
 int
 server_run(const struct config *cfg)
 {
@@ -313,7 +300,7 @@ server_run(const struct config *cfg)
 
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit(cfg->max_connections);
-	lws_set_log_level(LLL_ERR | LLL_WARN | (cfg->verbose ? LLL_NOTICE : 0), lws_log_to_ours);
+	lws_set_log_level(LLL_ERR | LLL_WARN | (cfg->verbose ? LLL_NOTICE : 0), lwslog_line);
 
 	srv.base = event_base_new();
 	if (!srv.base) {

@@ -397,6 +397,40 @@ class Subscriber:
 
 # ---------------------------------------------------------------- events
 
+# Every example event of the seed document, in its order.
+SEED_EVENTS = [
+    {"type": "system", "message": "Sentinel AI Iniciado (Modo API) 🚀",
+     "timestamp": "2026-03-09T14:00:00.123456"},
+    {"type": "system", "message": "Ejecutando ciclo de analisis bajo demanda...",
+     "timestamp": "2026-03-09T14:05:00.123456"},
+    {"type": "system", "message": "Agente pausado esperando aprobacion.",
+     "timestamp": "2026-03-09T14:10:00.123456"},
+    {"type": "system", "message": "Ciclo de analisis completado.",
+     "timestamp": "2026-03-09T14:15:00.123456"},
+    {"type": "error", "message": "Error critico durante la ejecucion del agente: Connection timeout",
+     "timestamp": "2026-03-09T14:20:00.123456",
+     "data": {"error_type": "ConnectionTimeout", "service": "postgresql"}},
+    {"type": "config", "message": "Servicio 'mongodb' agregado al monitoreo.",
+     "timestamp": "2026-03-09T14:25:00.123456",
+     "data": {"service_name": "mongodb", "action": "added"}},
+    {"type": "config", "message": "Servicio 'oldservice' eliminado del monitoreo.",
+     "timestamp": "2026-03-09T14:30:00.123456",
+     "data": {"service_name": "oldservice", "action": "removed"}},
+    {"type": "agent", "message": "Diagnosticando servicio postgresql",
+     "timestamp": "2026-03-09T14:35:00.123456",
+     "data": {"step": "diagnose", "service": "postgresql"}},
+    {"type": "agent", "message": "Ejecutando remediacion: reiniciar servicio",
+     "timestamp": "2026-03-09T14:40:00.123456",
+     "data": {"step": "remediate", "action": "restart", "service": "postgresql"}},
+    {"type": "monitor", "message": "Servicio nginx esta funcionando correctamente",
+     "timestamp": "2026-03-09T14:45:00.123456",
+     "data": {"service": "nginx", "status": "running"}},
+    {"type": "monitor", "message": "Servicio redis no responde",
+     "timestamp": "2026-03-09T14:50:00.123456",
+     "data": {"service": "redis", "status": "stopped"}},
+]
+
+
 def ids_of(ack):
     """The ids an ingest answer acknowledged."""
     return list(range(ack["first_id"], ack["last_id"] + 1))

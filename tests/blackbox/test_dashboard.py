@@ -46,7 +46,7 @@ import urllib.request
 
 import websockets
 
-from harness import Server, Subscriber, TestFailure, expect, expect_eq, expect_in, run
+from harness import SEED_EVENTS, Server, Subscriber, TestFailure, expect, expect_eq, expect_in, run
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = os.environ.get("SENTINEL_ARTIFACTS") or os.getcwd()
@@ -54,31 +54,9 @@ MAX_ROWS = 1000  # app.js MAX_ROWS
 
 # The seed document's example events, plus a security event and a type of
 # the producer's own.
-SEED = [
-    {"type": "system", "message": "Sentinel AI Iniciado (Modo API) 🚀",
-     "timestamp": "2026-03-09T14:00:00.123456"},
-    {"type": "system", "message": "Ejecutando ciclo de analisis bajo demanda...",
-     "timestamp": "2026-03-09T14:05:00.123456"},
-    {"type": "system", "message": "Agente pausado esperando aprobacion.",
-     "timestamp": "2026-03-09T14:10:00.123456"},
-    {"type": "error", "message": "Error critico durante la ejecucion del agente: Connection timeout",
-     "timestamp": "2026-03-09T14:20:00.123456",
-     "data": {"error_type": "ConnectionTimeout", "service": "postgresql"}},
-    {"type": "config", "message": "Servicio 'mongodb' agregado al monitoreo.",
-     "timestamp": "2026-03-09T14:25:00.123456",
-     "data": {"service_name": "mongodb", "action": "added"}},
-    {"type": "agent", "message": "Diagnosticando servicio postgresql",
-     "timestamp": "2026-03-09T14:35:00.123456",
-     "data": {"step": "diagnose", "service": "postgresql"}},
-    {"type": "agent", "message": "Ejecutando remediacion: reiniciar servicio",
-     "timestamp": "2026-03-09T14:40:00.123456",
-     "data": {"step": "remediate", "action": "restart", "service": "postgresql"}},
-    {"type": "monitor", "message": "Servicio nginx esta funcionando correctamente",
-     "timestamp": "2026-03-09T14:45:00.123456",
-     "data": {"service": "nginx", "status": "running"}},
-    {"type": "monitor", "message": "Servicio redis no responde",
-     "timestamp": "2026-03-09T14:50:00.123456",
-     "data": {"service": "redis", "status": "stopped"}},
+SEED = [e for e in SEED_EVENTS
+        if e["message"] not in ("Ciclo de analisis completado.",
+                                "Servicio 'oldservice' eliminado del monitoreo.")] + [
     {"type": "security", "message": "Intento de acceso denegado desde 203.0.113.7",
      "timestamp": "2026-03-09T14:52:00.123456",
      "data": {"user": "admin", "attempts": 3}},

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "lwslog.h"
 
 #if !defined(LWS_WITH_LIBEVENT)
 #error "libwebsockets was built without LWS_WITH_LIBEVENT; sentinel-bench needs it"
@@ -129,22 +130,6 @@ static const struct lws_protocols protocols[] = {
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-/* Send lws's log lines through ours. */
-static void
-lws_log_to_ours(int level, const char *line)
-{
-	size_t n = strlen(line);
-
-	while (n && line[n - 1] == '\n')
-		n--;
-	if (level & LLL_ERR)
-		log_error("lws: %.*s", (int)n, line);
-	else if (level & LLL_WARN)
-		log_warn("lws: %.*s", (int)n, line);
-	else
-		log_debug("lws: %.*s", (int)n, line);
-}
-
 struct lws_context *
 wsc_context_new(struct event_base *base, int timeout_s)
 {
@@ -152,7 +137,7 @@ wsc_context_new(struct event_base *base, int timeout_s)
 	struct lws_context *ctx;
 	void *loops[1] = {base};
 
-	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
+	lws_set_log_level(LLL_ERR | LLL_WARN, lwslog_line);
 	memset(&info, 0, sizeof info);
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;

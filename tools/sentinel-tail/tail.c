@@ -36,6 +36,7 @@
 #include "err.h"
 #include "log.h"
 #include "output.h"
+#include "lwslog.h"
 
 #if !defined(LWS_WITH_LIBEVENT)
 #error "libwebsockets was built without LWS_WITH_LIBEVENT; sentinel-tail needs it"
@@ -497,21 +498,6 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		stop(t, 0);
 }
 
-/* Route lws's log lines through ours. */
-static void
-lws_log_to_ours(int level, const char *line)
-{
-	size_t n = strlen(line);
-	while (n && line[n - 1] == '\n')
-		n--;
-	if (level & LLL_ERR)
-		log_error("lws: %.*s", (int)n, line);
-	else if (level & LLL_WARN)
-		log_warn("lws: %.*s", (int)n, line);
-	else
-		log_debug("lws: %.*s", (int)n, line);
-}
-
 /* Create the loop's events and the lws context on it. */
 static int
 setup(struct tail *t)
@@ -568,7 +554,7 @@ tail_run(const struct tail_options *opt)
 	signal(SIGPIPE, SIG_IGN);
 	lws_set_log_level(LLL_ERR | (opt->verbose ? LLL_WARN : 0) |
 				  (opt->verbose > 1 ? LLL_NOTICE : 0),
-			  lws_log_to_ours);
+			  lwslog_line);
 	if (setup(&t)) {
 		log_error("cannot set up the event loop and libwebsockets");
 		t.exit_code = 1;
