@@ -1,131 +1,56 @@
-/* Command-line parsing: every flag, its default, and --help. */
+/*
+ * The option table: each flag's name, argument, default, help text and the
+ * function that applies a value. Parsing, the defaults and --help are all
+ * derived from it, so they cannot disagree.
+ */
 #include "config.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
-#include "ingest.h"
 #include "timestamp.h"
+#include "units.h"
 #include "version.h"
 
-static const char usage[] =
-	"Usage: sentinel-logd [COMMAND] [OPTIONS]\n"
-	"\n"
-	"A log database: producers post JSON events, every event is committed to a\n"
-	"WAL-mode SQLite journal before it is broadcast, and WebSocket clients get\n"
-	"the live feed at ws://HOST:PORT/ws/logs.\n"
-	"\n"
-	"Commands:\n"
-	"  serve                   run the server (the default)\n"
-	"  migrate                 apply pending schema migrations to --db and exit\n"
-	"  compact                 offline: apply the --retain-* policies to --db in\n"
-	"                          full, VACUUM it and truncate its WAL, then exit\n"
-	"                          (stop the server first)\n"
-	"\n"
-	"Options:\n"
-	"  --listen HOST:PORT      address to listen on (default 127.0.0.1:8000)\n"
-	"  --db PATH               store file, created with its folders if missing\n"
-	"                          (default data/sentinel.db)\n"
-	"  --sync normal|full      normal: an acknowledged event survives a crash of\n"
-	"                          the process; full: it also survives power loss\n"
-	"                          (an fsync per group commit). Default normal.\n"
-	"  --max-event-bytes SIZE  largest event accepted (default 256KiB)\n"
-	"  --max-body-bytes SIZE   largest request body or ingest message\n"
-	"                          (default 16MiB)\n"
-	"  --cache-events N        newest events kept in memory for the live feed\n"
-	"                          (default 65536); older ones are read from the store\n"
-	"  --cache-bytes SIZE      memory bound of that cache (default 64MiB)\n"
-	"\n"
-	"Retention (combinable; none by default, the store then keeps everything):\n"
-	"  --retain-age DUR        delete events whose timestamp is older than DUR\n"
-	"  --retain-events N       keep at most N events (the newest)\n"
-	"  --retain-bytes SIZE     keep the store file under SIZE (plus a bounded WAL)\n"
-	"  --retain TYPE=DUR       age for one type, overriding --retain-age; repeatable\n"
-	"                          (e.g. --retain security=365d --retain monitor=7d)\n"
-	"  --retention-interval DUR  time between retention passes (default 10s); a\n"
-	"                          pass also starts when a count or size bound is crossed\n"
-	"\n"
-	"Security:\n"
-	"  --token-file FILE       tokens, one 'TOKEN ROLE[,ROLE...]' a line (roles:\n"
-	"                          publish, subscribe, admin); the variable\n"
-	"                          SENTINEL_TOKENS holds the same lines separated by ';'.\n"
-	"                          With tokens, every API and stream endpoint needs one\n"
-	"                          (Authorization: Bearer TOKEN, or ?token=TOKEN)\n"
-	"  --allow-anonymous       allow listening on a non-loopback address without\n"
-	"                          tokens\n"
-	"  --allow-origin ORIGIN   accept browser requests only from these origins\n"
-	"                          (repeatable, e.g. https://ops.example.com); requests\n"
-	"                          without an Origin header are not affected\n"
-	"  --tls-cert FILE, --tls-key FILE  serve https:// and wss:// (PEM files)\n"
-	"  --handshake-timeout SEC time to finish an HTTP request or handshake (10)\n"
-	"  --max-connections N     connections served at once (default 10000); past\n"
-	"                          it requests get 503 and upgrades are refused\n"
-	"  --idle-timeout SEC      close a WebSocket that answers no ping for this long;\n"
-	"                          pings are sent after half of it (60)\n"
-	"\n"
-	"  -v, --verbose           log debug messages\n"
-	"  -h, --help              show this help and exit\n"
-	"  -V, --version           show the version and exit\n"
-	"\n"
-	"SIZE is a number of bytes with an optional KiB, MiB or GiB suffix.\n"
-	"DUR is a number with a unit: s, m, h or d (90s, 10m, 2h, 7d).\n";
+/* Applies value (NULL for a switch) to cfg; on refusal says why. */
+typedef int (*config_setter)(struct config *cfg, const char *value, char *why);
 
-int
-config_parse_size(const char *text, size_t *out)
+struct config_option {
+	const char *name;  /* the long flag without "--"; NULL: a heading */
+	int short_name;    /* or 0 */
+	const char *arg;   /* the value's name in --help; NULL: a switch */
+	const char *def;   /* the default, applied with set; NULL: none */
+	const char *help;  /* lines of --help ('\n'); for a heading, its text */
+	config_setter set; /* NULL for --help and --version */
+};
+
+static int
+refuse(char *why, const char *text)
 {
-	char *end;
-	unsigned long long n;
-	size_t mult = 1;
-
-	if (!text || *text < '0' || *text > '9') /* strtoull would skip spaces and take '-' */
-		return ERR_INVAL;
-	errno = 0;
-	n = strtoull(text, &end, 10);
-	if (errno || end == text)
-		return ERR_INVAL;
-	if (!strcmp(end, "KiB") || !strcmp(end, "K") || !strcmp(end, "k"))
-		mult = 1024;
-	else if (!strcmp(end, "MiB") || !strcmp(end, "M"))
-		mult = 1024 * 1024;
-	else if (!strcmp(end, "GiB") || !strcmp(end, "G"))
-		mult = 1024 * 1024 * 1024;
-	else if (*end)
-		return ERR_INVAL;
-	if (n > SIZE_MAX / mult)
-		return ERR_INVAL;
-	*out = (size_t)(n * mult);
-	return 0;
+	return err_set(why, ERR_INVAL, "%s", text);
 }
 
-/* Split "host:port", "[v6]:port" or ":port" into cfg. */
+/* "host:port", "[v6]:port" or ":port" (loopback). */
 static int
-parse_listen(struct config *cfg, const char *arg)
+set_listen(struct config *cfg, const char *arg, char *why)
 {
 	const char *colon = strrchr(arg, ':');
 	const char *host = arg;
+	long long port;
 	size_t hlen;
-	char *end;
-	long port;
 
 	if (!colon)
-		return -1;
+		return refuse(why, "expected HOST:PORT, e.g. 127.0.0.1:8000");
 	hlen = (size_t)(colon - arg);
 	if (hlen >= 2 && arg[0] == '[' && arg[hlen - 1] == ']') {
 		host++;
 		hlen -= 2;
 	}
-	if (hlen >= sizeof cfg->host)
-		return -1;
-	if (colon[1] < '0' || colon[1] > '9')
-		return -1;
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (errno || *end || port > 65535)
-		return -1;
+	if (hlen >= sizeof cfg->host || units_parse_count(colon + 1, 0, 65535, &port))
+		return refuse(why, "expected HOST:PORT, e.g. 127.0.0.1:8000");
 	if (hlen == 0) {
 		strcpy(cfg->host, "127.0.0.1");
 	} else {
@@ -137,237 +62,463 @@ parse_listen(struct config *cfg, const char *arg)
 }
 
 static int
-bad(const char *flag, const char *value, const char *why)
+set_db(struct config *cfg, const char *arg, char *why)
 {
-	fprintf(stderr, "sentinel-logd: invalid %s '%s': %s\n", flag, value, why);
+	if (!*arg)
+		return refuse(why, "empty path");
+	cfg->db_path = arg;
+	return 0;
+}
+
+static int
+set_sync(struct config *cfg, const char *arg, char *why)
+{
+	if (strcmp(arg, "normal") && strcmp(arg, "full"))
+		return refuse(why, "expected normal or full");
+	cfg->sync_full = !strcmp(arg, "full");
+	return 0;
+}
+
+/* A size of at least 1 KiB into *out. */
+static int
+set_kib_size(size_t *out, const char *arg, char *why)
+{
+	size_t size;
+
+	if (units_parse_size(arg, &size) || size < 1024)
+		return refuse(why, "expected a size of at least 1024 bytes, e.g. 256KiB");
+	*out = size;
+	return 0;
+}
+
+static int
+set_event_max(struct config *cfg, const char *arg, char *why)
+{
+	return set_kib_size(&cfg->event_max, arg, why);
+}
+
+static int
+set_body_max(struct config *cfg, const char *arg, char *why)
+{
+	return set_kib_size(&cfg->body_max, arg, why);
+}
+
+static int
+set_cache_bytes(struct config *cfg, const char *arg, char *why)
+{
+	return set_kib_size(&cfg->cache_bytes, arg, why);
+}
+
+static int
+set_cache_events(struct config *cfg, const char *arg, char *why)
+{
+	long long n;
+
+	if (units_parse_count(arg, 1, 1 << 24, &n))
+		return refuse(why, "expected a number from 1 to 16777216");
+	cfg->cache_events = (size_t)n;
+	return 0;
+}
+
+/* A duration such as 90s or 7d into *out. */
+static int
+set_duration(int64_t *out, const char *arg, char *why)
+{
+	if (timestamp_parse_duration(arg, strlen(arg), out))
+		return refuse(why, "expected a duration such as 90s, 10m, 2h or 7d");
+	return 0;
+}
+
+static int
+set_retain_age(struct config *cfg, const char *arg, char *why)
+{
+	return set_duration(&cfg->retention.max_age_us, arg, why);
+}
+
+static int
+set_retention_interval(struct config *cfg, const char *arg, char *why)
+{
+	return set_duration(&cfg->retention.interval_us, arg, why);
+}
+
+static int
+set_retain_events(struct config *cfg, const char *arg, char *why)
+{
+	long long n;
+
+	if (units_parse_count(arg, 1, INT64_MAX, &n))
+		return refuse(why, "expected a positive number of events");
+	cfg->retention.max_events = n;
+	return 0;
+}
+
+static int
+set_retain_bytes(struct config *cfg, const char *arg, char *why)
+{
+	size_t size;
+
+	if (units_parse_size(arg, &size) || size < 1024 * 1024 || size > INT64_MAX)
+		return refuse(why, "expected a size of at least 1MiB, e.g. 64MiB or 10GiB");
+	cfg->retention.max_bytes = (int64_t)size;
+	return 0;
+}
+
+static int
+set_retain(struct config *cfg, const char *arg, char *why)
+{
+	return retention_add_type(&cfg->retention, arg, why);
+}
+
+static int
+set_token_file(struct config *cfg, const char *arg, char *why)
+{
+	if (!*arg)
+		return refuse(why, "empty path");
+	cfg->token_file = arg;
+	return 0;
+}
+
+static int
+set_allow_anonymous(struct config *cfg, const char *arg, char *why)
+{
+	cfg->allow_anonymous = 1;
+	return 0;
+}
+
+static int
+set_allow_origin(struct config *cfg, const char *arg, char *why)
+{
+	if (cfg->origin_count == sizeof cfg->origins / sizeof cfg->origins[0])
+		return refuse(why, "at most 16 origins");
+	if (strncmp(arg, "http://", 7) && strncmp(arg, "https://", 8))
+		return refuse(why, "expected an origin such as https://ops.example.com");
+	cfg->origins[cfg->origin_count++] = arg;
+	return 0;
+}
+
+static int
+set_tls_cert(struct config *cfg, const char *arg, char *why)
+{
+	cfg->tls_cert = arg;
+	return 0;
+}
+
+static int
+set_tls_key(struct config *cfg, const char *arg, char *why)
+{
+	cfg->tls_key = arg;
+	return 0;
+}
+
+/* Seconds from 1 to a day into *out. */
+static int
+set_seconds(int *out, const char *arg, char *why)
+{
+	long long n;
+
+	if (units_parse_count(arg, 1, 86400, &n))
+		return refuse(why, "expected seconds, 1 to 86400");
+	*out = (int)n;
+	return 0;
+}
+
+static int
+set_handshake_timeout(struct config *cfg, const char *arg, char *why)
+{
+	return set_seconds(&cfg->handshake_timeout, arg, why);
+}
+
+static int
+set_idle_timeout(struct config *cfg, const char *arg, char *why)
+{
+	return set_seconds(&cfg->idle_timeout, arg, why);
+}
+
+static int
+set_max_connections(struct config *cfg, const char *arg, char *why)
+{
+	long long n;
+
+	if (units_parse_count(arg, 1, 1000000, &n))
+		return refuse(why, "expected 1 to 1000000");
+	cfg->max_connections = (int)n;
+	return 0;
+}
+
+static int
+set_verbose(struct config *cfg, const char *arg, char *why)
+{
+	cfg->verbose = 1;
+	return 0;
+}
+
+#define HEADING(text)        \
+	{                    \
+		.help = text \
+	}
+
+static const struct config_option options[] = {
+	HEADING("Options:"),
+	{"listen", 0, "HOST:PORT", "127.0.0.1:8000", "address to listen on", set_listen},
+	{"db", 0, "PATH", "data/sentinel.db", "store file, created with its folders if missing",
+	 set_db},
+	{"sync", 0, "normal|full", "normal",
+	 "normal: an acknowledged event survives a crash of\n"
+	 "the process; full: it also survives power loss\n"
+	 "(an fsync per group commit)",
+	 set_sync},
+	{"max-event-bytes", 0, "SIZE", "256KiB", "largest event accepted", set_event_max},
+	{"max-body-bytes", 0, "SIZE", "16MiB", "largest request body or ingest message",
+	 set_body_max},
+	{"cache-events", 0, "N", "65536",
+	 "newest events kept in memory for the live feed;\n"
+	 "older ones are read from the store",
+	 set_cache_events},
+	{"cache-bytes", 0, "SIZE", "64MiB", "memory bound of that cache", set_cache_bytes},
+
+	HEADING("Retention (combinable; none by default, the store then keeps everything):"),
+	{"retain-age", 0, "DUR", NULL, "delete events whose timestamp is older than DUR",
+	 set_retain_age},
+	{"retain-events", 0, "N", NULL, "keep at most N events (the newest)", set_retain_events},
+	{"retain-bytes", 0, "SIZE", NULL, "keep the store file under SIZE (plus a bounded WAL)",
+	 set_retain_bytes},
+	{"retain", 0, "TYPE=DUR", NULL,
+	 "age for one type, overriding --retain-age; repeatable\n"
+	 "(e.g. --retain security=365d --retain monitor=7d)",
+	 set_retain},
+	{"retention-interval", 0, "DUR", "10s",
+	 "time between retention passes; a pass also starts\n"
+	 "when a count or size bound is crossed",
+	 set_retention_interval},
+
+	HEADING("Security:"),
+	{"token-file", 0, "FILE", NULL,
+	 "tokens, one 'TOKEN ROLE[,ROLE...]' a line (roles:\n"
+	 "publish, subscribe, admin); the variable\n"
+	 "SENTINEL_TOKENS holds the same lines separated by ';'.\n"
+	 "With tokens, every API and stream endpoint needs one\n"
+	 "(Authorization: Bearer TOKEN, or ?token=TOKEN)",
+	 set_token_file},
+	{"allow-anonymous", 0, NULL, NULL,
+	 "allow listening on a non-loopback address without\n"
+	 "tokens",
+	 set_allow_anonymous},
+	{"allow-origin", 0, "ORIGIN", NULL,
+	 "accept browser requests only from these origins\n"
+	 "(repeatable, e.g. https://ops.example.com); requests\n"
+	 "without an Origin header are not affected",
+	 set_allow_origin},
+	{"tls-cert", 0, "FILE", NULL, "serve https:// and wss:// with this PEM certificate",
+	 set_tls_cert},
+	{"tls-key", 0, "FILE", NULL, "the certificate's PEM private key (with --tls-cert)",
+	 set_tls_key},
+	{"handshake-timeout", 0, "SEC", "10", "time to finish an HTTP request or handshake",
+	 set_handshake_timeout},
+	{"max-connections", 0, "N", "10000",
+	 "connections served at once; past it requests get\n"
+	 "503 and upgrades are refused",
+	 set_max_connections},
+	{"idle-timeout", 0, "SEC", "60",
+	 "close a WebSocket that answers no ping for this long;\n"
+	 "pings are sent after half of it",
+	 set_idle_timeout},
+
+	HEADING(""),
+	{"verbose", 'v', NULL, NULL, "log debug messages", set_verbose},
+	{"help", 'h', NULL, NULL, "show this help and exit", NULL},
+	{"version", 'V', NULL, NULL, "show the version and exit", NULL},
+};
+
+#define OPTION_COUNT (sizeof options / sizeof options[0])
+
+static const char usage_head[] =
+	"Usage: sentinel-logd [COMMAND] [OPTIONS]\n"
+	"\n"
+	"A log database: producers post JSON events, every event is committed to a\n"
+	"WAL-mode SQLite journal before it is broadcast, and WebSocket clients get\n"
+	"the live feed at ws://HOST:PORT/ws/logs.\n"
+	"\n"
+	"Commands:\n"
+	"  serve                   run the server (the default)\n"
+	"  migrate                 apply pending schema migrations to --db and exit\n"
+	"  compact                 offline: apply the --retain-* policies to --db in\n"
+	"                          full, VACUUM it and truncate its WAL, then exit\n"
+	"                          (stop the server first)\n";
+
+static const char usage_tail[] =
+	"\n"
+	"SIZE is a number of bytes with an optional KiB, MiB or GiB suffix.\n"
+	"DUR is a number with a unit: s, m, h or d (90s, 10m, 2h, 7d).\n";
+
+/* Help lines start in this column. */
+#define HELP_COLUMN 26
+
+/* Print --help, generated from the table. */
+static void
+print_usage(FILE *out)
+{
+	fputs(usage_head, out);
+	for (size_t i = 0; i < OPTION_COUNT; i++) {
+		const struct config_option *o = &options[i];
+		char left[64];
+		int n;
+
+		if (!o->name) {
+			fprintf(out, "\n%s\n", o->help);
+			continue;
+		}
+		if (o->short_name)
+			n = snprintf(left, sizeof left, "  -%c, --%s", o->short_name, o->name);
+		else
+			n = snprintf(left, sizeof left, "  --%s%s%s", o->name, o->arg ? " " : "",
+				     o->arg ? o->arg : "");
+		fputs(left, out);
+		for (const char *line = o->help; *line;) {
+			size_t len = strcspn(line, "\n");
+			if (n >= HELP_COLUMN) {
+				fputc('\n', out);
+				n = 0;
+			}
+			fprintf(out, "%*s%.*s", HELP_COLUMN - n, "", (int)len, line);
+			n = HELP_COLUMN + (int)len;
+			line += len + (line[len] == '\n');
+		}
+		if (o->def) {
+			int need = (int)strlen(o->def) + 11; /* " (default X)" */
+			if (n + need > 80)
+				fprintf(out, "\n%*s(default %s)", HELP_COLUMN, "", o->def);
+			else
+				fprintf(out, " (default %s)", o->def);
+		}
+		fputc('\n', out);
+	}
+	fputs(usage_tail, out);
+}
+
+/* Apply o's value; print why when refused. */
+static int
+apply(struct config *cfg, const struct config_option *o, const char *value)
+{
+	char why[ERRMSG_SIZE];
+
+	if (!o->set(cfg, value, why))
+		return 0;
+	fprintf(stderr, "sentinel-logd: invalid --%s '%s': %s\n", o->name, value ? value : "", why);
 	fprintf(stderr, "Try 'sentinel-logd --help'.\n");
 	return -1;
+}
+
+/* Reset cfg to the defaults of the table. */
+static void
+set_defaults(struct config *cfg)
+{
+	char why[ERRMSG_SIZE];
+
+	memset(cfg, 0, sizeof *cfg);
+	cfg->command = CONFIG_SERVE;
+	for (size_t i = 0; i < OPTION_COUNT; i++)
+		if (options[i].def && options[i].set(cfg, options[i].def, why)) {
+			fprintf(stderr, "sentinel-logd: bad default of --%s: %s\n", options[i].name,
+				why);
+			abort(); /* a programming error, caught by every test */
+		}
+}
+
+/* The command named by argv[1], if any; returns 1 when one was taken. */
+static int
+take_command(struct config *cfg, int argc, char **argv, int *bad)
+{
+	static const struct {
+		const char *name;
+		enum config_command command;
+	} commands[] = {
+		{"serve", CONFIG_SERVE},
+		{"migrate", CONFIG_MIGRATE},
+		{"compact", CONFIG_COMPACT},
+	};
+
+	*bad = 0;
+	if (argc < 2 || argv[1][0] == '-')
+		return 0;
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		if (!strcmp(argv[1], commands[i].name)) {
+			cfg->command = commands[i].command;
+			return 1;
+		}
+	}
+	fprintf(stderr, "sentinel-logd: unknown command '%s'\nTry 'sentinel-logd --help'.\n",
+		argv[1]);
+	*bad = 1;
+	return 0;
 }
 
 int
 config_parse(struct config *cfg, int argc, char **argv)
 {
-	enum {
-		OPT_LISTEN = 256,
-		OPT_DB,
-		OPT_SYNC,
-		OPT_EVENT_MAX,
-		OPT_BODY_MAX,
-		OPT_CACHE_EVENTS,
-		OPT_CACHE_BYTES,
-		OPT_RETAIN_AGE,
-		OPT_RETAIN_EVENTS,
-		OPT_RETAIN_BYTES,
-		OPT_RETAIN,
-		OPT_RETENTION_INTERVAL,
-		OPT_TOKEN_FILE,
-		OPT_ALLOW_ANONYMOUS,
-		OPT_ALLOW_ORIGIN,
-		OPT_TLS_CERT,
-		OPT_TLS_KEY,
-		OPT_HANDSHAKE_TIMEOUT,
-		OPT_IDLE_TIMEOUT,
-		OPT_MAX_CONNECTIONS
-	};
-	static const struct option options[] = {
-		{"listen", required_argument, NULL, OPT_LISTEN},
-		{"db", required_argument, NULL, OPT_DB},
-		{"sync", required_argument, NULL, OPT_SYNC},
-		{"max-event-bytes", required_argument, NULL, OPT_EVENT_MAX},
-		{"max-body-bytes", required_argument, NULL, OPT_BODY_MAX},
-		{"cache-events", required_argument, NULL, OPT_CACHE_EVENTS},
-		{"cache-bytes", required_argument, NULL, OPT_CACHE_BYTES},
-		{"retain-age", required_argument, NULL, OPT_RETAIN_AGE},
-		{"retain-events", required_argument, NULL, OPT_RETAIN_EVENTS},
-		{"retain-bytes", required_argument, NULL, OPT_RETAIN_BYTES},
-		{"retain", required_argument, NULL, OPT_RETAIN},
-		{"retention-interval", required_argument, NULL, OPT_RETENTION_INTERVAL},
-		{"token-file", required_argument, NULL, OPT_TOKEN_FILE},
-		{"allow-anonymous", no_argument, NULL, OPT_ALLOW_ANONYMOUS},
-		{"allow-origin", required_argument, NULL, OPT_ALLOW_ORIGIN},
-		{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
-		{"tls-key", required_argument, NULL, OPT_TLS_KEY},
-		{"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
-		{"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
-		{"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
-	};
-	int c;
+	struct option longopts[OPTION_COUNT + 1];
+	char shortopts[2 * OPTION_COUNT + 2] = ":";
+	size_t nlong = 0, nshort = 1;
+	int c, index, bad;
 
-	memset(cfg, 0, sizeof *cfg);
-	cfg->command = CONFIG_SERVE;
-	strcpy(cfg->host, "127.0.0.1");
-	cfg->port = 8000;
-	cfg->db_path = "data/sentinel.db";
-	cfg->event_max = INGEST_EVENT_MAX_DEFAULT;
-	cfg->body_max = INGEST_BODY_MAX_DEFAULT;
-	cfg->cache_events = 65536;
-	cfg->cache_bytes = 64 * 1024 * 1024;
-	cfg->retention.interval_us = INT64_C(10000000);
-	cfg->handshake_timeout = 10;
-	cfg->idle_timeout = 60;
-	cfg->max_connections = 10000;
-
-	if (argc > 1 && argv[1][0] != '-') {
-		if (!strcmp(argv[1], "serve"))
-			cfg->command = CONFIG_SERVE;
-		else if (!strcmp(argv[1], "migrate"))
-			cfg->command = CONFIG_MIGRATE;
-		else if (!strcmp(argv[1], "compact"))
-			cfg->command = CONFIG_COMPACT;
-		else {
-			fprintf(stderr,
-				"sentinel-logd: unknown command '%s'\n"
-				"Try 'sentinel-logd --help'.\n",
-				argv[1]);
-			return -1;
-		}
+	set_defaults(cfg);
+	if (take_command(cfg, argc, argv, &bad)) {
 		argv++;
 		argc--;
+	} else if (bad) {
+		return -1;
 	}
+
+	/* getopt's tables from ours: val is the option's index in the table. */
+	for (size_t i = 0; i < OPTION_COUNT; i++) {
+		if (!options[i].name)
+			continue;
+		longopts[nlong++] = (struct option){
+			options[i].name, options[i].arg ? required_argument : no_argument, NULL,
+			(int)i + 256};
+		if (options[i].short_name)
+			shortopts[nshort++] = (char)options[i].short_name;
+	}
+	longopts[nlong] = (struct option){NULL, 0, NULL, 0};
+	shortopts[nshort] = '\0';
 
 	optind = 0; /* 0, not 1: a full reset of getopt's state in glibc */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":vhV", options, NULL)) != -1) {
-		size_t size;
-		switch (c) {
-		case OPT_LISTEN:
-			if (parse_listen(cfg, optarg))
-				return bad("--listen", optarg,
-					   "expected HOST:PORT, e.g. 127.0.0.1:8000");
-			break;
-		case OPT_DB:
-			if (!*optarg)
-				return bad("--db", optarg, "empty path");
-			cfg->db_path = optarg;
-			break;
-		case OPT_SYNC:
-			if (!strcmp(optarg, "normal"))
-				cfg->sync_full = 0;
-			else if (!strcmp(optarg, "full"))
-				cfg->sync_full = 1;
-			else
-				return bad("--sync", optarg, "expected normal or full");
-			break;
-		case OPT_EVENT_MAX:
-		case OPT_BODY_MAX:
-		case OPT_CACHE_BYTES:
-			if (config_parse_size(optarg, &size) || size < 1024)
-				return bad(c == OPT_EVENT_MAX  ? "--max-event-bytes"
-					   : c == OPT_BODY_MAX ? "--max-body-bytes"
-							       : "--cache-bytes",
-					   optarg,
-					   "expected a size of at least 1024 bytes, e.g. 256KiB");
-			if (c == OPT_EVENT_MAX)
-				cfg->event_max = size;
-			else if (c == OPT_BODY_MAX)
-				cfg->body_max = size;
-			else
-				cfg->cache_bytes = size;
-			break;
-		case OPT_CACHE_EVENTS:
-			if (config_parse_size(optarg, &size) || size < 1 || size > (1u << 24))
-				return bad("--cache-events", optarg,
-					   "expected a number from 1 to 16777216");
-			cfg->cache_events = size;
-			break;
-		case OPT_RETAIN_AGE:
-		case OPT_RETENTION_INTERVAL: {
-			int64_t us;
-			if (timestamp_parse_duration(optarg, strlen(optarg), &us))
-				return bad(c == OPT_RETAIN_AGE ? "--retain-age"
-							       : "--retention-interval",
-					   optarg,
-					   "expected a duration such as 90s, 10m, 2h or 7d");
-			if (c == OPT_RETAIN_AGE)
-				cfg->retention.max_age_us = us;
-			else
-				cfg->retention.interval_us = us;
-			break;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, &index)) != -1) {
+		const struct config_option *o = NULL;
+
+		if (c >= 256) {
+			o = &options[c - 256];
+		} else {
+			for (size_t i = 0; i < OPTION_COUNT && !o; i++)
+				if (options[i].name && options[i].short_name == c)
+					o = &options[i];
 		}
-		case OPT_RETAIN_EVENTS:
-			if (config_parse_size(optarg, &size) || size < 1 || strpbrk(optarg, "KMGk"))
-				return bad("--retain-events", optarg,
-					   "expected a positive number of events");
-			cfg->retention.max_events = (int64_t)size;
-			break;
-		case OPT_RETAIN_BYTES:
-			if (config_parse_size(optarg, &size) || size < 1024 * 1024)
-				return bad("--retain-bytes", optarg,
-					   "expected a size of at least 1MiB, e.g. 64MiB or 10GiB");
-			cfg->retention.max_bytes = (int64_t)size;
-			break;
-		case OPT_RETAIN: {
-			char why[RETENTION_ERRMSG_SIZE];
-			if (retention_add_type(&cfg->retention, optarg, why))
-				return bad("--retain", optarg, why);
-			break;
-		}
-		case OPT_TOKEN_FILE:
-			cfg->token_file = optarg;
-			break;
-		case OPT_ALLOW_ANONYMOUS:
-			cfg->allow_anonymous = 1;
-			break;
-		case OPT_ALLOW_ORIGIN:
-			if (cfg->origin_count == sizeof cfg->origins / sizeof cfg->origins[0])
-				return bad("--allow-origin", optarg, "at most 16 origins");
-			if (strncmp(optarg, "http://", 7) && strncmp(optarg, "https://", 8))
-				return bad("--allow-origin", optarg,
-					   "expected an origin such as https://ops.example.com");
-			cfg->origins[cfg->origin_count++] = optarg;
-			break;
-		case OPT_TLS_CERT:
-			cfg->tls_cert = optarg;
-			break;
-		case OPT_TLS_KEY:
-			cfg->tls_key = optarg;
-			break;
-		case OPT_HANDSHAKE_TIMEOUT:
-		case OPT_IDLE_TIMEOUT:
-			if (config_parse_size(optarg, &size) || size < 1 || size > 86400 ||
-			    strpbrk(optarg, "KMGk"))
-				return bad(c == OPT_IDLE_TIMEOUT ? "--idle-timeout"
-								 : "--handshake-timeout",
-					   optarg, "expected seconds, 1 to 86400");
-			if (c == OPT_IDLE_TIMEOUT)
-				cfg->idle_timeout = (int)size;
-			else
-				cfg->handshake_timeout = (int)size;
-			break;
-		case OPT_MAX_CONNECTIONS:
-			if (config_parse_size(optarg, &size) || size < 1 || size > 1000000 ||
-			    strpbrk(optarg, "KMGk"))
-				return bad("--max-connections", optarg, "expected 1 to 1000000");
-			cfg->max_connections = (int)size;
-			break;
-		case 'v':
-			cfg->verbose = 1;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			cfg->command = CONFIG_EXIT;
-			return 0;
-		case 'V':
-			printf("sentinel-logd %s\n", SENTINEL_VERSION);
-			cfg->command = CONFIG_EXIT;
-			return 0;
-		case ':':
+		if (c == ':') {
 			fprintf(stderr,
 				"sentinel-logd: option '%s' needs a value\n"
 				"Try 'sentinel-logd --help'.\n",
 				argv[optind - 1]);
 			return -1;
-		default:
+		}
+		if (!o) {
 			fprintf(stderr,
 				"sentinel-logd: unknown option '%s'\n"
 				"Try 'sentinel-logd --help'.\n",
 				argv[optind - 1]);
 			return -1;
 		}
+		if (!strcmp(o->name, "help")) {
+			print_usage(stdout);
+			cfg->command = CONFIG_EXIT;
+			return 0;
+		}
+		if (!strcmp(o->name, "version")) {
+			printf("sentinel-logd %s\n", SENTINEL_VERSION);
+			cfg->command = CONFIG_EXIT;
+			return 0;
+		}
+		if (apply(cfg, o, optarg))
+			return -1;
 	}
 	if (optind < argc) {
 		fprintf(stderr,

@@ -1,5 +1,6 @@
 /*
- * Command-line configuration of sentinel-logd.
+ * The configuration of sentinel-logd: every flag, its default and its
+ * --help text come from one option table (config.c).
  */
 #ifndef SENTINEL_CONFIG_H
 #define SENTINEL_CONFIG_H
@@ -38,13 +39,10 @@ struct config {
 };
 
 /*
- * Fill cfg from argv. Prints --help/--version output to stdout and errors
- * to stderr. Returns 0, or -1 when the arguments are wrong (after printing
- * why).
+ * Fill cfg from argv (strings in cfg point into argv). Prints --help and
+ * --version output to stdout and errors to stderr. Returns 0, or -1 when
+ * the arguments are wrong (after printing why).
  */
 int config_parse(struct config *cfg, int argc, char **argv);
-
-/* Parse "1048576", "64KiB", "16MiB", "1GiB" into bytes. Returns 0 or ERR_INVAL. */
-int config_parse_size(const char *text, size_t *out);
 
 #endif

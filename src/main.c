@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "err.h"
 #include "log.h"
 #include "retention.h"
 #include "server.h"
@@ -12,9 +13,9 @@
 static int
 migrate(const struct config *cfg)
 {
-	char errmsg[512];
+	char errmsg[ERRMSG_SIZE];
 	int err;
-	store *st = store_open(cfg->db_path, STORE_WRITE, &err, errmsg, sizeof errmsg);
+	store *st = store_open(cfg->db_path, STORE_WRITE, &err, errmsg);
 
 	if (!st) {
 		fprintf(stderr, "sentinel-logd: cannot migrate: %s\n", errmsg);
@@ -31,10 +32,10 @@ compact(const struct config *cfg)
 {
 	struct retention_result res = {0};
 	struct store_sizes before, after;
-	char errmsg[512];
+	char errmsg[ERRMSG_SIZE];
 	int64_t count = 0;
 	int err, rc = 1;
-	store *st = store_open(cfg->db_path, STORE_WRITE, &err, errmsg, sizeof errmsg);
+	store *st = store_open(cfg->db_path, STORE_WRITE, &err, errmsg);
 
 	if (!st) {
 		fprintf(stderr, "sentinel-logd: cannot compact: %s\n", errmsg);

@@ -1,77 +1,85 @@
 /*
  * Server lifetime: start-up, the libevent loop with libwebsockets on it,
- * the writer's completions, and a graceful stop.
+ * the journal's completions, and a graceful stop.
  *
  * Start: open the store for writing (migrating it), open a read-only
- * handle, seed the hub with the store's last id, create the lws context on
- * our event_base, then start the writer. Stop (SIGINT/SIGTERM): refuse new
- * work, let the writer commit and answer everything already accepted, let
- * subscribers drain what was committed and close them with 1001, destroy
- * the lws context, and close the store (which checkpoints the WAL).
+ * handle for the loop, seed the hub with the store's last id, start the
+ * writer thread, build the endpoints, then listen. The writer wakes the
+ * loop through an eventfd; the loop then collects finished batches: it
+ * publishes their events to the hub, answers their producers and wakes the
+ * subscribers. Stop (SIGINT/SIGTERM): refuse new work, let the writer
+ * commit and answer everything already accepted, let subscribers drain
+ * what was committed and close them with 1001, close every connection, and
+ * close the store (which checkpoints the WAL).
+ *
+ * Everything here runs on the loop thread but writer_notify(), which the
+ * writer thread calls.
  */
 #include "server.h"
 
+#include <errno.h>
 #include <event2/event.h>
-#include <libwebsockets.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "auth.h"
+#include "endpoints.h"
 #include "err.h"
-#include "http.h"
+#include "hub.h"
+#include "journal.h"
+#include "listener.h"
 #include "log.h"
-#include "ws.h"
-#include "ws_ingest.h"
-#include "ws_logs.h"
-#include "lwslog.h"
-
-#if !defined(LWS_WITH_LIBEVENT)
-#error "libwebsockets was built without LWS_WITH_LIBEVENT; sentinel-logd needs it"
-#endif
+#include "store.h"
+#include "writer.h"
 
 /* How long a stop waits for answers and subscribers to drain. */
 #define STOP_GRACE_MS 3000
 #define STOP_POLL_MS  50
 
-static struct lws_protocols protocols[] = {
-	{"http", (lws_callback_function *)http_callback, 0, 0, 0, NULL, 0},
-	{"sentinel", (lws_callback_function *)ws_callback, 0, 65536, 0, NULL, 0},
-	{NULL, NULL, 0, 0, 0, NULL, 0},
+struct server {
+	const struct config *cfg;
+	struct event_base *base;
+	store *reader;  /* the loop's read-only store handle */
+	writer *writer; /* the writer thread and its store handle */
+	journal *journal;
+	hub *hub;   /* newest committed events, in wire form */
+	auth *auth; /* tokens and allowed origins */
+	struct endpoints ep;
+	listener *listener;
+	int wake_fd; /* eventfd: the writer's "batches are done" */
+	struct event *wake, *sigint, *sigterm, *stop_timer, *retention_timer;
+	int stopping;
+	int stop_waited_ms;
 };
 
-/* Make "sentinel" the protocol of upgrades that name none (browsers, seed). */
-static const struct lws_protocol_vhost_options pvo_default = {NULL, NULL, "default", "1"};
-static const struct lws_protocol_vhost_options pvo = {NULL, &pvo_default, "sentinel", ""};
-
-/* Called by the writer thread: lws_cancel_service() is thread-safe. */
+/* Called by the writer thread after a commit or a retention pass. */
 static void
-wake_loop(void *arg)
+writer_notify(void *arg)
 {
 	struct server *srv = arg;
-	lws_cancel_service(srv->lws);
+	uint64_t one = 1;
+
+	/* Only EAGAIN can fail here (the counter is full), and then the loop
+	 * has a wake-up pending anyway. */
+	(void)!write(srv->wake_fd, &one, sizeof one);
 }
 
-int
-server_submit(struct server *srv, struct ingest_batch *batch)
-{
-	if (srv->stopping)
-		return ERR_CLOSED;
-	return writer_submit(srv->writer, batch);
-}
-
-void
-server__writer_done(struct server *srv)
+/* Take finished batches from the journal: publish, answer, wake readers. */
+static void
+collect(struct server *srv)
 {
 	struct ingest_batch *b, *next;
 	int published = 0;
 
-	for (b = writer_take_done(srv->writer); b; b = next) {
+	for (b = journal_take_done(srv->journal); b; b = next) {
 		next = b->next;
 		if (b->status == 0) {
 			for (size_t i = 0; i < b->count; i++) {
-				struct hub_msg *m = b->msgs ? b->msgs[i] : NULL;
+				struct wire_msg *m = b->msgs ? b->msgs[i] : NULL;
 				if (!m) {
 					/* Out of memory for its wire form: subscribers
 					 * will read this one from the store instead. */
@@ -91,7 +99,17 @@ server__writer_done(struct server *srv)
 	/* Retention may have deleted events the hub still holds. */
 	hub_drop_through(srv->hub, writer_retention_max_id(srv->writer));
 	if (published)
-		ws_logs_wake(srv);
+		ws_logs_wake(srv->ep.logs);
+}
+
+static void
+on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t n;
+	(void)what;
+
+	(void)!read(fd, &n, sizeof n);
+	collect(arg);
 }
 
 /* Start a retention pass every --retention-interval. */
@@ -105,24 +123,27 @@ on_retention_timer(evutil_socket_t fd, short what, void *arg)
 		writer_request_maintenance(srv->writer);
 }
 
-/* Poll until the stop has drained, then tear down lws and leave the loop. */
+/* Poll until the stop has drained, then close everything and leave the loop. */
 static void
 on_stop_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
+	struct ws_logs_stats ls;
 	(void)fd;
 	(void)what;
 
 	/* At least two polls, so that queued answers to producers go out. */
 	srv->stop_waited_ms += STOP_POLL_MS;
+	ws_logs_get_stats(srv->ep.logs, &ls);
 	if (srv->stop_waited_ms < STOP_GRACE_MS &&
-	    (srv->subscribers || srv->producers || srv->stop_waited_ms < 2 * STOP_POLL_MS)) {
+	    (ls.subscribers || ws_ingest_count(srv->ep.producers) ||
+	     srv->stop_waited_ms < 2 * STOP_POLL_MS)) {
 		struct timeval tv = {0, STOP_POLL_MS * 1000};
 		evtimer_add(srv->stop_timer, &tv);
 		return;
 	}
-	lws_context_destroy(srv->lws);
-	srv->lws = NULL;
+	listener_destroy(srv->listener);
+	srv->listener = NULL;
 	event_base_loopexit(srv->base, NULL);
 }
 
@@ -141,11 +162,12 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		event_del(srv->retention_timer);
 	/* Commit what was accepted, then answer it and publish it. */
 	writer_stop(srv->writer);
-	server__writer_done(srv);
+	collect(srv);
 	/* Subscribers send what is left and producers get their answers, then
 	 * both close with 1001 (ws_logs.c, ws_ingest.c). */
-	ws_logs_stop(srv);
-	ws_ingest_stop(srv);
+	api_stop(srv->ep.api);
+	ws_logs_stop(srv->ep.logs);
+	ws_ingest_stop(srv->ep.producers);
 	evtimer_add(srv->stop_timer, &tv);
 }
 
@@ -176,7 +198,7 @@ setup_auth(struct server *srv)
 {
 	const struct config *cfg = srv->cfg;
 	const char *env = getenv("SENTINEL_TOKENS");
-	char errmsg[AUTH_ERRMSG_SIZE];
+	char errmsg[ERRMSG_SIZE];
 
 	srv->auth = auth_create();
 	if (!srv->auth)
@@ -204,22 +226,22 @@ setup_auth(struct server *srv)
 	return 0;
 }
 
-/* Open both store handles and the hub. */
+/* Open both store handles, start the writer, and build the journal and hub. */
 static int
 open_store(struct server *srv)
 {
 	const struct config *cfg = srv->cfg;
-	char errmsg[512];
+	char errmsg[ERRMSG_SIZE];
 	int64_t last_id;
 	int err;
 
 	store *wst = store_open(cfg->db_path, STORE_WRITE | (cfg->sync_full ? STORE_SYNC_FULL : 0),
-				&err, errmsg, sizeof errmsg);
+				&err, errmsg);
 	if (!wst) {
 		log_error("cannot open the store: %s", errmsg);
 		return err;
 	}
-	srv->reader = store_open(cfg->db_path, STORE_READONLY, &err, errmsg, sizeof errmsg);
+	srv->reader = store_open(cfg->db_path, STORE_READONLY, &err, errmsg);
 	if (!srv->reader) {
 		log_error("cannot open the store for reading: %s", errmsg);
 		store_close(wst);
@@ -235,111 +257,125 @@ open_store(struct server *srv)
 		store_close(wst);
 		return ERR_NOMEM;
 	}
-	srv->pending_store = wst;
+	/* The writer owns wst from here, also when it fails to start. */
+	srv->writer = writer_create(wst, &cfg->retention, writer_notify, srv, &err);
+	if (!srv->writer) {
+		log_error("cannot start the writer thread: %s", err_str(err));
+		return err;
+	}
+	srv->journal = journal_local_new(srv->writer, srv->reader);
+	if (!srv->journal)
+		return ERR_NOMEM;
 	log_info("store %s: last id %lld, epoch %s, sync %s", cfg->db_path, (long long)last_id,
 		 store_epoch(srv->reader), cfg->sync_full ? "full" : "normal");
 	return 0;
 }
 
+/* The endpoints and the listener that serves them. */
 static int
-create_lws(struct server *srv)
+open_endpoints(struct server *srv)
 {
 	const struct config *cfg = srv->cfg;
-	struct lws_context_creation_info info;
-	void *loops[1] = {srv->base};
+	struct endpoints *ep = &srv->ep;
+	char errmsg[ERRMSG_SIZE];
 
-	/* Either protocol may end up serving a WebSocket (http.c). */
-	protocols[0].per_session_data_size =
-		http_session_size() > ws_session_size() ? http_session_size() : ws_session_size();
-	protocols[1].per_session_data_size = ws_session_size();
-
-	memset(&info, 0, sizeof info);
-	info.port = cfg->port;
-	info.iface = strcmp(cfg->host, "0.0.0.0") ? cfg->host : NULL;
-	info.protocols = protocols;
-	info.pvo = &pvo;
-	info.user = srv;
-	info.foreign_loops = loops;
-	info.pcontext = &srv->lws;
-	info.options = LWS_SERVER_OPTION_LIBEVENT | LWS_SERVER_OPTION_VALIDATE_UTF8 |
-		       LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
-	info.max_http_header_data = 4096;
-	info.pt_serv_buf_size = 64 * 1024;
-	/* Ping a quiet WebSocket after half the idle time, drop it after all. */
-	srv->keepalive.secs_since_valid_ping =
-		(uint16_t)(cfg->idle_timeout / 2 ? cfg->idle_timeout / 2 : 1);
-	srv->keepalive.secs_since_valid_hangup = (uint16_t)cfg->idle_timeout;
-	info.retry_and_idle_policy = &srv->keepalive;
-	info.timeout_secs = (unsigned int)cfg->handshake_timeout;
-	info.keepalive_timeout = cfg->handshake_timeout;
-	if (cfg->tls_cert) {
-		if (access(cfg->tls_cert, R_OK) || access(cfg->tls_key, R_OK)) {
-			log_error("cannot read the TLS certificate %s or key %s", cfg->tls_cert,
-				  cfg->tls_key);
-			return ERR_INVAL;
-		}
-		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-		info.ssl_cert_filepath = cfg->tls_cert;
-		info.ssl_private_key_filepath = cfg->tls_key;
-	}
-
-	srv->lws = lws_create_context(&info);
-	if (!srv->lws) {
-		log_error("cannot listen on %s:%d (address in use or not available?)", cfg->host,
-			  cfg->port);
+	ep->gate = gate_create(srv->auth, cfg->max_connections);
+	ep->logs = ws_logs_create(srv->journal, srv->hub);
+	ep->producers = ws_ingest_create(srv->journal, cfg->event_max, cfg->body_max);
+	ep->ingest =
+		http_ingest_create(srv->journal, &(struct http_ingest_limits){
+							 .event_max = cfg->event_max,
+							 .body_max = cfg->body_max,
+							 .body_timeout = cfg->handshake_timeout,
+						 });
+	if (ep->logs)
+		ep->api = api_create(&(struct api_sources){
+			.reader = srv->reader,
+			.writer = srv->writer,
+			.hub = srv->hub,
+			.logs = ep->logs,
+			.sync_full = cfg->sync_full,
+		});
+	if (!ep->gate || !ep->logs || !ep->producers || !ep->ingest || !ep->api)
+		return ERR_NOMEM;
+	srv->listener = listener_create(srv->base,
+					&(struct listener_options){
+						.host = cfg->host,
+						.port = cfg->port,
+						.tls_cert = cfg->tls_cert,
+						.tls_key = cfg->tls_key,
+						.handshake_timeout = cfg->handshake_timeout,
+						.idle_timeout = cfg->idle_timeout,
+						.verbose = cfg->verbose,
+					},
+					ep, errmsg);
+	if (!srv->listener) {
+		log_error("%s", errmsg);
 		return ERR_SYS;
 	}
 	return 0;
 }
 
+/* The loop's events: the writer's wake-up, signals, timers. */
+static int
+open_events(struct server *srv)
+{
+	const struct config *cfg = srv->cfg;
+
+	srv->wake = event_new(srv->base, srv->wake_fd, EV_READ | EV_PERSIST, on_wake, srv);
+	srv->sigint = evsignal_new(srv->base, SIGINT, on_signal, srv);
+	srv->sigterm = evsignal_new(srv->base, SIGTERM, on_signal, srv);
+	srv->stop_timer = evtimer_new(srv->base, on_stop_timer, srv);
+	if (!srv->wake || !srv->sigint || !srv->sigterm || !srv->stop_timer ||
+	    event_add(srv->wake, NULL) || evsignal_add(srv->sigint, NULL) ||
+	    evsignal_add(srv->sigterm, NULL)) {
+		log_error("cannot install the loop's events");
+		return ERR_SYS;
+	}
+	if (retention_active(&cfg->retention)) {
+		int64_t us = cfg->retention.interval_us;
+		struct timeval tv = {(time_t)(us / 1000000), (suseconds_t)(us % 1000000)};
+		srv->retention_timer =
+			event_new(srv->base, -1, EV_PERSIST, on_retention_timer, srv);
+		if (!srv->retention_timer || event_add(srv->retention_timer, &tv)) {
+			log_error("cannot start the retention timer");
+			return ERR_SYS;
+		}
+		writer_request_maintenance(srv->writer); /* a first pass at start */
+	}
+	return 0;
+}
+
+static void
+free_event(struct event *ev)
+{
+	if (ev)
+		event_free(ev);
+}
+
 int
 server_run(const struct config *cfg)
 {
-	struct server srv = {.cfg = cfg};
-	int rc, err;
+	struct server srv = {.cfg = cfg, .wake_fd = -1};
+	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit(cfg->max_connections);
-	lws_set_log_level(LLL_ERR | LLL_WARN | (cfg->verbose ? LLL_NOTICE : 0), lwslog_line);
 
 	srv.base = event_base_new();
 	if (!srv.base) {
 		log_error("cannot create the event loop");
 		return 1;
 	}
-	if ((rc = setup_auth(&srv)) || (rc = open_store(&srv)))
-		goto out;
-	if ((rc = create_lws(&srv)))
-		goto out;
-	srv.writer = writer_create(srv.pending_store, &cfg->retention, wake_loop, &srv, &err);
-	srv.pending_store = NULL;
-	if (!srv.writer) {
-		log_error("cannot start the writer thread: %s", err_str(err));
-		rc = err;
-		goto out;
-	}
-
-	srv.sigint = evsignal_new(srv.base, SIGINT, on_signal, &srv);
-	srv.sigterm = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
-	srv.stop_timer = evtimer_new(srv.base, on_stop_timer, &srv);
-	if (!srv.sigint || !srv.sigterm || !srv.stop_timer || evsignal_add(srv.sigint, NULL) ||
-	    evsignal_add(srv.sigterm, NULL)) {
-		log_error("cannot install signal handlers");
+	srv.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (srv.wake_fd < 0) {
+		log_error("cannot create an eventfd: %s", strerror(errno));
 		rc = ERR_SYS;
 		goto out;
 	}
-
-	if (retention_active(&cfg->retention)) {
-		int64_t us = cfg->retention.interval_us;
-		struct timeval tv = {(time_t)(us / 1000000), (suseconds_t)(us % 1000000)};
-		srv.retention_timer = event_new(srv.base, -1, EV_PERSIST, on_retention_timer, &srv);
-		if (!srv.retention_timer || event_add(srv.retention_timer, &tv)) {
-			log_error("cannot start the retention timer");
-			rc = ERR_SYS;
-			goto out;
-		}
-		writer_request_maintenance(srv.writer); /* a first pass at start */
-	}
+	if ((rc = setup_auth(&srv)) || (rc = open_store(&srv)) || (rc = open_endpoints(&srv)) ||
+	    (rc = open_events(&srv)))
+		goto out;
 
 	log_info("sentinel-logd listening on %s://%s:%d (live feed: %s://%s:%d/ws/logs)",
 		 cfg->tls_cert ? "https" : "http", cfg->host, cfg->port,
@@ -349,27 +385,30 @@ server_run(const struct config *cfg)
 		rc = ERR_SYS;
 	}
 out:
-	/* The writer calls lws_cancel_service(): join it before lws goes. */
+	/* Commit what was accepted, close every connection, then free what is
+	 * left unanswered (its connections are gone). */
 	if (srv.writer)
 		writer_stop(srv.writer);
-	if (srv.lws)
-		lws_context_destroy(srv.lws);
-	if (srv.writer)
-		server__writer_done(&srv); /* free what is left unanswered */
+	listener_destroy(srv.listener);
+	if (srv.journal)
+		collect(&srv);
+	free_event(srv.wake);
+	free_event(srv.sigint);
+	free_event(srv.sigterm);
+	free_event(srv.stop_timer);
+	free_event(srv.retention_timer);
+	api_destroy(srv.ep.api);
+	http_ingest_destroy(srv.ep.ingest);
+	ws_ingest_destroy(srv.ep.producers);
+	ws_logs_destroy(srv.ep.logs);
+	gate_destroy(srv.ep.gate);
+	journal_free(srv.journal);
 	writer_destroy(srv.writer);
-	if (srv.sigint)
-		event_free(srv.sigint);
-	if (srv.sigterm)
-		event_free(srv.sigterm);
-	if (srv.stop_timer)
-		event_free(srv.stop_timer);
-	if (srv.retention_timer)
-		event_free(srv.retention_timer);
-	store_close(srv.pending_store);
 	store_close(srv.reader);
 	hub_destroy(srv.hub);
 	auth_destroy(srv.auth);
-	free(srv.frames);
+	if (srv.wake_fd >= 0)
+		close(srv.wake_fd);
 	event_base_free(srv.base);
 	if (rc == 0)
 		log_info("stopped cleanly");

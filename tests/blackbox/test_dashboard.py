@@ -358,7 +358,7 @@ def get(srv, path):
 
 def test_files_are_served():
     srv = Server().start()
-    web = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src", "web")
+    web = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src", "net", "web")
     for path, name, ctype in (("/", "index.html", "text/html; charset=utf-8"),
                               ("/?token=abc", "index.html", "text/html; charset=utf-8"),
                               ("/index.html", "index.html", "text/html; charset=utf-8"),
@@ -372,7 +372,7 @@ def test_files_are_served():
         expect("unsafe-inline" not in csp and "unsafe-eval" not in csp,
                f"GET {path}: the CSP allows inline code or eval: {csp}")
         with open(os.path.join(web, name), "rb") as f:
-            expect_eq(body, f.read(), f"GET {path} is src/web/{name}")
+            expect_eq(body, f.read(), f"GET {path} is src/net/web/{name}")
     for path in ("/nope.js", "/web/app.js", "/../CMakeLists.txt", "/app.js/", "/api"):
         expect_eq(get(srv, path)[0], 404, f"GET {path}")
     status, body = srv.request("POST", "/", body=b"{}",

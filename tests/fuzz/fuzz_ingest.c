@@ -16,9 +16,9 @@
 
 #include "err.h"
 #include "fuzz.h"
-#include "hub.h"
 #include "ingest.h"
 #include "logevent.h"
+#include "wire.h"
 
 #define JFLAGS (JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL)
 
@@ -91,16 +91,16 @@ check_answer(struct ingest_batch *b)
 	b->first_id = 1000;
 	b->last_id = b->first_id + (int64_t)b->count - 1;
 	for (size_t i = 0; i < b->count; i++) {
-		struct hub_msg *m = hub_msg_new(b->first_id + (int64_t)i, &b->events[i]);
+		struct wire_msg *m = wire_msg_new(b->first_id + (int64_t)i, &b->events[i]);
 		FUZZ_CHECK(m != NULL, "out of memory");
-		json_t *w = json_loadb((const char *)HUB_MSG_PAYLOAD(m), m->len, JFLAGS, &jerr);
+		json_t *w = json_loadb(m->data, m->len, JFLAGS, &jerr);
 		FUZZ_CHECK(json_is_object(w), "wire message %zu is not an object (%s)", i,
 			   jerr.text);
 		FUZZ_CHECK(json_number_value(json_object_get(w, "id")) ==
 				   (double)(b->first_id + (int64_t)i),
 			   "wire message %zu: id", i);
 		json_decref(w);
-		hub_msg_free(m);
+		wire_msg_free(m);
 	}
 	char *answer = ingest_answer_json(b);
 	FUZZ_CHECK(answer != NULL, "no answer");
@@ -154,7 +154,7 @@ check_ndjson_accepted(const char *body, size_t len, struct ingest_batch *b)
 static int
 event_ok(const char *text, size_t len, size_t event_max)
 {
-	char errmsg[LOGEVENT_ERRMSG_SIZE];
+	char errmsg[ERRMSG_SIZE];
 	struct logevent ev;
 
 	if (len > event_max)

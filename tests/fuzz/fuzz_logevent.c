@@ -17,16 +17,17 @@
 #include "ingest.h"
 #include "logevent.h"
 #include "timestamp.h"
+#include "wire.h"
 
 #define JFLAGS (JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL)
 
 static void
 check_refused(const uint8_t *data, size_t size, int rc, const char *errmsg)
 {
-	size_t len = strnlen(errmsg, LOGEVENT_ERRMSG_SIZE);
+	size_t len = strnlen(errmsg, ERRMSG_SIZE);
 
 	FUZZ_CHECK(rc == ERR_JSON || rc == ERR_EVENT, "rc %d", rc);
-	FUZZ_CHECK(len > 0 && len < LOGEVENT_ERRMSG_SIZE, "errmsg of %zu bytes", len);
+	FUZZ_CHECK(len > 0 && len < ERRMSG_SIZE, "errmsg of %zu bytes", len);
 	if (fuzz_utf8_valid((const char *)data, size)) {
 		char *json = ingest_error_json(errmsg, 0);
 		FUZZ_CHECK(json != NULL,
@@ -42,16 +43,16 @@ static void
 check_wire(const struct logevent *ev, json_t *body)
 {
 	static const int64_t ids[] = {1, 42, INT64_MAX};
-	char *out = malloc(ev->body_len + LOGEVENT_WIRE_OVERHEAD);
+	char *out = malloc(ev->body_len + WIRE_OVERHEAD);
 
 	FUZZ_CHECK(out != NULL, "out of memory");
 	for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
-		char prefix[LOGEVENT_WIRE_OVERHEAD];
+		char prefix[WIRE_OVERHEAD];
 		int plen = snprintf(prefix, sizeof prefix, "{\"id\":%lld,", (long long)ids[i]);
-		size_t n = logevent_wire_write(ids[i], ev->body, ev->body_len, out);
+		size_t n = wire_write(ids[i], ev->body, ev->body_len, out);
 		json_error_t jerr;
 
-		FUZZ_CHECK(n <= ev->body_len + LOGEVENT_WIRE_OVERHEAD, "wire %zu bytes", n);
+		FUZZ_CHECK(n <= ev->body_len + WIRE_OVERHEAD, "wire %zu bytes", n);
 		FUZZ_CHECK(n == (size_t)plen + ev->body_len - 1, "wire %zu bytes", n);
 		FUZZ_CHECK(!memcmp(out, prefix, (size_t)plen), "wire prefix %.*s", (int)n, out);
 		json_t *w = json_loadb(out, n, JFLAGS, &jerr);
@@ -69,7 +70,7 @@ check_wire(const struct logevent *ev, json_t *body)
 static void
 check_accepted(const uint8_t *data, size_t size, const struct logevent *ev)
 {
-	char errmsg[LOGEVENT_ERRMSG_SIZE];
+	char errmsg[ERRMSG_SIZE];
 	json_error_t jerr;
 	json_t *in, *body, *ts;
 
@@ -131,7 +132,7 @@ check_accepted(const uint8_t *data, size_t size, const struct logevent *ev)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char errmsg[LOGEVENT_ERRMSG_SIZE];
+	char errmsg[ERRMSG_SIZE];
 	struct logevent ev;
 	int rc;
 

@@ -58,8 +58,8 @@ check_invariants(const struct query *q, int list)
 		   (long long)q->before_id);
 	FUZZ_CHECK(!q->has_until || q->until_us != QUERY_SINCE_ALL, "until=all");
 	if (q->has_epoch) {
-		size_t len = strnlen(q->epoch, STORE_EPOCH_SIZE);
-		FUZZ_CHECK(len > 0 && len < STORE_EPOCH_SIZE &&
+		size_t len = strnlen(q->epoch, (QUERY_EPOCH_MAX + 1));
+		FUZZ_CHECK(len > 0 && len < (QUERY_EPOCH_MAX + 1) &&
 				   strspn(q->epoch, "0123456789abcdef") == len,
 			   "epoch '%.*s'", (int)len, q->epoch);
 	}
@@ -129,11 +129,11 @@ check_accepted(const struct query *q, const char *name, const char *value)
 static void
 check_refused(int rc, const char *name, const char *value, const char *errmsg)
 {
-	size_t len = strnlen(errmsg, QUERY_ERRMSG_SIZE);
+	size_t len = strnlen(errmsg, ERRMSG_SIZE);
 	char want[64];
 
 	FUZZ_CHECK(rc == ERR_INVAL, "rc %d", rc);
-	FUZZ_CHECK(len > 0 && len < QUERY_ERRMSG_SIZE, "errmsg of %zu bytes", len);
+	FUZZ_CHECK(len > 0 && len < ERRMSG_SIZE, "errmsg of %zu bytes", len);
 	snprintf(want, sizeof want, "parameter '%.40s'", name);
 	FUZZ_CHECK(!strncmp(errmsg, want, strlen(want)) ||
 			   !strncmp(errmsg, "unknown parameter '", 19),
@@ -151,7 +151,7 @@ check_refused(int rc, const char *name, const char *value, const char *errmsg)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char errmsg[QUERY_ERRMSG_SIZE];
+	char errmsg[ERRMSG_SIZE];
 	struct query q;
 
 	if (size < 1)

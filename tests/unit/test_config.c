@@ -274,77 +274,6 @@ TEST(rejects_unknown_and_stray)
 	ASSERT_EQ(cfg.verbose, 1);
 }
 
-/* config_parse_size on text must give expected. */
-static void
-size_is(const char *text, size_t expected)
-{
-	size_t out = 42;
-	int rc = config_parse_size(text, &out);
-	if (rc != 0)
-		fprintf(stderr, "rejected size '%s'\n", text);
-	ASSERT_EQ(rc, 0);
-	ASSERT(out == expected);
-}
-
-static void
-size_bad(const char *text)
-{
-	size_t out = 42;
-	int rc = config_parse_size(text, &out);
-	if (rc != ERR_INVAL)
-		fprintf(stderr, "accepted size '%s' as %zu\n", text, out);
-	ASSERT_EQ(rc, ERR_INVAL);
-	ASSERT_EQ(out, 42);
-}
-
-TEST(parse_size)
-{
-	size_is("0", 0);
-	size_is("1", 1);
-	size_is("1048576", MIB);
-	size_is("64KiB", 64 * KIB);
-	size_is("1K", KIB);
-	size_is("1k", KIB);
-	size_is("16MiB", 16 * MIB);
-	size_is("16M", 16 * MIB);
-	size_is("1GiB", GIB);
-	size_is("3G", 3 * GIB);
-	size_is("0KiB", 0);
-	size_is("18446744073709551615", SIZE_MAX);
-	size_is("17179869183GiB", (size_t)17179869183u * GIB);
-	size_is("17592186044415MiB", (size_t)17592186044415u * MIB);
-
-	size_bad(NULL);
-	size_bad("");
-	size_bad("KiB");
-	size_bad("1KB");
-	size_bad("1kib");
-	size_bad("1Ki");
-	size_bad("1 KiB");
-	size_bad("1KiB ");
-	size_bad("1TiB");
-	size_bad("1.5GiB");
-	size_bad("0x10");
-	size_bad("-1");
-	size_bad("-0");
-	size_bad("12abc");
-	/* Overflow, with and without a unit. */
-	size_bad("18446744073709551616");
-	size_bad("99999999999999999999999");
-	size_bad("17179869184GiB");
-	size_bad("17592186044416MiB");
-	size_bad("18014398509481984KiB");
-}
-
-TEST(parse_size_rejects_negative_after_space)
-{
-	/* strtoull() skips leading space and then accepts a minus sign, so
-	 * " -5" must not become 18446744073709551611 bytes. */
-	size_bad(" -5");
-	size_bad("\t-1");
-	size_bad(" -1MiB");
-}
-
 TEST(parse_again_after_an_error)
 {
 	struct config cfg;
@@ -370,8 +299,6 @@ main(int argc, char **argv)
 		TEST_ENTRY(commands),
 		TEST_ENTRY(help_and_version),
 		TEST_ENTRY(rejects_unknown_and_stray),
-		TEST_ENTRY(parse_size),
-		TEST_ENTRY(parse_size_rejects_negative_after_space),
 		TEST_ENTRY(parse_again_after_an_error),
 	};
 

@@ -2,7 +2,7 @@
  * Unit tests of logevent.c: every rejected event gets the right code and a
  * message naming what is wrong; an accepted event's body is the producer's
  * text minus whitespace outside strings (plus "timestamp" when it had none),
- * byte for byte; and the wire form puts "id" first.
+ * byte for byte.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,7 +24,7 @@ static void
 bad_n(const char *json, size_t len, int code, const char *needle)
 {
 	struct logevent ev = {.body = NULL, .body_len = 7, .ts_us = UNTOUCHED};
-	char errmsg[LOGEVENT_ERRMSG_SIZE];
+	char errmsg[ERRMSG_SIZE];
 	int rc;
 
 	memset(errmsg, 0, sizeof errmsg);
@@ -35,7 +35,7 @@ bad_n(const char *json, size_t len, int code, const char *needle)
 			errmsg, err_str(code), needle);
 	ASSERT_EQ(rc, code);
 	ASSERT_NOT_NULL(strstr(errmsg, needle));
-	ASSERT_LT(strlen(errmsg), LOGEVENT_ERRMSG_SIZE);
+	ASSERT_LT(strlen(errmsg), ERRMSG_SIZE);
 	ASSERT_NULL(ev.body);
 	ASSERT_EQ(ev.body_len, 7);
 	ASSERT_EQ(ev.ts_us, UNTOUCHED);
@@ -53,7 +53,7 @@ static void
 good_now(const char *json, int64_t now_us, const char *body, int64_t ts_us, const char *type)
 {
 	struct logevent ev;
-	char errmsg[LOGEVENT_ERRMSG_SIZE] = "";
+	char errmsg[ERRMSG_SIZE] = "";
 	int rc = logevent_parse(json, strlen(json), now_us, &ev, errmsg);
 
 	if (rc != 0)
@@ -351,43 +351,6 @@ TEST(timestamp_added_when_absent)
 		 -1, "a");
 }
 
-/* Parse json (which must be valid) and check its wire form for id. */
-static void
-wire_is(const char *json, int64_t id, const char *expected)
-{
-	struct logevent ev;
-	char errmsg[LOGEVENT_ERRMSG_SIZE];
-	char *out;
-	size_t n;
-
-	ASSERT_OK(logevent_parse(json, strlen(json), NOW, &ev, errmsg));
-	/* Exactly the documented room, so ASan sees any overrun. */
-	out = malloc(ev.body_len + LOGEVENT_WIRE_OVERHEAD);
-	ASSERT_NOT_NULL(out);
-	n = logevent_wire_write(id, ev.body, ev.body_len, out);
-	ASSERT_BUF_STR(out, n, expected);
-	ASSERT_LE(n, ev.body_len + LOGEVENT_WIRE_OVERHEAD);
-	free(out);
-	logevent_free(&ev);
-}
-
-TEST(wire_write)
-{
-	wire_is("{\"type\":\"a\",\"message\":\"m\",\"timestamp\":\"2026-03-09T14:00:00Z\"}", 1,
-		"{\"id\":1,\"type\":\"a\",\"message\":\"m\","
-		"\"timestamp\":\"2026-03-09T14:00:00Z\"}");
-	wire_is("{ \"message\" : \"m\" , \"type\" : \"agent\" }", 42,
-		"{\"id\":42,\"message\":\"m\",\"type\":\"agent\",\"timestamp\":\"" NOW_TEXT "\"}");
-	wire_is("{\"type\":\"a\",\"message\":\"m\",\"data\":{\"x\":[1]}}", INT64_MAX,
-		"{\"id\":9223372036854775807,\"type\":\"a\",\"message\":\"m\","
-		"\"data\":{\"x\":[1]},\"timestamp\":\"" NOW_TEXT "\"}");
-
-	/* On a body that is not a parsed event, too: the smallest object. */
-	char out[7 + LOGEVENT_WIRE_OVERHEAD];
-	size_t n = logevent_wire_write(7, "{\"a\":1}", 7, out);
-	ASSERT_BUF_STR(out, n, "{\"id\":7,\"a\":1}");
-}
-
 int
 main(int argc, char **argv)
 {
@@ -409,7 +372,6 @@ main(int argc, char **argv)
 		TEST_ENTRY(extra_fields_are_kept),
 		TEST_ENTRY(timestamp_is_verbatim),
 		TEST_ENTRY(timestamp_added_when_absent),
-		TEST_ENTRY(wire_write),
 		TEST_ENTRY(rejects_scalars_as_bad_events),
 	};
 

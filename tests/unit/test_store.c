@@ -49,7 +49,7 @@ static struct logevent
 event(const char *json)
 {
 	struct logevent ev;
-	char errmsg[LOGEVENT_ERRMSG_SIZE];
+	char errmsg[ERRMSG_SIZE];
 	int rc = logevent_parse(json, strlen(json), NOW, &ev, errmsg);
 	if (rc)
 		fprintf(stderr, "%s: %s\n", json, errmsg);
@@ -62,7 +62,7 @@ open_ok(const char *path, int flags)
 {
 	char errmsg[256] = "";
 	int err = 12345;
-	store *st = store_open(path, flags, &err, errmsg, sizeof errmsg);
+	store *st = store_open(path, flags, &err, errmsg);
 
 	if (!st)
 		fprintf(stderr, "store_open(%s): %s (%s)\n", path, errmsg, err_str(err));
@@ -77,7 +77,7 @@ open_fails(const char *path, int flags, int code, const char *needle)
 {
 	char errmsg[256] = "";
 	int err = 12345;
-	store *st = store_open(path, flags, &err, errmsg, sizeof errmsg);
+	store *st = store_open(path, flags, &err, errmsg);
 
 	if (st || err != code || !strstr(errmsg, needle))
 		fprintf(stderr, "store_open(%s): %s (%d, %s), wanted %s and '%s'\n", path, errmsg,

@@ -22,10 +22,10 @@
 #include <unistd.h>
 
 #include "err.h"
-#include "logevent.h"
 #include "store_export.h"
 #include "timestamp.h"
 #include "version.h"
+#include "wire.h"
 
 #define PROG            "sentinel-export"
 #define OUT_BUFFER_SIZE ((size_t)1 << 20)
@@ -225,9 +225,9 @@ static int
 write_row(const struct store_row *row, void *arg)
 {
 	struct output *o = arg;
-	size_t need = row->body_len + LOGEVENT_WIRE_OVERHEAD + 1, n;
+	size_t need = row->body_len + WIRE_OVERHEAD + 1, n;
 
-	/* logevent_wire_write() needs an object with at least one member. */
+	/* wire_write() needs an object with at least one member. */
 	if (row->body_len < 3 || row->body[0] != '{' || row->body[row->body_len - 1] != '}') {
 		o->bad_id = row->id;
 		return ERR_CORRUPT;
@@ -242,7 +242,7 @@ write_row(const struct store_row *row, void *arg)
 		o->line = line;
 		o->line_cap = cap;
 	}
-	n = logevent_wire_write(row->id, row->body, row->body_len, o->line);
+	n = wire_write(row->id, row->body, row->body_len, o->line);
 	o->line[n++] = '\n';
 	if (fwrite(o->line, 1, n, o->f) != n) {
 		o->write_errno = errno ? errno : EIO;
@@ -332,7 +332,7 @@ main(int argc, char **argv)
 {
 	struct options opt = {0};
 	struct output out = {0};
-	char errmsg[512], *tmp = NULL;
+	char errmsg[ERRMSG_SIZE], *tmp = NULL;
 	store_export *ex = NULL;
 	uint64_t count = 0;
 	int rc, status = 1, err;
@@ -345,7 +345,7 @@ main(int argc, char **argv)
 	/* A closed pipe is a write error (EPIPE) to report, not a silent death. */
 	signal(SIGPIPE, SIG_IGN);
 
-	ex = store_export_open(opt.db_path, &err, errmsg, sizeof errmsg);
+	ex = store_export_open(opt.db_path, &err, errmsg);
 	if (!ex) {
 		fprintf(stderr, PROG ": cannot open the store %s\n", errmsg);
 		goto out;

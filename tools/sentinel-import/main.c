@@ -26,11 +26,11 @@
 #include <string.h>
 #include <sys/types.h>
 
-#include "config.h"
 #include "err.h"
 #include "http_client.h"
 #include "ingest.h"
 #include "store.h"
+#include "units.h"
 #include "version.h"
 
 #define PROG                 "sentinel-import"
@@ -162,7 +162,7 @@ parse_args(struct options *opt, int argc, char **argv)
 			opt->batch_max = n;
 			break;
 		case OPT_EVENT_MAX:
-			if (config_parse_size(optarg, &n) || n < 1024)
+			if (units_parse_size(optarg, &n) || n < 1024)
 				return usage_error("invalid --max-event-bytes '%s': expected a "
 						   "size of at least 1024 bytes, e.g. 256KiB",
 						   optarg);
@@ -508,11 +508,11 @@ import_stream(struct importer *im, FILE *f, const char *name)
 static int
 open_destination(struct importer *im, const struct options *opt)
 {
-	char errmsg[512];
+	char errmsg[ERRMSG_SIZE];
 	int err;
 
 	if (opt->db_path) {
-		im->st = store_open(opt->db_path, STORE_WRITE, &err, errmsg, sizeof errmsg);
+		im->st = store_open(opt->db_path, STORE_WRITE, &err, errmsg);
 		if (!im->st) {
 			fprintf(stderr, PROG ": cannot open the store %s\n", errmsg);
 			return -1;

@@ -80,7 +80,7 @@ static const char *
 epoch_of(const json_t *msg)
 {
 	const char *epoch = json_string_value(json_object_get(msg, "epoch"));
-	char errmsg[QUERY_ERRMSG_SIZE];
+	char errmsg[ERRMSG_SIZE];
 	struct query q;
 
 	query_init(&q);

@@ -79,7 +79,7 @@ usage_error(const char *fmt, ...)
 static int
 resolve_since(const char *since, char *out, const char **resolved)
 {
-	char errmsg[QUERY_ERRMSG_SIZE];
+	char errmsg[ERRMSG_SIZE];
 	struct query q;
 	int64_t us;
 
@@ -99,7 +99,7 @@ resolve_since(const char *since, char *out, const char **resolved)
 static int
 check_types(const char *types)
 {
-	char errmsg[QUERY_ERRMSG_SIZE];
+	char errmsg[ERRMSG_SIZE];
 	struct query q;
 
 	query_init(&q);

@@ -32,7 +32,7 @@ fail(char *errmsg, int code, const char *fmt, ...)
 static int
 valid_epoch(const char *epoch)
 {
-	char msg[QUERY_ERRMSG_SIZE];
+	char msg[ERRMSG_SIZE];
 	struct query q;
 
 	query_init(&q);

@@ -35,8 +35,8 @@
 #include "cursor.h"
 #include "err.h"
 #include "log.h"
-#include "output.h"
 #include "lwslog.h"
+#include "output.h"
 
 #if !defined(LWS_WITH_LIBEVENT)
 #error "libwebsockets was built without LWS_WITH_LIBEVENT; sentinel-tail needs it"

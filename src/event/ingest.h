@@ -1,0 +1,76 @@
+/*
+ * Ingest requests: one HTTP body or WebSocket message becomes one batch of
+ * validated events, appended atomically to the journal (journal.h).
+ *
+ * A batch is created and parsed on the event loop, owned by the journal
+ * while it commits, and handed back to the loop with its result. Its owner
+ * (the connection waiting for the answer) is cleared by the loop when that
+ * connection closes first; the batch is then freed unanswered.
+ */
+#ifndef SENTINEL_INGEST_H
+#define SENTINEL_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "logevent.h"
+#include "wire.h"
+
+enum ingest_format {
+	INGEST_JSON,   /* one object, or an array of objects */
+	INGEST_NDJSON, /* one object a line; blank lines are skipped */
+};
+
+/* Default limits: an event and a whole request body. */
+#define INGEST_EVENT_MAX_DEFAULT (256 * 1024)
+#define INGEST_BODY_MAX_DEFAULT  (16 * 1024 * 1024)
+
+struct ingest_batch {
+	struct logevent *events;
+	size_t count;
+
+	/* Filled by the journal. */
+	int status;       /* 0, or the ERR_* that made the batch fail */
+	int64_t first_id; /* ids of the committed events when status == 0 */
+	int64_t last_id;
+	char errmsg[ERRMSG_SIZE];
+
+	/* The wire form of each committed event, for the live feed; an entry
+	 * is NULL when memory ran out (readers then take it from the store). */
+	struct wire_msg **msgs;
+
+	/* Who waits for the answer, and how to give it: on_done runs on the
+	 * loop and frees the batch. owner is NULL when the requester left. */
+	void *owner;
+	void (*on_done)(struct ingest_batch *batch);
+	struct ingest_batch *next;
+};
+
+/* The failure of ingest_parse(): what is wrong and with which event. */
+struct ingest_error {
+	int code;     /* ERR_JSON, ERR_EVENT, ERR_TOOBIG or ERR_NOMEM */
+	size_t index; /* 0-based index of the event at fault */
+	char msg[ERRMSG_SIZE];
+};
+
+/*
+ * Parse and validate a request body into a new batch. Every event is
+ * checked before anything is stored, so a bad event rejects the whole
+ * request. Returns the batch, or NULL with *err filled.
+ */
+struct ingest_batch *ingest_parse(const char *body, size_t len, enum ingest_format format,
+				  size_t event_max, struct ingest_error *err);
+
+/* Free a batch and everything it holds (events and unsent messages). */
+void ingest_batch_free(struct ingest_batch *batch);
+
+/*
+ * Write the answer for a batch: {"accepted":N,"first_id":A,"last_id":B} or
+ * {"error":"...","index":I} (no index when index < 0). Each returns a
+ * malloc'd NUL-terminated string, or NULL when out of memory.
+ */
+char *ingest_answer_json(const struct ingest_batch *batch);
+char *ingest_error_json(const char *msg, long index);
+
+#endif

@@ -1,0 +1,280 @@
+/*
+ * Read endpoints. Queries run on the loop's read-only store handle in one
+ * statement each (one short read transaction); /api/events is capped at
+ * QUERY_LIMIT_MAX events a page so that no request holds the loop long.
+ */
+#include "api.h"
+
+#include <libwebsockets.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "err.h"
+#include "log.h"
+#include "query.h"
+#include "reply.h"
+#include "request.h"
+#include "timestamp.h"
+#include "version.h"
+#include "wire.h"
+
+struct api {
+	struct api_sources src;
+	int stopping;
+};
+
+api *
+api_create(const struct api_sources *src)
+{
+	api *a = calloc(1, sizeof *a);
+
+	if (!a)
+		return NULL;
+	a->src = *src;
+	return a;
+}
+
+void
+api_destroy(api *a)
+{
+	free(a);
+}
+
+void
+api_stop(api *a)
+{
+	a->stopping = 1;
+}
+
+int
+api_healthz(api *a, struct lws *wsi, struct reply *r)
+{
+	static const char ok[] = "{\"status\":\"ok\"}";
+
+	if (writer_state(a->src.writer) == 0 && !a->stopping)
+		return reply_send(wsi, r, 200, "application/json", ok, sizeof ok - 1) ? -1 : 0;
+	return reply_error(wsi, r, HTTP_STATUS_SERVICE_UNAVAILABLE,
+			   a->stopping ? "the server is shutting down" : "the store cannot write",
+			   -1)
+		       ? -1
+		       : 0;
+}
+
+struct list_parse {
+	struct query *q;
+	int64_t now;
+	char *errmsg;
+};
+
+static int
+parse_list_param(const char *name, const char *value, void *arg)
+{
+	struct list_parse *lp = arg;
+	return query_set_list(lp->q, name, value, lp->now, lp->errmsg);
+}
+
+struct list_out {
+	struct buf *b;
+	int64_t min_id, max_id;
+	int first, failed;
+};
+
+static int
+append_event(const struct store_row *row, void *arg)
+{
+	struct list_out *lo = arg;
+	char head[WIRE_OVERHEAD];
+	size_t n = wire_write(row->id, "{}", 2, head) - 1; /* "{"id":N," */
+
+	if ((!lo->first && buf_append(lo->b, ",", 1)) || buf_append(lo->b, head, n) ||
+	    buf_append(lo->b, row->body + 1, row->body_len - 1)) {
+		lo->failed = 1;
+		return 1;
+	}
+	lo->first = 0;
+	if (!lo->min_id || row->id < lo->min_id)
+		lo->min_id = row->id;
+	if (row->id > lo->max_id)
+		lo->max_id = row->id;
+	return 0;
+}
+
+/* Queue a response body; returns the handlers' result. */
+static int
+send_body(struct lws *wsi, struct reply *r, const char *type, struct buf *b)
+{
+	int rc = reply_send(wsi, r, 200, type, b->data, b->len);
+	buf_free(b);
+	return rc ? -1 : 0;
+}
+
+static int
+send_error(struct lws *wsi, struct reply *r, int status, const char *msg)
+{
+	return reply_error(wsi, r, status, msg, -1) ? -1 : 0;
+}
+
+int
+api_events(api *a, struct lws *wsi, struct reply *r)
+{
+	char errmsg[ERRMSG_SIZE];
+	struct query q;
+	struct list_parse lp = {&q, timestamp_now(), errmsg};
+	struct buf b = {0};
+	struct list_out lo = {.b = &b, .first = 1};
+	int count;
+
+	query_init(&q);
+	if (request_query_each(wsi, parse_list_param, &lp))
+		return send_error(wsi, r, 400, errmsg);
+
+	struct store_filter f = {
+		.after_id = q.has_after_id ? q.after_id : 0,
+		.before_id = q.has_before_id ? q.before_id : 0,
+		.has_since = q.has_since && q.since_us != QUERY_SINCE_ALL,
+		.since_us = q.since_us,
+		.has_until = q.has_until,
+		.until_us = q.until_us,
+		.types = q.types,
+		.type_count = q.type_count,
+		.limit = q.limit,
+		.descending = q.descending,
+	};
+	if (q.has_before_id && q.before_id == 0) /* nothing is below id 0 */
+		f.limit = 0;
+	if (buf_append(&b, "{\"events\":[", 11) ||
+	    store_list(a->src.reader, &f, append_event, &lo, &count) || lo.failed) {
+		log_error("GET /api/events failed: %s", store_errmsg(a->src.reader));
+		buf_free(&b);
+		return send_error(wsi, r, 503, "the store cannot be read");
+	}
+	/* next_after_id: where the next ascending page starts (every event
+	 * exactly once); next_before_id: the same for descending pages. */
+	int64_t next_after = lo.max_id ? lo.max_id : f.after_id;
+	if (buf_printf(&b, "],\"next_after_id\":%lld", (long long)next_after) ||
+	    (q.descending && lo.min_id &&
+	     buf_printf(&b, ",\"next_before_id\":%lld", (long long)lo.min_id)) ||
+	    buf_printf(&b, ",\"last_id\":%lld}", (long long)hub_last_id(a->src.hub))) {
+		buf_free(&b);
+		return send_error(wsi, r, 503, "out of memory");
+	}
+	return send_body(wsi, r, "application/json", &b);
+}
+
+static void
+append_type_count(const char *type, int64_t count, void *arg)
+{
+	struct buf *b = arg;
+	if (b->data[b->len - 1] != '{')
+		buf_append(b, ",", 1);
+	buf_json_string(b, type);
+	buf_printf(b, ":%lld", (long long)count);
+}
+
+int
+api_stats(api *a, struct lws *wsi, struct reply *r)
+{
+	struct store_stats st;
+	struct writer_stats ws;
+	struct ws_logs_stats ls;
+	struct buf b = {0};
+	int rc;
+
+	if (store_stats(a->src.reader, &st)) {
+		log_error("GET /api/stats failed: %s", store_errmsg(a->src.reader));
+		return send_error(wsi, r, 503, "the store cannot be read");
+	}
+	writer_get_stats(a->src.writer, &ws);
+	ws_logs_get_stats(a->src.logs, &ls);
+	rc = buf_printf(&b,
+			"{\"version\":\"%s\",\"epoch\":\"%s\",\"count\":%lld,"
+			"\"first_id\":%lld,\"last_id\":%lld,\"first_timestamp\":",
+			SENTINEL_VERSION, store_epoch(a->src.reader), (long long)st.count,
+			(long long)st.first_id, (long long)st.last_id);
+	rc = rc || (st.first_ts[0] ? buf_json_string(&b, st.first_ts) : buf_printf(&b, "null"));
+	rc = rc || buf_printf(&b, ",\"last_timestamp\":");
+	rc = rc || (st.last_ts[0] ? buf_json_string(&b, st.last_ts) : buf_printf(&b, "null"));
+	rc = rc || buf_printf(&b, ",\"types\":{");
+	rc = rc || store_type_counts(a->src.reader, append_type_count, &b);
+	rc = rc ||
+	     buf_printf(&b,
+			"},\"store_bytes\":%lld,\"wal_bytes\":%lld,\"free_bytes\":%lld,"
+			"\"subscribers\":%u,\"ingested\":%llu,\"commits\":%llu,"
+			"\"deliveries\":%llu,\"sync\":\"%s\"}",
+			(long long)st.db_bytes, (long long)st.wal_bytes, (long long)st.free_bytes,
+			ls.subscribers, (unsigned long long)ws.events,
+			(unsigned long long)ws.commits, (unsigned long long)ls.deliveries,
+			a->src.sync_full ? "full" : "normal");
+	if (rc) {
+		buf_free(&b);
+		return send_error(wsi, r, 503, "the store cannot be read");
+	}
+	return send_body(wsi, r, "application/json", &b);
+}
+
+/* One metric family: its HELP and TYPE lines and a single sample. */
+static int
+metric(struct buf *b, const char *name, const char *type, const char *help, double value)
+{
+	return buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name,
+			  value);
+}
+
+int
+api_metrics(api *a, struct lws *wsi, struct reply *r)
+{
+	static const double bounds[] = WRITER_LATENCY_BOUNDS;
+	struct store_sizes st;
+	struct writer_stats ws;
+	struct ws_logs_stats ls;
+	struct buf b = {0};
+	int rc;
+
+	/* Only cheap reads here: scrapers call this often, on the loop. */
+	if (store_sizes(a->src.reader, &st)) {
+		log_error("GET /metrics failed: %s", store_errmsg(a->src.reader));
+		return send_error(wsi, r, 503, "the store cannot be read");
+	}
+	writer_get_stats(a->src.writer, &ws);
+	ws_logs_get_stats(a->src.logs, &ls);
+	rc = metric(&b, "sentinel_events_ingested_total", "counter",
+		    "Events committed to the store since start.", (double)ws.events) ||
+	     metric(&b, "sentinel_commits_total", "counter",
+		    "Group-commit transactions since start.", (double)ws.commits) ||
+	     metric(&b, "sentinel_ingest_failed_batches_total", "counter",
+		    "Ingest batches refused because the store could not write.",
+		    (double)ws.failed) ||
+	     metric(&b, "sentinel_deliveries_total", "counter",
+		    "Event messages sent to /ws/logs subscribers.", (double)ls.deliveries) ||
+	     metric(&b, "sentinel_replay_rows_total", "counter",
+		    "Events read from the store for subscribers that were behind.",
+		    (double)ls.replay_rows) ||
+	     metric(&b, "sentinel_retention_deleted_total", "counter",
+		    "Events removed by retention since start.", (double)ws.retention_deleted) ||
+	     metric(&b, "sentinel_subscribers", "gauge", "Connected /ws/logs subscribers.",
+		    (double)ls.subscribers) ||
+	     metric(&b, "sentinel_last_id", "gauge", "Highest id committed.",
+		    (double)hub_last_id(a->src.hub)) ||
+	     metric(&b, "sentinel_store_bytes", "gauge", "Size of the store file.",
+		    (double)st.db_bytes) ||
+	     metric(&b, "sentinel_wal_bytes", "gauge", "Size of the write-ahead log.",
+		    (double)st.wal_bytes);
+	rc = rc || buf_printf(&b, "# HELP sentinel_commit_duration_seconds Time to commit one "
+				  "group of batches, fsync included.\n"
+				  "# TYPE sentinel_commit_duration_seconds histogram\n");
+	for (int i = 0; !rc && i < WRITER_LATENCY_BUCKETS; i++)
+		rc = buf_printf(&b, "sentinel_commit_duration_seconds_bucket{le=\"%g\"} %llu\n",
+				bounds[i], (unsigned long long)ws.latency_le[i]);
+	rc = rc || buf_printf(&b,
+			      "sentinel_commit_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+			      "sentinel_commit_duration_seconds_sum %.9f\n"
+			      "sentinel_commit_duration_seconds_count %llu\n",
+			      (unsigned long long)ws.latency_count, ws.latency_sum,
+			      (unsigned long long)ws.latency_count);
+	if (rc) {
+		buf_free(&b);
+		return send_error(wsi, r, 503, "out of memory");
+	}
+	return send_body(wsi, r, "text/plain; version=0.0.4; charset=utf-8", &b);
+}

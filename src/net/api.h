@@ -1,0 +1,40 @@
+/*
+ * The read side of the HTTP API: GET /api/events (stored events, paged),
+ * GET /api/stats, GET /metrics (Prometheus text format) and GET /healthz.
+ * Each handler queues its whole response on the connection's reply.
+ */
+#ifndef SENTINEL_API_H
+#define SENTINEL_API_H
+
+#include "hub.h"
+#include "store.h"
+#include "writer.h"
+#include "ws_logs.h"
+
+struct lws;
+struct reply;
+typedef struct api api;
+
+/* Where the answers come from; every pointer outlives the api. */
+struct api_sources {
+	store *reader;  /* the loop's read-only store handle */
+	writer *writer; /* commit counters and whether the store can write */
+	hub *hub;       /* the newest committed id */
+	ws_logs *logs;  /* subscriber counters */
+	int sync_full;  /* --sync full */
+};
+
+/* NULL when out of memory. */
+api *api_create(const struct api_sources *src);
+void api_destroy(api *a);
+
+/* The server is stopping: /healthz answers 503 from now on. */
+void api_stop(api *a);
+
+/* The handlers. Each returns 0, or -1 to close the connection. */
+int api_events(api *a, struct lws *wsi, struct reply *r);
+int api_stats(api *a, struct lws *wsi, struct reply *r);
+int api_metrics(api *a, struct lws *wsi, struct reply *r);
+int api_healthz(api *a, struct lws *wsi, struct reply *r);
+
+#endif

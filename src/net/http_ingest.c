@@ -1,0 +1,225 @@
+/*
+ * POST /api/events (see http_ingest.h). A request holds at most one batch
+ * in flight; its owner is the request, which the connection releases when
+ * it closes, so an answer that finds no owner is dropped by the caller of
+ * on_done (the server's wake-up handler).
+ */
+#include "http_ingest.h"
+
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "err.h"
+#include "ingest.h"
+#include "reply.h"
+#include "timestamp.h"
+
+struct http_ingest {
+	journal *journal;
+	struct http_ingest_limits limits;
+};
+
+struct http_upload {
+	http_ingest *hi;
+	struct lws *wsi;
+	struct reply *reply;
+	enum ingest_format format;
+	char *body; /* the request body as it arrives */
+	size_t body_len, body_cap;
+	size_t body_expected;         /* its Content-Length */
+	int64_t body_deadline_us;     /* the whole body must be in by then */
+	struct ingest_batch *pending; /* committing; its owner is this request */
+};
+
+http_ingest *
+http_ingest_create(journal *j, const struct http_ingest_limits *limits)
+{
+	http_ingest *hi = calloc(1, sizeof *hi);
+
+	if (!hi)
+		return NULL;
+	hi->journal = j;
+	hi->limits = *limits;
+	return hi;
+}
+
+void
+http_ingest_destroy(http_ingest *hi)
+{
+	free(hi);
+}
+
+/* Answer now and close once the answer is written. */
+static int
+refuse(struct lws *wsi, struct reply *r, int status, const char *msg)
+{
+	r->close_after = 1;
+	return reply_error(wsi, r, status, msg, -1) ? -1 : 0;
+}
+
+static int
+content_type_is(const char *ct, const char *want)
+{
+	size_t n = strlen(want);
+	return !strncasecmp(ct, want, n) && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+int
+http_ingest_begin(http_ingest *hi, struct lws *wsi, struct reply *r, struct http_upload **up)
+{
+	char ct[128] = "", clen[32] = "";
+	enum ingest_format format;
+	struct http_upload *u;
+
+	*up = NULL;
+	if (lws_hdr_copy(wsi, ct, sizeof ct, WSI_TOKEN_HTTP_CONTENT_TYPE) < 0)
+		ct[0] = '\0';
+	if (!ct[0] || content_type_is(ct, "application/json"))
+		format = INGEST_JSON;
+	else if (content_type_is(ct, "application/x-ndjson") ||
+		 content_type_is(ct, "application/ndjson") ||
+		 content_type_is(ct, "application/jsonl"))
+		format = INGEST_NDJSON;
+	else
+		return refuse(wsi, r, HTTP_STATUS_UNSUPPORTED_MEDIA_TYPE,
+			      "Content-Type must be application/json or application/x-ndjson");
+
+	if (lws_hdr_copy(wsi, clen, sizeof clen, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+		return refuse(wsi, r, HTTP_STATUS_LENGTH_REQUIRED,
+			      "a Content-Length header is required");
+	char *end;
+	unsigned long long n = strtoull(clen, &end, 10);
+	if (*end || end == clen)
+		return refuse(wsi, r, HTTP_STATUS_BAD_REQUEST, "invalid Content-Length");
+	if (n > hi->limits.body_max) {
+		char msg[128];
+		snprintf(msg, sizeof msg,
+			 "request body of %llu bytes is over the limit of %zu bytes", n,
+			 hi->limits.body_max);
+		return refuse(wsi, r, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, msg);
+	}
+	u = calloc(1, sizeof *u);
+	if (!u)
+		return refuse(wsi, r, HTTP_STATUS_SERVICE_UNAVAILABLE, "out of memory");
+	u->hi = hi;
+	u->wsi = wsi;
+	u->reply = r;
+	u->format = format;
+	/* The buffer grows as the body arrives: a claimed length costs nothing
+	 * until the bytes are actually sent. */
+	u->body_expected = n;
+	u->body_cap = n + 1 < 64 * 1024 ? n + 1 : 64 * 1024;
+	u->body = malloc(u->body_cap);
+	if (!u->body) {
+		free(u);
+		return refuse(wsi, r, HTTP_STATUS_SERVICE_UNAVAILABLE, "out of memory");
+	}
+	u->body_deadline_us = timestamp_now() + (int64_t)hi->limits.body_timeout * 1000000;
+	*up = u;
+	return 0;
+}
+
+/* Refuse the request in the middle of its body. */
+static int
+refuse_body(struct http_upload *u, int status, const char *msg)
+{
+	return refuse(u->wsi, u->reply, status, msg) ? -1 : 1;
+}
+
+int
+http_ingest_body(struct http_upload *u, const void *in, size_t len)
+{
+	if (len == 0)
+		return 0;
+	if (u->body_len + len > u->body_expected)
+		return refuse_body(u, HTTP_STATUS_REQ_ENTITY_TOO_LARGE,
+				   "request body is longer than its Content-Length");
+	/* lws restarts its timeout on every chunk; a body sent a byte at a
+	 * time would hold the connection and its buffer forever. */
+	if (timestamp_now() > u->body_deadline_us)
+		return refuse_body(u, HTTP_STATUS_REQUEST_TIMEOUT,
+				   "the request body did not arrive within the handshake timeout");
+	if (u->body_len + len + 1 > u->body_cap) {
+		size_t cap = u->body_cap * 2;
+		while (cap < u->body_len + len + 1)
+			cap *= 2;
+		if (cap > u->body_expected + 1)
+			cap = u->body_expected + 1;
+		char *bigger = realloc(u->body, cap);
+		if (!bigger)
+			return refuse_body(u, HTTP_STATUS_SERVICE_UNAVAILABLE, "out of memory");
+		u->body = bigger;
+		u->body_cap = cap;
+	}
+	memcpy(u->body + u->body_len, in, len);
+	u->body_len += len;
+	return 0;
+}
+
+/* The journal is done with the request's batch: answer it. */
+static void
+answer(struct ingest_batch *b)
+{
+	struct http_upload *u = b->owner;
+	int rc;
+
+	u->pending = NULL;
+	if (b->status == 0) {
+		char *json = ingest_answer_json(b);
+		rc = json ? reply_send(u->wsi, u->reply, 200, "application/json", json,
+				       strlen(json))
+			  : ERR_NOMEM;
+		free(json);
+	} else {
+		rc = reply_error(u->wsi, u->reply, reply_status_for(b->status), b->errmsg, -1);
+	}
+	if (rc)
+		lws_set_timeout(u->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+	ingest_batch_free(b);
+}
+
+int
+http_ingest_end(struct http_upload *u)
+{
+	struct ingest_error err;
+	struct ingest_batch *b;
+
+	b = ingest_parse(u->body, u->body_len, u->format, u->hi->limits.event_max, &err);
+	free(u->body);
+	u->body = NULL;
+	u->body_len = u->body_cap = 0;
+	if (!b)
+		return reply_error(u->wsi, u->reply, reply_status_for(err.code), err.msg,
+				   (long)err.index)
+			       ? -1
+			       : 0;
+	b->owner = u;
+	b->on_done = answer;
+	if (b->count == 0) {
+		answer(b); /* nothing to commit: answer at once */
+		return 0;
+	}
+	if (journal_append(u->hi->journal, b)) {
+		ingest_batch_free(b);
+		return reply_error(u->wsi, u->reply, HTTP_STATUS_SERVICE_UNAVAILABLE,
+				   "the server is shutting down", -1)
+			       ? -1
+			       : 0;
+	}
+	u->pending = b;
+	return 0;
+}
+
+void
+http_ingest_release(struct http_upload *u)
+{
+	if (!u)
+		return;
+	if (u->pending)
+		u->pending->owner = NULL; /* the journal's answer has nowhere to go */
+	free(u->body);
+	free(u);
+}

@@ -1,0 +1,55 @@
+/*
+ * POST /api/events: one request body becomes one batch appended to the
+ * journal and is answered after it committed, with the same JSON as
+ * /ws/ingest. The headers are checked before the body arrives (type,
+ * length); the body is collected as it arrives, within a deadline, and
+ * parsed whole, so a bad event refuses the whole request.
+ */
+#ifndef SENTINEL_HTTP_INGEST_H
+#define SENTINEL_HTTP_INGEST_H
+
+#include <stddef.h>
+
+#include "journal.h"
+
+struct lws;
+struct reply;
+typedef struct http_ingest http_ingest;
+struct http_upload; /* one request in flight */
+
+struct http_ingest_limits {
+	size_t event_max; /* bytes of one event */
+	size_t body_max;  /* bytes of one request body */
+	int body_timeout; /* seconds for the whole body to arrive */
+};
+
+/* The endpoint, appending to j. NULL when out of memory. */
+http_ingest *http_ingest_create(journal *j, const struct http_ingest_limits *limits);
+void http_ingest_destroy(http_ingest *hi);
+
+/*
+ * A POST arrived (headers only). On success *up is the request, to be fed
+ * its body; when the request is refused at once, the answer is queued on r
+ * with r->close_after set and *up is NULL. Returns 0, or -1 to close the
+ * connection now.
+ */
+int http_ingest_begin(http_ingest *hi, struct lws *wsi, struct reply *r, struct http_upload **up);
+
+/*
+ * Bytes of the body arrived. Returns 0 to go on, 1 when the request was
+ * refused (answered; drop the rest of the body), -1 to close now.
+ */
+int http_ingest_body(struct http_upload *up, const void *in, size_t len);
+
+/*
+ * The body is complete: parse it and append it. The answer is queued on
+ * the request's reply now (a bad body) or once the journal is done.
+ * Returns 0, or -1 to close the connection.
+ */
+int http_ingest_end(struct http_upload *up);
+
+/* The request is over or its connection closed: free it (NULL is allowed).
+ * A batch still committing is then answered to no one. */
+void http_ingest_release(struct http_upload *up);
+
+#endif

@@ -1,0 +1,102 @@
+/* The lws context of the server (see listener.h). */
+#include "listener.h"
+
+#include <libwebsockets.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "http.h"
+#include "lwslog.h"
+#include "ws.h"
+
+#if !defined(LWS_WITH_LIBEVENT)
+#error "libwebsockets was built without LWS_WITH_LIBEVENT; sentinel-logd needs it"
+#endif
+
+/* Both protocols serve WebSockets: protocols[0] takes upgrades that arrive
+ * before lws' deferred protocol init has run (http.c). */
+static const struct lws_protocols protocols[] = {
+	{"http", (lws_callback_function *)http_callback, 0, 0, 0, NULL, 0},
+	{"sentinel", (lws_callback_function *)ws_callback, 0, 65536, 0, NULL, 0},
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+struct listener {
+	struct lws_context *lws; /* NULLed by lws once destroyed */
+	/* What lws is given by pointer, kept as long as the context. */
+	lws_retry_bo_t keepalive; /* WebSocket ping and idle policy */
+	struct lws_protocols protocols[sizeof protocols / sizeof protocols[0]];
+};
+
+/* Make "sentinel" the protocol of upgrades that name none (browsers). */
+static const struct lws_protocol_vhost_options pvo_default = {NULL, NULL, "default", "1"};
+static const struct lws_protocol_vhost_options pvo = {NULL, &pvo_default, "sentinel", ""};
+
+listener *
+listener_create(struct event_base *base, const struct listener_options *o,
+		const struct endpoints *ep, char *errmsg)
+{
+	struct lws_context_creation_info info;
+	void *loops[1] = {base};
+	listener *l;
+
+	if (o->tls_cert && (access(o->tls_cert, R_OK) || access(o->tls_key, R_OK))) {
+		err_set(errmsg, ERR_INVAL, "cannot read the TLS certificate %s or key %s",
+			o->tls_cert, o->tls_key);
+		return NULL;
+	}
+	l = calloc(1, sizeof *l);
+	if (!l) {
+		err_set(errmsg, ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	lws_set_log_level(LLL_ERR | LLL_WARN | (o->verbose ? LLL_NOTICE : 0), lwslog_line);
+	memcpy(l->protocols, protocols, sizeof protocols);
+	l->protocols[0].per_session_data_size = http_session_size();
+
+	memset(&info, 0, sizeof info);
+	info.port = o->port;
+	info.iface = strcmp(o->host, "0.0.0.0") ? o->host : NULL;
+	info.protocols = l->protocols;
+	info.pvo = &pvo;
+	info.user = (void *)ep;
+	info.foreign_loops = loops;
+	info.pcontext = &l->lws;
+	info.options = LWS_SERVER_OPTION_LIBEVENT | LWS_SERVER_OPTION_VALIDATE_UTF8 |
+		       LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+	info.max_http_header_data = 4096;
+	info.pt_serv_buf_size = 64 * 1024;
+	/* Ping a quiet WebSocket after half the idle time, drop it after all. */
+	l->keepalive.secs_since_valid_ping =
+		(uint16_t)(o->idle_timeout / 2 ? o->idle_timeout / 2 : 1);
+	l->keepalive.secs_since_valid_hangup = (uint16_t)o->idle_timeout;
+	info.retry_and_idle_policy = &l->keepalive;
+	info.timeout_secs = (unsigned int)o->handshake_timeout;
+	info.keepalive_timeout = o->handshake_timeout;
+	if (o->tls_cert) {
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.ssl_cert_filepath = o->tls_cert;
+		info.ssl_private_key_filepath = o->tls_key;
+	}
+	l->lws = lws_create_context(&info);
+	if (!l->lws) {
+		err_set(errmsg, ERR_SYS,
+			"cannot listen on %s:%d (address in use or not available?)", o->host,
+			o->port);
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+void
+listener_destroy(listener *l)
+{
+	if (!l)
+		return;
+	if (l->lws)
+		lws_context_destroy(l->lws);
+	free(l);
+}

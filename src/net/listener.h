@@ -1,0 +1,33 @@
+/*
+ * The listener: one libwebsockets context on the server's libevent loop
+ * (lws runs as a foreign loop and never services itself), serving HTTP and
+ * WebSocket on one address, optionally with TLS.
+ */
+#ifndef SENTINEL_LISTENER_H
+#define SENTINEL_LISTENER_H
+
+#include "endpoints.h"
+
+struct event_base;
+typedef struct listener listener;
+
+struct listener_options {
+	const char *host; /* address to bind; "0.0.0.0" for every one */
+	int port;
+	const char *tls_cert, *tls_key; /* PEM files, or NULL for plain HTTP */
+	int handshake_timeout;          /* seconds to finish a request or handshake */
+	int idle_timeout;               /* seconds a WebSocket may stay silent */
+	int verbose;                    /* let lws log notices too */
+};
+
+/*
+ * Listen on base for the endpoints ep (which must outlive the listener).
+ * Returns NULL with the reason in errmsg when it cannot listen.
+ */
+listener *listener_create(struct event_base *base, const struct listener_options *o,
+			  const struct endpoints *ep, char *errmsg);
+
+/* Close every connection and stop listening (NULL is allowed). */
+void listener_destroy(listener *l);
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * HTTP responses. Every endpoint answers through this leaf: a response is
+ * built whole (status line, headers, body) into the connection's reply and
+ * written in one lws_write when the socket is writable. A connection has
+ * at most one response in flight.
+ */
+#ifndef SENTINEL_REPLY_H
+#define SENTINEL_REPLY_H
+
+#include <stddef.h>
+
+struct lws;
+
+/* The response side of one HTTP connection; zero-initialised means idle. */
+struct reply {
+	unsigned char *buf; /* LWS_PRE + headers + body, ready to write */
+	size_t len;
+	int close_after; /* close the connection once the response is out */
+};
+
+/*
+ * Queue a response: status, content type and a body that is copied.
+ * Returns 0 or ERR_NOMEM.
+ */
+int reply_send(struct lws *wsi, struct reply *r, int status, const char *content_type,
+	       const char *body, size_t len);
+
+/* Queue {"error": msg} (with "index" when index >= 0). Returns 0 or ERR_NOMEM. */
+int reply_error(struct lws *wsi, struct reply *r, int status, const char *msg, long index);
+
+/*
+ * The socket is writable: write the queued response. Returns 0 to keep the
+ * connection, -1 to close it (written with close_after, or failed).
+ */
+int reply_write(struct lws *wsi, struct reply *r);
+
+/* Drop a queued response (the connection is closing). */
+void reply_clear(struct reply *r);
+
+/* The HTTP status for a project error code of an ingest or a read. */
+int reply_status_for(int err);
+
+#endif

@@ -1,0 +1,147 @@
+/*
+ * Vetting of upgrades and dispatch of WebSocket connections (see ws.h).
+ * A connection's state (struct ws_conn) is made when its upgrade is vetted
+ * and freed when it closes, or when it is destroyed without ever opening.
+ */
+#include "ws.h"
+
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "endpoints.h"
+#include "err.h"
+#include "ingest.h"
+
+enum ws_role { WS_LOGS, WS_INGEST };
+
+struct ws_conn {
+	enum ws_role role;
+	struct subscriber *sub;   /* WS_LOGS: prepared when vetted */
+	struct ingest_conn *prod; /* WS_INGEST: opened when established */
+};
+
+/*
+ * Answer an upgrade request with an error instead of switching protocols.
+ * The status line is written by hand: at this stage lws has not recorded
+ * the request's HTTP version and would answer "HTTP/1.0", which WebSocket
+ * clients reject as not an HTTP/1.1 response.
+ */
+static int
+refuse_upgrade(struct lws *wsi, int status, const char *reason, const char *msg)
+{
+	unsigned char buf[LWS_PRE + 1024];
+	char *body = ingest_error_json(msg, -1);
+	int n;
+
+	if (!body)
+		return -1;
+	n = snprintf((char *)buf + LWS_PRE, sizeof buf - LWS_PRE,
+		     "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n"
+		     "content-length: %zu\r\ncache-control: no-store\r\n"
+		     "connection: close\r\n\r\n%s",
+		     status, reason, strlen(body), body);
+	free(body);
+	if (n < 0 || n >= (int)(sizeof buf - LWS_PRE))
+		return -1;
+	return lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_FINAL) < 0 ? -1 : 1;
+}
+
+int
+ws_confirm_upgrade(struct lws *wsi)
+{
+	const struct endpoints *ep = endpoints_of(wsi);
+	char path[128], errmsg[ERRMSG_SIZE];
+	const char *why = NULL;
+	enum auth_verdict v;
+	struct ws_conn *conn;
+	enum ws_role role;
+	int err;
+
+	if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) <= 0)
+		return -1;
+	if (gate_full(ep->gate))
+		return refuse_upgrade(wsi, 503, "Service Unavailable",
+				      "too many connections; try again later");
+	if (!strcmp(path, "/ws/logs"))
+		role = WS_LOGS;
+	else if (!strcmp(path, "/ws/ingest"))
+		role = WS_INGEST;
+	else
+		return refuse_upgrade(wsi, 404, "Not Found",
+				      "no WebSocket endpoint at this path; use /ws/logs or "
+				      "/ws/ingest");
+	v = gate_authorize(ep->gate, wsi, role == WS_LOGS ? AUTH_SUBSCRIBE : AUTH_PUBLISH, &why);
+	if (v != AUTH_ALLOWED)
+		return refuse_upgrade(
+			wsi, v, v == AUTH_UNAUTHENTICATED ? "Unauthorized" : "Forbidden", why);
+
+	ws_forget(wsi); /* a second upgrade on one connection replaces the first */
+	conn = calloc(1, sizeof *conn);
+	if (!conn)
+		return -1;
+	conn->role = role;
+	if (role == WS_LOGS && !(conn->sub = ws_logs_prepare(ep->logs, wsi, &err, errmsg))) {
+		free(conn);
+		return err == ERR_INVAL ? refuse_upgrade(wsi, 400, "Bad Request", errmsg) : -1;
+	}
+	lws_set_opaque_user_data(wsi, conn);
+	return 0;
+}
+
+/* The WebSocket is open: start its endpoint. */
+static int
+establish(struct lws *wsi, struct ws_conn *conn)
+{
+	if (!conn)
+		return -1; /* not vetted: cannot happen, but never serve it */
+	if (conn->role == WS_LOGS)
+		return ws_logs_start(conn->sub);
+	conn->prod = ws_ingest_open(endpoints_of(wsi)->producers, wsi);
+	return conn->prod ? 0 : -1;
+}
+
+void
+ws_forget(struct lws *wsi)
+{
+	struct ws_conn *conn = lws_get_opaque_user_data(wsi);
+
+	if (!conn)
+		return;
+	lws_set_opaque_user_data(wsi, NULL);
+	if (conn->sub)
+		ws_logs_close(conn->sub);
+	if (conn->prod)
+		ws_ingest_close(conn->prod);
+	free(conn);
+}
+
+int
+ws_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
+{
+	struct ws_conn *conn = lws_get_opaque_user_data(wsi);
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		return ws_confirm_upgrade(wsi);
+	case LWS_CALLBACK_ESTABLISHED:
+		return establish(wsi, conn);
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		if (conn && conn->sub)
+			return ws_logs_writeable(conn->sub);
+		if (conn && conn->prod)
+			return ws_ingest_writeable(conn->prod);
+		return 0;
+	case LWS_CALLBACK_RECEIVE:
+		/* Subscribers only receive; what they send is ignored. */
+		if (conn && conn->prod)
+			return ws_ingest_receive(conn->prod, in, len);
+		return 0;
+	case LWS_CALLBACK_CLOSED:
+		ws_forget(wsi);
+		return 0;
+	default:
+		return 0;
+	}
+}

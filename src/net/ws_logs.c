@@ -1,0 +1,504 @@
+/*
+ * Subscriber delivery. A WRITEABLE callback sends messages until the socket
+ * would block or a per-callback budget is spent, so one fast reader cannot
+ * starve the others, and a long replay is interleaved with everything else
+ * on the loop; it then asks for another callback. A subscriber with nothing
+ * left to send parks (waiting) until ws_logs_wake().
+ *
+ * Frames are laid out back to back in the endpoint's frame buffer (a header
+ * of our own in front of each event's JSON, from the hub's shared copy or
+ * read from the journal) and leave in one write per callback: one send()
+ * for up to SEND_BUDGET_MSGS events instead of a send() and a poll() for
+ * each. lws keeps what the kernel did not take and calls back only when it
+ * has drained, so a subscriber never has more than one batch buffered.
+ * Frames are unmasked text frames (server to client) and the endpoint
+ * negotiates no extension, so the bytes are exactly what lws would write.
+ *
+ * The cursor (last_id) also advances over events a filter skips, so a
+ * filtered subscriber does not re-read them; and over ids that retention
+ * removed, which a control=1 subscriber is told about with "gap".
+ */
+#include "ws_logs.h"
+
+#include <libwebsockets.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+#include "query.h"
+#include "request.h"
+#include "timestamp.h"
+#include "wire.h"
+
+/* Per WRITEABLE callback: at most this many messages or bytes. */
+#define SEND_BUDGET_MSGS  256
+#define SEND_BUDGET_BYTES (512 * 1024)
+/* Rows read from the journal per query while catching up. */
+#define STORE_PAGE_ROWS 128
+
+struct ws_logs {
+	journal *journal;
+	hub *hub;
+	struct subscriber *subscribers; /* started ones */
+	unsigned char *frames;          /* frames for one subscriber's write */
+	size_t frames_len, frames_cap;
+	uint64_t deliveries;  /* event messages sent */
+	uint64_t replay_rows; /* events read from the journal */
+	int stopping;
+};
+
+struct subscriber {
+	struct lws *wsi;
+	ws_logs *logs;
+	struct query q;
+	int64_t last_id;        /* the cursor: the last id sent or skipped */
+	int64_t replay_until;   /* the since filter applies up to this id */
+	uint64_t hint;          /* position in the hub after last_id */
+	unsigned waiting : 1;   /* parked until new events are published */
+	unsigned hello_due : 1; /* control messages still to send */
+	unsigned reset_due : 1;
+	unsigned live_due : 1;
+	unsigned started : 1;
+	int64_t gap_from, gap_to; /* a gap to report before anything else */
+	struct subscriber *prev, *next;
+};
+
+struct parse_state {
+	struct query *q;
+	int64_t now;
+	char *errmsg;
+};
+
+static int
+parse_param(const char *name, const char *value, void *arg)
+{
+	struct parse_state *ps = arg;
+	return query_set_subscribe(ps->q, name, value, ps->now, ps->errmsg);
+}
+
+/* Where a new subscriber's cursor starts, from its parameters. */
+static int
+start_cursor(struct subscriber *sub)
+{
+	ws_logs *l = sub->logs;
+	struct query *q = &sub->q;
+	int64_t live = hub_last_id(l->hub), start = live;
+
+	sub->replay_until = live;
+	if (q->has_epoch && strcmp(q->epoch, journal_epoch(l->journal))) {
+		/* The id came from a store that was re-created since. */
+		sub->reset_due = q->control;
+		start = 0;
+	} else if (q->has_after_id) {
+		start = q->after_id;
+	}
+	if (q->has_since && !sub->reset_due) {
+		int64_t first = 0;
+		if (q->since_us != QUERY_SINCE_ALL &&
+		    journal_first_id_since(l->journal, q->since_us, &first)) {
+			log_error("reading the journal failed: %s", journal_errmsg(l->journal));
+			return -1;
+		}
+		int64_t from = q->since_us == QUERY_SINCE_ALL ? 0 : first ? first - 1 : live;
+		if (!q->has_after_id || from > start)
+			start = from;
+	}
+	/* Retention may have removed the oldest events asked for. */
+	int64_t first;
+	if (journal_first_id(l->journal, &first)) {
+		log_error("reading the journal failed: %s", journal_errmsg(l->journal));
+		return -1;
+	}
+	if (first > start + 1) {
+		/* A gap only when after_id, not since, chose the start. */
+		if (q->has_after_id && !sub->reset_due && start == q->after_id) {
+			sub->gap_from = start + 1;
+			sub->gap_to = first - 1;
+		}
+		start = first - 1;
+	}
+	sub->last_id = start;
+	return 0;
+}
+
+ws_logs *
+ws_logs_create(journal *j, hub *h)
+{
+	ws_logs *l = calloc(1, sizeof *l);
+
+	if (!l)
+		return NULL;
+	l->journal = j;
+	l->hub = h;
+	return l;
+}
+
+void
+ws_logs_destroy(ws_logs *l)
+{
+	if (!l)
+		return;
+	free(l->frames);
+	free(l);
+}
+
+struct subscriber *
+ws_logs_prepare(ws_logs *l, struct lws *wsi, int *err, char *errmsg)
+{
+	struct subscriber *sub = calloc(1, sizeof *sub);
+
+	if (!sub) {
+		*err = err_set(errmsg, ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	struct parse_state ps = {&sub->q, timestamp_now(), errmsg};
+
+	sub->wsi = wsi;
+	sub->logs = l;
+	query_init(&sub->q);
+	if (request_query_each(wsi, parse_param, &ps)) {
+		free(sub);
+		*err = ERR_INVAL;
+		return NULL;
+	}
+	return sub;
+}
+
+int
+ws_logs_start(struct subscriber *sub)
+{
+	ws_logs *l = sub->logs;
+
+	if (l->stopping || start_cursor(sub))
+		return -1;
+	sub->hello_due = sub->live_due = sub->q.control;
+	sub->started = 1;
+	sub->next = l->subscribers;
+	if (l->subscribers)
+		l->subscribers->prev = sub;
+	l->subscribers = sub;
+	lws_callback_on_writable(sub->wsi);
+	return 0;
+}
+
+void
+ws_logs_close(struct subscriber *sub)
+{
+	ws_logs *l = sub->logs;
+
+	if (sub->started) {
+		if (sub->prev)
+			sub->prev->next = sub->next;
+		else
+			l->subscribers = sub->next;
+		if (sub->next)
+			sub->next->prev = sub->prev;
+	}
+	free(sub);
+}
+
+void
+ws_logs_wake(ws_logs *l)
+{
+	for (struct subscriber *s = l->subscribers; s; s = s->next) {
+		if (s->waiting) {
+			s->waiting = 0;
+			lws_callback_on_writable(s->wsi);
+		}
+	}
+}
+
+void
+ws_logs_stop(ws_logs *l)
+{
+	l->stopping = 1;
+	for (struct subscriber *s = l->subscribers; s; s = s->next) {
+		s->waiting = 0;
+		lws_callback_on_writable(s->wsi);
+	}
+}
+
+void
+ws_logs_get_stats(const ws_logs *l, struct ws_logs_stats *out)
+{
+	out->subscribers = 0;
+	for (const struct subscriber *s = l->subscribers; s; s = s->next)
+		out->subscribers++;
+	out->deliveries = l->deliveries;
+	out->replay_rows = l->replay_rows;
+}
+
+/* Make room for need more bytes in the frame buffer. */
+static int
+frames_reserve(ws_logs *l, size_t need)
+{
+	if (l->frames_len + need <= l->frames_cap)
+		return 0;
+	size_t cap = l->frames_cap ? l->frames_cap : 64 * 1024;
+	while (cap < l->frames_len + need)
+		cap *= 2;
+	unsigned char *p = realloc(l->frames, cap);
+	if (!p)
+		return -1;
+	l->frames = p;
+	l->frames_cap = cap;
+	return 0;
+}
+
+/* Write a text frame header for len payload bytes; returns its size. */
+static size_t
+frame_header(unsigned char *p, size_t len)
+{
+	p[0] = 0x81; /* FIN, text */
+	if (len < 126) {
+		p[1] = (unsigned char)len;
+		return 2;
+	}
+	if (len < 65536) {
+		p[1] = 126;
+		p[2] = (unsigned char)(len >> 8);
+		p[3] = (unsigned char)len;
+		return 4;
+	}
+	p[1] = 127;
+	for (int i = 0; i < 8; i++)
+		p[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+	return 10;
+}
+
+/* Append one message to the frame buffer. */
+static int
+queue_msg(struct subscriber *sub, const void *payload, size_t len)
+{
+	ws_logs *l = sub->logs;
+	if (frames_reserve(l, len + 10))
+		return -1;
+	l->frames_len += frame_header(l->frames + l->frames_len, len);
+	memcpy(l->frames + l->frames_len, payload, len);
+	l->frames_len += len;
+	l->deliveries++;
+	return 0;
+}
+
+/* Send the queued frames in one write. */
+static int
+flush_frames(struct subscriber *sub)
+{
+	ws_logs *l = sub->logs;
+	size_t len = l->frames_len;
+
+	if (!len)
+		return 0;
+	l->frames_len = 0;
+	return lws_write(sub->wsi, l->frames, len, LWS_WRITE_RAW) < (int)len ? -1 : 0;
+}
+
+/* Queue a control message built from fmt. */
+static int send_control(struct subscriber *sub, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int
+send_control(struct subscriber *sub, const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (n < 0 || n >= (int)sizeof buf)
+		return -1;
+	sub->logs->deliveries--; /* control messages are not deliveries */
+	return queue_msg(sub, buf, (size_t)n);
+}
+
+/* Ids from..to were asked for but are gone: say so (control=1). */
+static int
+report_gap(struct subscriber *sub, int64_t from, int64_t to)
+{
+	if (!sub->q.control || from > to)
+		return 0;
+	return send_control(sub,
+			    "{\"control\":\"gap\",\"from_id\":%lld,\"to_id\":%lld,"
+			    "\"reason\":\"retention\"}",
+			    (long long)from, (long long)to);
+}
+
+/* Does the subscriber want this event? */
+static int
+wanted(const struct subscriber *sub, int64_t id, int64_t ts_us, const char *type)
+{
+	if (sub->q.has_since && sub->q.since_us != QUERY_SINCE_ALL && id <= sub->replay_until &&
+	    ts_us < sub->q.since_us)
+		return 0;
+	return query_type_matches(&sub->q, type);
+}
+
+struct page_state {
+	struct subscriber *sub;
+	size_t msgs, bytes;
+	int failed;
+};
+
+/* One row read from the journal: send it if the socket still takes data. */
+static int
+send_row(const struct store_row *row, void *arg)
+{
+	struct page_state *ps = arg;
+	struct subscriber *sub = ps->sub;
+	ws_logs *l = sub->logs;
+
+	l->replay_rows++;
+	if (row->id > sub->last_id + 1 && report_gap(sub, sub->last_id + 1, row->id - 1)) {
+		ps->failed = 1;
+		return 1;
+	}
+	if (wanted(sub, row->id, row->ts_us, row->type)) {
+		size_t max = row->body_len + WIRE_OVERHEAD;
+		if (frames_reserve(l, max + 10)) {
+			ps->failed = 1;
+			return 1;
+		}
+		/* Write the event after the largest header, then put the real
+		 * header right in front of it. */
+		unsigned char *at = l->frames + l->frames_len;
+		size_t len = wire_write(row->id, row->body, row->body_len, (char *)at + 10);
+		unsigned char head[10];
+		size_t hlen = frame_header(head, len);
+		memmove(at + hlen, at + 10, len);
+		memcpy(at, head, hlen);
+		l->frames_len += hlen + len;
+		l->deliveries++;
+		ps->msgs++;
+		ps->bytes += len;
+	}
+	sub->last_id = row->id;
+	return ps->msgs >= SEND_BUDGET_MSGS || ps->bytes >= SEND_BUDGET_BYTES;
+}
+
+/* Catch up from the journal; returns -1 on failure, else rows visited. */
+static int
+send_from_journal(struct subscriber *sub, struct page_state *ps)
+{
+	journal *j = sub->logs->journal;
+	int rows;
+
+	if (journal_read_after(j, sub->last_id, STORE_PAGE_ROWS, send_row, ps, &rows)) {
+		log_error("reading the journal for a subscriber failed: %s", journal_errmsg(j));
+		return -1;
+	}
+	return ps->failed ? -1 : rows;
+}
+
+/* Control messages due at the start of the stream. */
+static int
+send_greetings(struct subscriber *sub)
+{
+	ws_logs *l = sub->logs;
+
+	if (sub->hello_due) {
+		int64_t first;
+		if (journal_first_id(l->journal, &first))
+			return -1;
+		if (send_control(sub,
+				 "{\"control\":\"hello\",\"epoch\":\"%s\",\"first_id\":%lld,"
+				 "\"last_id\":%lld}",
+				 journal_epoch(l->journal), (long long)first,
+				 (long long)hub_last_id(l->hub)))
+			return -1;
+		sub->hello_due = 0;
+	}
+	if (sub->reset_due) {
+		if (send_control(sub, "{\"control\":\"reset\",\"epoch\":\"%s\"}",
+				 journal_epoch(l->journal)))
+			return -1;
+		sub->reset_due = 0;
+	}
+	if (sub->gap_to) {
+		if (report_gap(sub, sub->gap_from, sub->gap_to))
+			return -1;
+		sub->gap_to = 0;
+	}
+	return 0;
+}
+
+/* The cursor caught up with the newest event: park, or close if stopping. */
+static int
+caught_up(struct subscriber *sub)
+{
+	if (sub->live_due) {
+		if (send_control(sub, "{\"control\":\"live\",\"last_id\":%lld}",
+				 (long long)sub->last_id))
+			return -1;
+		sub->live_due = 0;
+	}
+	if (sub->logs->stopping) {
+		lws_close_reason(sub->wsi, LWS_CLOSE_STATUS_GOINGAWAY,
+				 (unsigned char *)"server stopping", 15);
+		return -1;
+	}
+	sub->waiting = 1;
+	return 0;
+}
+
+/* Fill the frame buffer from the cursor; returns 1 when more is waiting. */
+static int
+fill(struct subscriber *sub, int *parked)
+{
+	ws_logs *l = sub->logs;
+	struct page_state ps = {.sub = sub};
+
+	if (send_greetings(sub))
+		return -1;
+	while (ps.msgs < SEND_BUDGET_MSGS && ps.bytes < SEND_BUDGET_BYTES) {
+		const struct wire_msg *m;
+		enum hub_next_result r = hub_next(l->hub, sub->last_id, &sub->hint, &m);
+
+		if (r == HUB_NEXT_NONE) {
+			*parked = 1;
+			return caught_up(sub);
+		}
+		if (r == HUB_NEXT_BEHIND) {
+			int rows = send_from_journal(sub, &ps);
+			if (rows < 0)
+				return -1;
+			if (rows == 0) {
+				/* Nothing stored between the cursor and the hub's
+				 * window: those events were deleted. */
+				int64_t floor = hub_floor_id(l->hub);
+				if (report_gap(sub, sub->last_id + 1, floor))
+					return -1;
+				sub->last_id = floor;
+				sub->hint = 0;
+			}
+		} else {
+			if (wanted(sub, m->id, m->ts_us, m->type)) {
+				if (queue_msg(sub, m->data, m->len))
+					return -1;
+				ps.msgs++;
+				ps.bytes += m->len;
+			}
+			sub->last_id = m->id;
+		}
+	}
+	return 1;
+}
+
+int
+ws_logs_writeable(struct subscriber *sub)
+{
+	int parked = 0, rc = fill(sub, &parked);
+
+	if (rc < 0 && !parked)
+		lws_close_reason(sub->wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, NULL, 0);
+	/* Send what was queued, also before a close (stopping: 1001). */
+	if (flush_frames(sub) || rc < 0)
+		return -1;
+	if (!parked)
+		lws_callback_on_writable(sub->wsi);
+	return 0;
+}

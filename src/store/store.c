@@ -1,0 +1,619 @@
+/*
+ * The SQLite store.
+ *
+ * Invariants: ids come from AUTOINCREMENT, so they only grow and are never
+ * reused; the schema is built only by the embedded migrations (never a
+ * second copy of the DDL here); reads are short transactions, keyed by id,
+ * so that a long replay never holds a snapshot that starves checkpoints.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "embedded.h"
+#include "err.h"
+#include "store_db.h"
+
+/* migrations/NNNN_*.sql in order (migrations_data.c, generated). */
+extern const struct embedded_file embedded_migrations[];
+extern const size_t embedded_migrations_count;
+
+struct store {
+	sqlite3 *db;
+	char *path;
+	int flags;
+	sqlite3_stmt *append;
+	sqlite3_stmt *read_after;
+	sqlite3_stmt *last_id;
+	sqlite3_stmt *first_id;
+	sqlite3_stmt *first_id_since;
+	char epoch[STORE_EPOCH_SIZE];
+	char errmsg[ERRMSG_SIZE];
+};
+
+/* Record the connection's last error and return its project code. */
+static int
+fail_db(store *st, int rc)
+{
+	return store_db_fail(st->db, rc, st->errmsg);
+}
+
+static int
+exec(store *st, const char *sql)
+{
+	return store_db_exec(st->db, sql, st->errmsg);
+}
+
+static int
+query_int(store *st, const char *sql, int64_t *out)
+{
+	return store_db_query_int(st->db, sql, out, st->errmsg);
+}
+
+/* Create every missing folder above path, like mkdir -p on its dirname. */
+static int
+make_parent_dirs(const char *path, char *errmsg)
+{
+	char buf[4096];
+	size_t len = strlen(path);
+
+	if (len >= sizeof buf)
+		return err_set(errmsg, ERR_INVAL, "path too long: %s", path);
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+			return err_set(errmsg, ERR_SYS, "cannot create folder %s: %s", buf,
+				       strerror(errno));
+		*p = '/';
+	}
+	return 0;
+}
+
+int
+store_latest_version(void)
+{
+	return (int)embedded_migrations_count;
+}
+
+/* Apply every migration newer than the file's user_version, atomically. */
+static int
+migrate(store *st)
+{
+	int64_t version;
+	int rc;
+
+	if ((rc = exec(st, "BEGIN IMMEDIATE")))
+		return rc;
+	if ((rc = query_int(st, "PRAGMA user_version", &version)))
+		goto fail;
+	if (version > store_latest_version()) {
+		snprintf(st->errmsg, sizeof st->errmsg,
+			 "the store has schema version %lld but this program knows only up to %d",
+			 (long long)version, store_latest_version());
+		rc = ERR_SCHEMA;
+		goto fail;
+	}
+	for (int v = (int)version; v < store_latest_version(); v++) {
+		char sql[64];
+		if ((rc = exec(st, embedded_migrations[v].data))) {
+			char detail[sizeof st->errmsg];
+			memcpy(detail, st->errmsg, sizeof detail);
+			snprintf(st->errmsg, sizeof st->errmsg, "migration %s failed: %.200s",
+				 embedded_migrations[v].name, detail);
+			goto fail;
+		}
+		snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
+		if ((rc = exec(st, sql)))
+			goto fail;
+	}
+	return exec(st, "COMMIT");
+fail:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+static int
+prepare(store *st, const char *sql, sqlite3_stmt **out)
+{
+	int rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
+	return rc == SQLITE_OK ? 0 : fail_db(st, rc);
+}
+
+/* Pragmas, migrations and statements: everything after sqlite3_open. */
+static int
+setup(store *st)
+{
+	int rc;
+	int64_t pages;
+
+	sqlite3_busy_timeout(st->db, 5000);
+	/* Validate the header now, so a corrupt or foreign file is reported
+	 * at open rather than on the first write. */
+	if ((rc = query_int(st, "PRAGMA page_count", &pages)))
+		return rc;
+	if (st->flags & STORE_WRITE) {
+		/* auto_vacuum only takes effect before the first table exists. */
+		if (pages == 0 && (rc = exec(st, "PRAGMA auto_vacuum = INCREMENTAL")))
+			return rc;
+		if ((rc = exec(st, "PRAGMA journal_mode = WAL")))
+			return rc;
+		if ((rc = exec(st, st->flags & STORE_SYNC_FULL ? "PRAGMA synchronous = FULL"
+							       : "PRAGMA synchronous = NORMAL")))
+			return rc;
+		/* A checkpoint that resets the WAL also cuts the file back. */
+		if ((rc = exec(st, "PRAGMA journal_size_limit = 4194304")))
+			return rc;
+		if ((rc = migrate(st)))
+			return rc;
+		if ((rc = prepare(st, "INSERT INTO journal (ts_us, type, body) VALUES (?, ?, ?)",
+				  &st->append)))
+			return rc;
+	} else {
+		if ((rc = store_db_check_version(st->db, st->errmsg)))
+			return rc;
+		if ((rc = exec(st, "PRAGMA query_only = 1")))
+			return rc;
+	}
+	if ((rc = prepare(st,
+			  "SELECT id, ts_us, type, body FROM journal WHERE id > ? "
+			  "ORDER BY id LIMIT ?",
+			  &st->read_after)) ||
+	    (rc = prepare(st, "SELECT seq FROM sqlite_sequence WHERE name = 'journal'",
+			  &st->last_id)) ||
+	    (rc = prepare(st, "SELECT min(id) FROM journal", &st->first_id)) ||
+	    (rc = prepare(st, "SELECT min(id) FROM journal WHERE ts_us >= ?", &st->first_id_since)))
+		return rc;
+
+	sqlite3_stmt *s;
+	if ((rc = prepare(st, "SELECT value FROM meta WHERE key = 'epoch'", &s)))
+		return rc;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		snprintf(st->epoch, sizeof st->epoch, "%s",
+			 (const char *)sqlite3_column_text(s, 0));
+	sqlite3_finalize(s);
+	return 0;
+}
+
+store *
+store_open(const char *path, int flags, int *err, char *errmsg)
+{
+	store *st = calloc(1, sizeof *st);
+	int rc, open_flags;
+
+	if (!st || !(st->path = strdup(path))) {
+		free(st);
+		*err = err_set(errmsg, ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	st->flags = flags;
+	if (flags & STORE_WRITE) {
+		if ((rc = make_parent_dirs(path, errmsg))) {
+			free(st->path);
+			free(st);
+			*err = rc;
+			return NULL;
+		}
+		open_flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	} else {
+		open_flags = SQLITE_OPEN_READONLY;
+	}
+	open_flags |= SQLITE_OPEN_NOMUTEX; /* one thread per handle */
+	rc = sqlite3_open_v2(path, &st->db, open_flags, NULL);
+	if (rc != SQLITE_OK) {
+		rc = fail_db(st, rc);
+		goto fail;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	if ((rc = setup(st)))
+		goto fail;
+	return st;
+fail:
+	*err = rc;
+	snprintf(errmsg, ERRMSG_SIZE, "%.200s: %.300s", path, st->errmsg);
+	store_close(st);
+	return NULL;
+}
+
+void
+store_close(store *st)
+{
+	if (!st)
+		return;
+	sqlite3_finalize(st->append);
+	sqlite3_finalize(st->read_after);
+	sqlite3_finalize(st->last_id);
+	sqlite3_finalize(st->first_id);
+	sqlite3_finalize(st->first_id_since);
+	if (st->db && (st->flags & STORE_WRITE))
+		sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+	sqlite3_close(st->db);
+	free(st->path);
+	free(st);
+}
+
+const char *
+store_errmsg(store *st)
+{
+	return st->errmsg;
+}
+
+const char *
+store_epoch(store *st)
+{
+	return st->epoch;
+}
+
+int
+store_schema_version(store *st)
+{
+	int64_t v = 0;
+	return query_int(st, "PRAGMA user_version", &v) ? -1 : (int)v;
+}
+
+int
+store_begin(store *st)
+{
+	return exec(st, "BEGIN IMMEDIATE");
+}
+
+int
+store_commit(store *st)
+{
+	return exec(st, "COMMIT");
+}
+
+int
+store_rollback(store *st)
+{
+	/* Keep the message of the failure that led here: SQLite may have rolled
+	 * back already, and "no transaction is active" would replace it. */
+	int rc = sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc == SQLITE_OK || sqlite3_get_autocommit(st->db) ? 0 : store_db_map_rc(rc);
+}
+
+int
+store_append(store *st, const struct logevent *ev, int64_t *id_out)
+{
+	sqlite3_stmt *s = st->append;
+	int rc;
+
+	sqlite3_bind_int64(s, 1, ev->ts_us);
+	sqlite3_bind_text(s, 2, ev->type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, ev->body, (int)ev->body_len, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return fail_db(st, rc);
+	*id_out = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+/* Step a prepared one-integer query; NULL or no row reads as 0. */
+static int
+step_int(store *st, sqlite3_stmt *s, int64_t *out)
+{
+	int rc = sqlite3_step(s);
+	int64_t v = 0;
+
+	if (rc == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	else if (rc != SQLITE_DONE) {
+		rc = fail_db(st, rc);
+		sqlite3_reset(s);
+		return rc;
+	}
+	sqlite3_reset(s);
+	*out = v;
+	return 0;
+}
+
+int
+store_last_id(store *st, int64_t *id_out)
+{
+	return step_int(st, st->last_id, id_out);
+}
+
+int
+store_first_id(store *st, int64_t *id_out)
+{
+	return step_int(st, st->first_id, id_out);
+}
+
+int
+store_first_id_since(store *st, int64_t ts_us, int64_t *id_out)
+{
+	sqlite3_bind_int64(st->first_id_since, 1, ts_us);
+	return step_int(st, st->first_id_since, id_out);
+}
+
+int
+store_read_after(store *st, int64_t after_id, int limit, store_row_fn fn, void *arg, int *count_out)
+{
+	sqlite3_stmt *s = st->read_after;
+	int rc, count = 0;
+
+	sqlite3_bind_int64(s, 1, after_id);
+	sqlite3_bind_int(s, 2, limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_row row = store_db_row(s);
+		count++;
+		if (fn(&row, arg))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		rc = fail_db(st, rc);
+	else
+		rc = 0;
+	sqlite3_reset(s);
+	*count_out = count;
+	return rc;
+}
+
+int
+store_checkpoint(store *st, int truncate)
+{
+	int rc = sqlite3_wal_checkpoint_v2(
+		st->db, NULL, truncate ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE,
+		NULL, NULL);
+	return rc == SQLITE_OK ? 0 : fail_db(st, rc);
+}
+
+int
+store_list(store *st, const struct store_filter *f, store_row_fn fn, void *arg, int *count_out)
+{
+	char sql[1024];
+	size_t n;
+	sqlite3_stmt *s;
+	int rc, count = 0, bind = 1;
+
+	/*
+	 * Walk ids in order (the rowid), never an index and a sort, which would
+	 * read and sort the whole range for every page: start the walk at the
+	 * first id at or after since (found with the time index), then filter
+	 * rows on the way ("+" keeps SQLite off the time and type indexes).
+	 */
+	int64_t after_id = f->after_id, before_id = f->before_id, bound;
+	if (f->has_since) {
+		if ((rc = store_first_id_since(st, f->since_us, &bound)))
+			return rc;
+		if (!bound) {
+			*count_out = 0;
+			return 0;
+		}
+		if (bound - 1 > after_id)
+			after_id = bound - 1;
+	}
+	n = (size_t)snprintf(sql, sizeof sql,
+			     "SELECT id, ts_us, type, body FROM journal WHERE id > ?");
+	if (before_id)
+		n += (size_t)snprintf(sql + n, sizeof sql - n, " AND id < ?");
+	if (f->has_since)
+		n += (size_t)snprintf(sql + n, sizeof sql - n, " AND +ts_us >= ?");
+	if (f->has_until)
+		n += (size_t)snprintf(sql + n, sizeof sql - n, " AND +ts_us < ?");
+	if (f->type_count &&
+	    (rc = store_db_in_list(sql, sizeof sql, &n, "+type", f->type_count, 0)))
+		return err_set(st->errmsg, rc, "too many types");
+	snprintf(sql + n, sizeof sql - n, " ORDER BY id %s LIMIT ?",
+		 f->descending ? "DESC" : "ASC");
+
+	rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return fail_db(st, rc);
+	sqlite3_bind_int64(s, bind++, after_id);
+	if (before_id)
+		sqlite3_bind_int64(s, bind++, before_id);
+	if (f->has_since)
+		sqlite3_bind_int64(s, bind++, f->since_us);
+	if (f->has_until)
+		sqlite3_bind_int64(s, bind++, f->until_us);
+	for (size_t i = 0; i < f->type_count; i++)
+		sqlite3_bind_text(s, bind++, f->types[i], -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, bind, f->limit);
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_row row = store_db_row(s);
+		count++;
+		if (fn(&row, arg))
+			break;
+	}
+	rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : fail_db(st, rc);
+	sqlite3_finalize(s);
+	*count_out = count;
+	return rc;
+}
+
+/* Copy the "timestamp" of event id into out (empty if none). */
+static int
+event_timestamp(store *st, int64_t id, char *out, size_t size)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(
+		st->db, "SELECT json_extract(body, '$.timestamp') FROM journal WHERE id = ?", -1,
+		&s, NULL);
+	out[0] = '\0';
+	if (rc != SQLITE_OK)
+		return fail_db(st, rc);
+	sqlite3_bind_int64(s, 1, id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && sqlite3_column_text(s, 0))
+		snprintf(out, size, "%s", (const char *)sqlite3_column_text(s, 0));
+	rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : fail_db(st, rc);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_stats(store *st, struct store_stats *out)
+{
+	struct store_stats r = {0};
+	struct store_sizes sz;
+	int rc;
+
+	if ((rc = store_count(st, &r.count)) || (rc = store_first_id(st, &r.first_id)) ||
+	    (rc = store_last_id(st, &r.last_id)) || (rc = store_sizes(st, &sz)))
+		return rc;
+	if (r.first_id && (rc = event_timestamp(st, r.first_id, r.first_ts, sizeof r.first_ts)))
+		return rc;
+	int64_t newest;
+	if ((rc = query_int(st, "SELECT max(id) FROM journal", &newest)))
+		return rc;
+	if (newest && (rc = event_timestamp(st, newest, r.last_ts, sizeof r.last_ts)))
+		return rc;
+	r.db_bytes = sz.db_bytes;
+	r.free_bytes = sz.free_bytes;
+	r.wal_bytes = sz.wal_bytes;
+	*out = r;
+	return 0;
+}
+
+int
+store_type_counts(store *st, void (*fn)(const char *type, int64_t count, void *arg), void *arg)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(
+		st->db, "SELECT type, count(*) FROM journal GROUP BY type ORDER BY type", -1, &s,
+		NULL);
+	if (rc != SQLITE_OK)
+		return fail_db(st, rc);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		fn((const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1), arg);
+	rc = rc == SQLITE_DONE ? 0 : fail_db(st, rc);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_sizes(store *st, struct store_sizes *out)
+{
+	int64_t pages, page_size, free_pages;
+	char wal[4200];
+	struct stat sb;
+	int rc;
+
+	if ((rc = query_int(st, "PRAGMA page_count", &pages)) ||
+	    (rc = query_int(st, "PRAGMA page_size", &page_size)) ||
+	    (rc = query_int(st, "PRAGMA freelist_count", &free_pages)))
+		return rc;
+	snprintf(wal, sizeof wal, "%s-wal", st->path);
+	out->db_bytes = pages * page_size;
+	out->free_bytes = free_pages * page_size;
+	out->wal_bytes = stat(wal, &sb) == 0 ? (int64_t)sb.st_size : 0;
+	return 0;
+}
+
+int
+store_count(store *st, int64_t *count_out)
+{
+	return query_int(st, "SELECT count(*) FROM journal", count_out);
+}
+
+/*
+ * Delete the events whose ids sel selects (bound by the caller). The ids
+ * are read first and deleted after, so no row is deleted under a cursor.
+ */
+static int
+delete_selected(store *st, sqlite3_stmt *sel, int limit, int64_t *deleted_out, int64_t *max_id)
+{
+	int64_t *ids = malloc((size_t)(limit > 0 ? limit : 1) * sizeof *ids);
+	sqlite3_stmt *del = NULL;
+	int n = 0, rc;
+
+	if (!ids)
+		return ERR_NOMEM;
+	while (n < limit && (rc = sqlite3_step(sel)) == SQLITE_ROW)
+		ids[n++] = sqlite3_column_int64(sel, 0);
+	if (n < limit && rc != SQLITE_DONE) {
+		rc = fail_db(st, rc);
+		goto out;
+	}
+	sqlite3_reset(sel);
+	rc = sqlite3_prepare_v2(st->db, "DELETE FROM journal WHERE id = ?", -1, &del, NULL);
+	if (rc != SQLITE_OK) {
+		rc = fail_db(st, rc);
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		sqlite3_bind_int64(del, 1, ids[i]);
+		rc = sqlite3_step(del);
+		sqlite3_reset(del);
+		if (rc != SQLITE_DONE) {
+			rc = fail_db(st, rc);
+			goto out;
+		}
+		if (ids[i] > *max_id)
+			*max_id = ids[i];
+	}
+	*deleted_out = n;
+	rc = 0;
+out:
+	sqlite3_finalize(del);
+	free(ids);
+	return rc;
+}
+
+int
+store_delete_older(store *st, int64_t cutoff_us, const char *type, const char *const *exclude,
+		   size_t exclude_count, int limit, int64_t *deleted_out, int64_t *max_id)
+{
+	char sql[512];
+	size_t n;
+	sqlite3_stmt *sel;
+	int rc, bind = 1;
+
+	n = (size_t)snprintf(sql, sizeof sql, "SELECT id FROM journal WHERE ts_us < ?");
+	if (type)
+		n += (size_t)snprintf(sql + n, sizeof sql - n, " AND type = ?");
+	if (exclude_count &&
+	    (rc = store_db_in_list(sql, sizeof sql, &n, "type NOT", exclude_count, 0)))
+		return err_set(st->errmsg, rc, "too many types");
+	snprintf(sql + n, sizeof sql - n, " LIMIT ?");
+	rc = sqlite3_prepare_v2(st->db, sql, -1, &sel, NULL);
+	if (rc != SQLITE_OK)
+		return fail_db(st, rc);
+	sqlite3_bind_int64(sel, bind++, cutoff_us);
+	if (type)
+		sqlite3_bind_text(sel, bind++, type, -1, SQLITE_STATIC);
+	for (size_t i = 0; i < exclude_count; i++)
+		sqlite3_bind_text(sel, bind++, exclude[i], -1, SQLITE_STATIC);
+	sqlite3_bind_int(sel, bind, limit);
+	rc = delete_selected(st, sel, limit, deleted_out, max_id);
+	sqlite3_finalize(sel);
+	return rc;
+}
+
+int
+store_delete_oldest(store *st, int limit, int64_t *deleted_out, int64_t *max_id)
+{
+	sqlite3_stmt *sel;
+	int rc = sqlite3_prepare_v2(st->db, "SELECT id FROM journal ORDER BY id LIMIT ?", -1, &sel,
+				    NULL);
+	if (rc != SQLITE_OK)
+		return fail_db(st, rc);
+	sqlite3_bind_int(sel, 1, limit);
+	rc = delete_selected(st, sel, limit, deleted_out, max_id);
+	sqlite3_finalize(sel);
+	return rc;
+}
+
+int
+store_incremental_vacuum(store *st, int max_pages)
+{
+	char sql[64];
+	snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%d)", max_pages);
+	return exec(st, sql);
+}
+
+int
+store_vacuum(store *st)
+{
+	return exec(st, "VACUUM");
+}

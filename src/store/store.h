@@ -1,0 +1,151 @@
+/*
+ * The store: one SQLite database file in WAL mode holding the journal.
+ *
+ * A store handle is one SQLite connection and is used by one thread only.
+ * The server opens one writable handle for the writer thread and one
+ * read-only handle for the event loop; tools open their own.
+ */
+#ifndef SENTINEL_STORE_H
+#define SENTINEL_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "logevent.h"
+
+typedef struct store store;
+
+enum store_flags {
+	STORE_READONLY = 0,
+	STORE_WRITE = 1 << 0,     /* create the file and folders, migrate */
+	STORE_SYNC_FULL = 1 << 1, /* fsync every commit (power-loss safe) */
+};
+
+#define STORE_EPOCH_SIZE 33
+
+/* One stored event as read back. Pointers are valid during the callback. */
+struct store_row {
+	int64_t id;
+	int64_t ts_us;
+	const char *type;
+	const char *body;
+	size_t body_len;
+};
+
+/* Return non-zero to stop the iteration early. */
+typedef int (*store_row_fn)(const struct store_row *row, void *arg);
+
+/*
+ * Open the store at path. With STORE_WRITE the folders and file are created
+ * as needed and pending migrations applied. Returns NULL on failure with
+ * *err set and a message, which names the file, in errmsg.
+ */
+store *store_open(const char *path, int flags, int *err, char *errmsg);
+
+/* Close the handle; a writable one checkpoints and truncates the WAL first. */
+void store_close(store *st);
+
+/* The SQLite message of the last failure on this handle. */
+const char *store_errmsg(store *st);
+
+/* The store's epoch (hex), fixed when the store was created. */
+const char *store_epoch(store *st);
+
+/* The schema version of the file (PRAGMA user_version). */
+int store_schema_version(store *st);
+
+/* The number of migrations this program knows. */
+int store_latest_version(void);
+
+/* Transactions on a writable handle. */
+int store_begin(store *st);
+int store_commit(store *st);
+int store_rollback(store *st);
+
+/* Append one event inside a transaction; *id_out untouched on failure. */
+int store_append(store *st, const struct logevent *ev, int64_t *id_out);
+
+/* The highest id ever assigned (0 for a new store). */
+int store_last_id(store *st, int64_t *id_out);
+
+/* The lowest id still stored, or 0 when the journal is empty. */
+int store_first_id(store *st, int64_t *id_out);
+
+/*
+ * The lowest id of an event whose timestamp is at or after ts_us, or 0
+ * when there is none.
+ */
+int store_first_id_since(store *st, int64_t ts_us, int64_t *id_out);
+
+/*
+ * Call fn for up to limit events with id > after_id, in id order, in one
+ * short read transaction, until fn returns non-zero. *count_out gets the
+ * number of rows visited.
+ */
+int store_read_after(store *st, int64_t after_id, int limit, store_row_fn fn, void *arg,
+		     int *count_out);
+
+/* A filtered range of the journal (GET /api/events). */
+struct store_filter {
+	int64_t after_id;  /* id > after_id */
+	int64_t before_id; /* id < before_id; 0: no upper bound */
+	int has_since, has_until;
+	int64_t since_us;                           /* ts_us >= since_us */
+	int64_t until_us;                           /* ts_us < until_us */
+	const char (*types)[LOGEVENT_TYPE_MAX + 1]; /* type IN (...) */
+	size_t type_count;
+	int limit;
+	int descending; /* newest first */
+};
+
+/* Call fn for each event matching f, in one read transaction, until fn
+ * returns non-zero. *count_out gets the number of rows visited. */
+int store_list(store *st, const struct store_filter *f, store_row_fn fn, void *arg, int *count_out);
+
+/* File sizes: the database file, its free pages, and the WAL. */
+struct store_sizes {
+	int64_t db_bytes, free_bytes, wal_bytes;
+};
+
+/* Read the sizes (cheap: two pragmas and a stat). */
+int store_sizes(store *st, struct store_sizes *out);
+
+/* The number of events stored (O(events): it scans an index). */
+int store_count(store *st, int64_t *count_out);
+
+/*
+ * Inside a transaction: delete up to limit events whose timestamp is
+ * before cutoff_us, only of type (if not NULL) and none of the excluded
+ * types. *deleted_out gets the number deleted; *max_id is raised to the
+ * highest id deleted.
+ */
+int store_delete_older(store *st, int64_t cutoff_us, const char *type, const char *const *exclude,
+		       size_t exclude_count, int limit, int64_t *deleted_out, int64_t *max_id);
+
+/* Inside a transaction: delete the limit oldest events (lowest ids). */
+int store_delete_oldest(store *st, int limit, int64_t *deleted_out, int64_t *max_id);
+
+/* Rebuild the whole file (VACUUM): slow, for offline compaction. */
+int store_vacuum(store *st);
+
+/* Move up to max_pages free pages to the end of the file and cut them off. */
+int store_incremental_vacuum(store *st, int max_pages);
+
+/* Facts about the store for /api/stats and /metrics. */
+struct store_stats {
+	int64_t count;
+	int64_t first_id, last_id;      /* 0 when empty; last_id is the highest ever */
+	char first_ts[64], last_ts[64]; /* their "timestamp" fields */
+	int64_t db_bytes, wal_bytes, free_bytes;
+};
+
+/* Fill *out; counts scan an index, so this is O(events). */
+int store_stats(store *st, struct store_stats *out);
+
+/* Call fn(type, count, arg) for each type in the journal. */
+int store_type_counts(store *st, void (*fn)(const char *type, int64_t count, void *arg), void *arg);
+
+/* Checkpoint the WAL; with truncate, also shrink it to zero bytes. */
+int store_checkpoint(store *st, int truncate);
+
+#endif

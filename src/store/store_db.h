@@ -1,0 +1,48 @@
+/*
+ * SQLite plumbing shared by the store's two kinds of connection, store.c
+ * (the server's handles) and store_export.c (one snapshot for an export).
+ * Private to src/store/: nothing outside this folder includes it.
+ *
+ * Every helper that fails writes SQLite's message into errmsg
+ * (ERRMSG_SIZE bytes) and returns a project error code (err.h).
+ */
+#ifndef SENTINEL_STORE_DB_H
+#define SENTINEL_STORE_DB_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+/* Map an SQLite result code to a project error code (0 for OK, ROW, DONE). */
+int store_db_map_rc(int sqlite_rc);
+
+/* Record db's last error in errmsg; returns its code, never 0. */
+int store_db_fail(sqlite3 *db, int sqlite_rc, char *errmsg);
+
+/* Run SQL that returns no rows. */
+int store_db_exec(sqlite3 *db, const char *sql, char *errmsg);
+
+/* Run a query returning one integer; no row or NULL reads as 0. */
+int store_db_query_int(sqlite3 *db, const char *sql, int64_t *out, char *errmsg);
+
+/*
+ * Check that the file is a sentinel-logd store this program can read:
+ * PRAGMA user_version between 1 and the newest migration. Reading it also
+ * validates the file's header.
+ */
+int store_db_check_version(sqlite3 *db, char *errmsg);
+
+/* The columns "id, ts_us, type, body" of the current row of s. */
+struct store_row store_db_row(sqlite3_stmt *s);
+
+/*
+ * Append " AND <column> IN (?N,?N+1,...)" (count placeholders numbered from
+ * first, or unnumbered when first is 0) to sql, which has size bytes and
+ * holds *len of them. Returns 0, or ERR_TOOBIG when it does not fit.
+ */
+int store_db_in_list(char *sql, size_t size, size_t *len, const char *column, size_t count,
+		     int first);
+
+#endif

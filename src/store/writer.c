@@ -1,0 +1,440 @@
+/*
+ * Group commit. The queue and the done list are guarded by one mutex; the
+ * store handle is touched only by the writer thread. Batches keep their
+ * submission order through commit and back to the loop, so events reach
+ * the hub in id order.
+ */
+#include "writer.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "err.h"
+#include "log.h"
+#include "retention.h"
+#include "timestamp.h"
+#include "wire.h"
+
+/* A commit group stops growing once it holds this many event bytes. */
+#define GROUP_MAX_BYTES (2 * 1024 * 1024)
+
+struct writer {
+	store *st;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct ingest_batch *queue, **queue_tail;
+	struct ingest_batch *done, **done_tail;
+	int stopping, joined;
+	atomic_int state;
+	atomic_int full;           /* the last commit failed for lack of space */
+	struct writer_stats stats; /* guarded by lock */
+	writer_notify_fn notify;
+	void *notify_arg;
+
+	/* Retention, run between commits (writer thread only but for
+	 * maintenance_due and the results, which are guarded by lock). */
+	struct retention_policy policy;
+	int64_t count;                    /* events stored, when max_events is set */
+	int maintenance_due;              /* a pass was asked for or a bound crossed */
+	struct retention_result pass;     /* what the running pass removed */
+	int64_t retention_max_id;         /* highest id retention deleted, for the loop */
+	struct retention_result unlogged; /* passes not yet logged */
+	int unlogged_passes;
+	int64_t last_log_us;
+};
+
+/* Append every event of every batch in one transaction. */
+static int
+commit_group(writer *w, struct ingest_batch *list)
+{
+	int rc = store_begin(w->st);
+	if (rc)
+		return rc;
+	for (struct ingest_batch *b = list; b; b = b->next) {
+		for (size_t i = 0; i < b->count; i++) {
+			int64_t id;
+			if ((rc = store_append(w->st, &b->events[i], &id)))
+				goto fail;
+			if (i == 0)
+				b->first_id = id;
+			b->last_id = id;
+		}
+	}
+	if ((rc = store_commit(w->st)))
+		goto fail;
+	return 0;
+fail:
+	store_rollback(w->st);
+	return rc;
+}
+
+/* Build the wire form of a committed batch; NULL entries if out of memory. */
+static void
+build_msgs(struct ingest_batch *b)
+{
+	if (b->count == 0)
+		return;
+	b->msgs = calloc(b->count, sizeof *b->msgs);
+	if (!b->msgs)
+		return;
+	for (size_t i = 0; i < b->count; i++)
+		b->msgs[i] = wire_msg_new(b->first_id + (int64_t)i, &b->events[i]);
+}
+
+static double
+seconds_since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void
+record_commit(writer *w, size_t events, size_t batches, int rc, double secs)
+{
+	static const double bounds[] = WRITER_LATENCY_BOUNDS;
+
+	pthread_mutex_lock(&w->lock);
+	if (rc) {
+		w->stats.failed += batches;
+	} else {
+		w->stats.events += events;
+		w->stats.commits++;
+		for (int i = 0; i < WRITER_LATENCY_BUCKETS; i++)
+			if (secs <= bounds[i])
+				w->stats.latency_le[i]++;
+		w->stats.latency_count++;
+		w->stats.latency_sum += secs;
+	}
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Commit a list of batches; returns the number of events committed. */
+static int64_t
+process(writer *w, struct ingest_batch *list)
+{
+	int rc = atomic_load(&w->state);
+	size_t events = 0, batches = 0;
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (!rc)
+		rc = commit_group(w, list);
+	double secs = seconds_since(&t0);
+	if (rc && rc != ERR_FULL && !atomic_load(&w->state)) {
+		log_error("store write failed, no further events will be accepted "
+			  "until restart: %s",
+			  store_errmsg(w->st));
+		atomic_store(&w->state, rc);
+	} else if (rc == ERR_FULL) {
+		log_warn("store is full, batch refused: %s", store_errmsg(w->st));
+	}
+	atomic_store(&w->full, rc == ERR_FULL);
+	for (struct ingest_batch *b = list; b; b = b->next) {
+		batches++;
+		b->status = rc;
+		if (rc) {
+			snprintf(b->errmsg, sizeof b->errmsg, "the store cannot write: %s",
+				 rc == ERR_FULL ? "storage full" : store_errmsg(w->st));
+			continue;
+		}
+		/* Ids are consecutive within a batch: one transaction, one writer. */
+		build_msgs(b);
+		events += b->count;
+	}
+	record_commit(w, events, batches, rc, secs);
+	return rc ? 0 : (int64_t)events;
+}
+
+/* Keep the WAL near its target size, also while readers are attached. */
+static void
+bound_wal(writer *w)
+{
+	struct store_sizes sz;
+	if (!store_sizes(w->st, &sz) && sz.wal_bytes > RETENTION_WAL_TARGET)
+		store_checkpoint(w->st, 1);
+}
+
+/* Log the passes not yet reported (at most once a second unless forced). */
+static void
+log_pass(writer *w, int force)
+{
+	struct retention_result *u = &w->unlogged;
+	int64_t total = u->by_age + u->by_count + u->by_bytes, now = timestamp_now();
+	struct store_sizes sz = {0};
+
+	if (!total || (!force && now - w->last_log_us < 1000000))
+		return;
+	store_sizes(w->st, &sz);
+	log_info("retention: %d pass(es) removed %lld events (by age %lld, by count %lld, "
+		 "by size %lld) up to id %lld; store %lld bytes, WAL %lld bytes",
+		 w->unlogged_passes, (long long)total, (long long)u->by_age, (long long)u->by_count,
+		 (long long)u->by_bytes, (long long)u->max_id, (long long)sz.db_bytes,
+		 (long long)sz.wal_bytes);
+	memset(u, 0, sizeof *u);
+	w->unlogged_passes = 0;
+	w->last_log_us = now;
+}
+
+/* The pass is over: compact, log it, and hand the result to the loop. */
+static void
+finish_pass(writer *w)
+{
+	struct retention_result *r = &w->pass;
+	int64_t total = r->by_age + r->by_count + r->by_bytes;
+
+	if (total) {
+		if (retention_compact(w->st, 100000))
+			log_warn("compaction failed: %s", store_errmsg(w->st));
+		/* Passes follow each other quickly under a count or size bound:
+		 * report them at most once a second. */
+		struct retention_result *u = &w->unlogged;
+		u->by_age += r->by_age;
+		u->by_count += r->by_count;
+		u->by_bytes += r->by_bytes;
+		u->max_id = r->max_id;
+		w->unlogged_passes++;
+		log_pass(w, 0);
+	}
+	pthread_mutex_lock(&w->lock);
+	w->stats.retention_deleted += (uint64_t)total;
+	w->stats.retention_passes++;
+	if (r->max_id > w->retention_max_id)
+		w->retention_max_id = r->max_id;
+	pthread_mutex_unlock(&w->lock);
+	memset(r, 0, sizeof *r);
+	if (total)
+		w->notify(w->notify_arg);
+}
+
+/*
+ * Retention steps after a commit: enough of them to delete at least twice
+ * what was just committed (so that a size or count bound holds under
+ * sustained ingest), each its own short transaction. The pass ends when
+ * nothing is left to do.
+ */
+static void
+maintain(writer *w, int64_t committed)
+{
+	int64_t budget = committed * 2 > RETENTION_BATCH ? committed * 2 : RETENTION_BATCH;
+	int rc;
+
+	do {
+		int64_t before = w->pass.by_age + w->pass.by_count + w->pass.by_bytes;
+		rc = retention_step(w->st, &w->policy, timestamp_now(), RETENTION_BATCH, &w->count,
+				    &w->pass);
+		budget -= w->pass.by_age + w->pass.by_count + w->pass.by_bytes - before;
+	} while (rc > 0 && budget > 0);
+	bound_wal(w);
+	if (rc < 0)
+		log_error("retention step failed: %s", store_errmsg(w->st));
+	if (rc <= 0) {
+		finish_pass(w);
+		pthread_mutex_lock(&w->lock);
+		w->maintenance_due = 0;
+		pthread_mutex_unlock(&w->lock);
+	}
+}
+
+/*
+ * Take the next commit group off the queue (lock held): whole batches, at
+ * least one, until GROUP_MAX_BYTES. A bounded group keeps each commit's
+ * WAL growth and latency bounded when producers outpace the disk.
+ */
+static void
+take_group(writer *w, struct ingest_batch **list, struct ingest_batch ***tail)
+{
+	struct ingest_batch *b = w->queue, *last = NULL;
+	size_t bytes = 0;
+
+	while (b && (!last || bytes < GROUP_MAX_BYTES)) {
+		for (size_t i = 0; i < b->count; i++)
+			bytes += b->events[i].body_len;
+		last = b;
+		b = b->next;
+	}
+	*list = w->queue;
+	*tail = last ? &last->next : w->queue_tail;
+	if (last)
+		last->next = NULL;
+	w->queue = b;
+	if (!b)
+		w->queue_tail = &w->queue;
+}
+
+static void *
+writer_main(void *arg)
+{
+	writer *w = arg;
+	int active = retention_active(&w->policy);
+
+	if (w->policy.max_events && store_count(w->st, &w->count))
+		log_error("cannot count the events in the store: %s", store_errmsg(w->st));
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		while (!w->queue && !w->stopping && !w->maintenance_due)
+			pthread_cond_wait(&w->wake, &w->lock);
+		if (!w->queue && w->stopping)
+			break; /* everything accepted is committed */
+
+		struct ingest_batch *list, **tail;
+		take_group(w, &list, &tail);
+		pthread_mutex_unlock(&w->lock);
+
+		int over = 0;
+		int64_t committed = 0;
+		if (list) {
+			committed = process(w, list);
+			w->count += committed;
+			over = active && committed &&
+			       retention_over_bounds(w->st, &w->policy, w->count);
+		}
+
+		pthread_mutex_lock(&w->lock);
+		if (list) {
+			*w->done_tail = list;
+			w->done_tail = tail;
+		}
+		if (over)
+			w->maintenance_due = 1;
+		int maintain_now = w->maintenance_due && !w->stopping;
+		pthread_mutex_unlock(&w->lock);
+		if (list)
+			w->notify(w->notify_arg);
+		/* Alternate one commit and one retention step, so that neither
+		 * sustained ingest nor a long pass starves the other. */
+		if (maintain_now)
+			maintain(w, committed);
+		pthread_mutex_lock(&w->lock);
+	}
+	pthread_mutex_unlock(&w->lock);
+	log_pass(w, 1);
+	return NULL;
+}
+
+writer *
+writer_create(store *st, const struct retention_policy *policy, writer_notify_fn notify,
+	      void *notify_arg, int *err)
+{
+	writer *w = calloc(1, sizeof *w);
+
+	if (!w) {
+		store_close(st);
+		*err = ERR_NOMEM;
+		return NULL;
+	}
+	w->st = st;
+	if (policy)
+		w->policy = *policy;
+	w->notify = notify;
+	w->notify_arg = notify_arg;
+	w->queue_tail = &w->queue;
+	w->done_tail = &w->done;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->wake, NULL);
+	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+		pthread_cond_destroy(&w->wake);
+		pthread_mutex_destroy(&w->lock);
+		store_close(st);
+		free(w);
+		*err = ERR_SYS;
+		return NULL;
+	}
+	return w;
+}
+
+int
+writer_submit(writer *w, struct ingest_batch *b)
+{
+	b->next = NULL;
+	pthread_mutex_lock(&w->lock);
+	if (w->stopping) {
+		pthread_mutex_unlock(&w->lock);
+		return ERR_CLOSED;
+	}
+	*w->queue_tail = b;
+	w->queue_tail = &b->next;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+	return 0;
+}
+
+struct ingest_batch *
+writer_take_done(writer *w)
+{
+	pthread_mutex_lock(&w->lock);
+	struct ingest_batch *list = w->done;
+	w->done = NULL;
+	w->done_tail = &w->done;
+	pthread_mutex_unlock(&w->lock);
+	return list;
+}
+
+void
+writer_request_maintenance(writer *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->maintenance_due = 1;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+}
+
+int64_t
+writer_retention_max_id(writer *w)
+{
+	pthread_mutex_lock(&w->lock);
+	int64_t id = w->retention_max_id;
+	pthread_mutex_unlock(&w->lock);
+	return id;
+}
+
+int
+writer_state(writer *w)
+{
+	int state = atomic_load(&w->state);
+	return state ? state : atomic_load(&w->full) ? ERR_FULL : 0;
+}
+
+void
+writer_get_stats(writer *w, struct writer_stats *out)
+{
+	pthread_mutex_lock(&w->lock);
+	*out = w->stats;
+	pthread_mutex_unlock(&w->lock);
+}
+
+void
+writer_stop(writer *w)
+{
+	if (w->joined)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stopping = 1;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	w->joined = 1;
+	store_close(w->st);
+	w->st = NULL;
+}
+
+void
+writer_destroy(writer *w)
+{
+	if (!w)
+		return;
+	writer_stop(w);
+	for (struct ingest_batch *b = writer_take_done(w), *next; b; b = next) {
+		next = b->next;
+		ingest_batch_free(b);
+	}
+	pthread_cond_destroy(&w->wake);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}
