@@ -5,7 +5,7 @@
  * Tokens come from a file (--token-file: one "TOKEN ROLE[,ROLE...]" a
  * line, blank lines and # comments ignored) and from the environment
  * (SENTINEL_TOKENS: the same lines separated by ';'). With no token
- * configured every request is allowed, as in the seed. Tokens are compared
+ * configured every request is allowed, as on a loopback-only default. Tokens are compared
  * in constant time and never logged.
  */
 #ifndef SENTINEL_AUTH_H

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The audit queries of audit_queries.sql give the right answers (SPEC §5).
+"""The audit queries of audit_queries.sql give the right answers.
 
 A store is built from fixtures/sentinel_events.jsonl with
 `sentinel-import --db` ($SENTINEL_IMPORT); every query of the file is run on

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Bad input gets a clear error and stores nothing (SPEC §2).
+"""Bad input gets a clear error and stores nothing.
 
 Each case answers its status with a JSON object holding "error" (and
 "index", the event at fault, where one is), and leaves the journal as it
@@ -156,7 +156,7 @@ def test_method_and_path_errors():
     status, got = srv.request("DELETE", "/api/events")
     expect_error(status, got, 405, None, "DELETE /api/events")
 
-    # GET /api/events is SPEC §4's query; until it exists it must be a 4xx JSON error.
+    # GET /api/events with bad parameters must be a 4xx JSON error.
     status, got = srv.request("GET", "/api/events")
     if status == 200:
         expect(isinstance(got, dict) and isinstance(got.get("events"), list),

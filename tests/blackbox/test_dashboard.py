@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The live dashboard at / (SPEC §8), in a real headless Chromium.
+"""The live dashboard at /, in a real headless Chromium.
 
 Chromium (Debian's /usr/bin/chromium, or $CHROMIUM) is driven over the
 DevTools protocol from this file, with the websockets package the harness

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""sentinel-export and sentinel-import on store files (SPEC §1, §7).
+"""sentinel-export and sentinel-import on store files.
 
 Export writes each event as the server sends it, {"id":N, then the stored
 members, byte for byte; import takes those lines back (dropping the old

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""sentinel-export and sentinel-import next to a running server (SPEC §5, §7).
+"""sentinel-export and sentinel-import next to a running server.
 
 While a producer thread posts batches to the real server as fast as it is
 answered, sentinel-export runs on the server's store file several times.

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Fan-out under concurrency (SPEC §3 guarantees), driven by tests/js/fanout.js.
+"""Fan-out under concurrency, driven by tests/js/fanout.js.
 
 200 subscribers, all open before anything is posted, each receive all 20,000
 events posted by 20 concurrent keep-alive producers in batches of 1..50: the

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Storage faults: a full disk while running, and bad stores at start (SPEC §2, §4, §6).
+"""Storage faults: a full disk while running, and bad stores at start.
 
 Disk full (as root: the store lives on a small tmpfs, or a loop-mounted
 ext4 image where tmpfs cannot be mounted; skipped, saying so, when neither
@@ -210,7 +210,7 @@ def disk_full(fs, sync):
         # /healthz right after the store failed to write.
         hz_status, hz_body = srv.request("GET", "/healthz")
         c.eq(hz_status, 503, f"{tag}: GET /healthz after the store failed to write "
-             "(SPEC §4: 200 when the store can write, 503 otherwise)")
+             "(200 when the store can write, 503 otherwise)")
 
         # A small batch while full: refused the same way, or accepted if the
         # refusal left room; either way whole or absent.

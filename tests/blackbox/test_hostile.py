@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Hostile clients (SPEC §3 slow consumers, §6 limits; reliability notes B2.6, B2.7).
+"""Hostile clients: slow consumers, slow requests, idle connections, limits.
 
 - Slowloris: hundreds of sockets send a request header one byte a second
   and never finish it (plain HTTP and WebSocket upgrades). The server keeps
@@ -414,7 +414,7 @@ def test_idle_connections():
         rss1, fds1 = rss_kib(srv.proc.pid), fd_count(srv.proc.pid)
         per = (rss1 - rss0) / IDLE_CONNECTIONS
         print(f"  {IDLE_CONNECTIONS} idle subscribers opened in {t_open:.1f} s: RSS {rss0} -> "
-              f"{rss1} KiB = {per:.1f} KiB per connection (SPEC target 16); fds {fds0} -> {fds1}")
+              f"{rss1} KiB = {per:.1f} KiB per connection (target 16); fds {fds0} -> {fds1}")
         expect(fds1 - fds0 >= IDLE_CONNECTIONS, f"server fds {fds0} -> {fds1}")
         expect(sanitized(srv.proc.pid) or per <= 64,
                f"{per:.1f} KiB of RSS per idle connection")

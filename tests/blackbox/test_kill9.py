@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""kill -9 loses no acknowledged event (SPEC §2, §5 durability).
+"""kill -9 loses no acknowledged event.
 
 Producers post batches over keep-alive connections; right after a chosen
 batch is acknowledged the server gets SIGKILL. After a restart on the same

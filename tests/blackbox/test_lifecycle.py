@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Start, stop, restart and the command line (SPEC §1 ids, §5 store).
+"""Start, stop, restart and the command line.
 
 SIGTERM drains subscribers, closes them with 1001, exits 0 and leaves the
 WAL checkpointed; ids continue across restarts and are never reused, even

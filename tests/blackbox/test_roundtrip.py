@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Events come back exactly as they were sent (SPEC §1).
+"""Events come back exactly as they were sent.
 
 Every event read back over /ws/logs equals the sent object plus "id" (and
 "timestamp" where none was sent); non-ASCII text and the spelling of

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The seed document's clients work unchanged (SPEC §3, seed).
+"""The Sentinel AI clients (the original WebSocket log endpoint's examples) work unchanged.
 
 - The seed's Python LogAggregator, filtering on 'error' and 'system',
   receives exactly the posted events of those types, in order, with ids,

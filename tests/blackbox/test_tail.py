@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""sentinel-tail (SPEC §7): follows /ws/logs, prints each event exactly once.
+"""sentinel-tail: follows /ws/logs, prints each event exactly once.
 
 The main test posts events without pause while the server is killed with
 SIGKILL and restarted twice and sentinel-tail itself is stopped (SIGTERM)

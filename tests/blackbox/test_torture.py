@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Crash torture: kill -9 at random moments of concurrent ingest (SPEC §2, §5).
+"""Crash torture: kill -9 at random moments of concurrent ingest.
 
 CYCLES cycles on one store, alternating --sync normal and --sync full. In
 each, 2 to 4 producers post small batches over keep-alive connections and

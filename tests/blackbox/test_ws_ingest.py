@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Streaming ingest over ws://HOST:PORT/ws/ingest (SPEC §2).
+"""Streaming ingest over ws://HOST:PORT/ws/ingest.
 
 Messages sent back to back are answered in order, each with the same JSON
 as the HTTP answer, with consecutive id ranges; an array message is one

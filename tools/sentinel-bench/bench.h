@@ -1,5 +1,5 @@
 /*
- * sentinel-bench: the load generator behind SPEC §9's figures.
+ * sentinel-bench: the load generator behind the README's performance figures.
  *
  * Each scenario is a function that runs one bounded load against a server
  * (every loop stops after a count of events and a deadline, whichever comes

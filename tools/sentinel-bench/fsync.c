@@ -1,6 +1,6 @@
 /*
  * fsync: how long the disk under the store takes to make a small write
- * durable, which bounds group commits under --sync full (SPEC §5): at most
+ * durable, which bounds group commits under --sync full: at most
  * 1 / latency commits a second.
  *
  * A temporary file in --dir is first written in full and synced, then

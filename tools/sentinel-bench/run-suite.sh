@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The standard benchmark suite behind SPEC §9 (`make bench`).
+# The standard benchmark suite behind the README's performance figures (`make bench`).
 #
 # Starts sentinel-logd on a free loopback port with a temporary store, runs
 # sentinel-bench's scenarios against it (once with --sync normal, then on a

@@ -2,7 +2,7 @@
  * The URLs sentinel-bench talks to: http://HOST[:PORT][/PATH] for posts and
  * ws://HOST[:PORT][/PATH][?QUERY] for WebSocket endpoints. The host must
  * resolve to a loopback address: the benchmark loads a server on this
- * machine only, as SPEC §9 measures it. No TLS.
+ * machine only, as the README's figures are measured. No TLS.
  */
 #ifndef SENTINEL_BENCH_URL_H
 #define SENTINEL_BENCH_URL_H
