@@ -15,7 +15,6 @@
 #include "query.h"
 #include "reply.h"
 #include "request.h"
-#include "timestamp.h"
 #include "version.h"
 #include "wire.h"
 
@@ -59,19 +58,6 @@ api_healthz(api *a, struct lws *wsi, struct reply *r)
 			   -1)
 		       ? -1
 		       : 0;
-}
-
-struct list_parse {
-	struct query *q;
-	int64_t now;
-	char *errmsg;
-};
-
-static int
-parse_list_param(const char *name, const char *value, void *arg)
-{
-	struct list_parse *lp = arg;
-	return query_set_list(lp->q, name, value, lp->now, lp->errmsg);
 }
 
 struct list_out {
@@ -120,13 +106,11 @@ api_events(api *a, struct lws *wsi, struct reply *r)
 {
 	char errmsg[ERRMSG_SIZE];
 	struct query q;
-	struct list_parse lp = {&q, timestamp_now(), errmsg};
 	struct buf b = {0};
 	struct list_out lo = {.b = &b, .first = 1};
 	int count;
 
-	query_init(&q);
-	if (request_query_each(wsi, parse_list_param, &lp))
+	if (request_parse_query(wsi, &q, query_set_list, errmsg))
 		return send_error(wsi, r, 400, errmsg);
 
 	struct store_filter f = {

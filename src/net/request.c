@@ -7,6 +7,8 @@
 #include <strings.h>
 
 #include "auth.h"
+#include "err.h"
+#include "timestamp.h"
 
 int
 request_query_each(struct lws *wsi, int (*fn)(const char *name, const char *value, void *arg),
@@ -28,6 +30,29 @@ request_query_each(struct lws *wsi, int (*fn)(const char *name, const char *valu
 		if (rc)
 			return rc;
 	}
+}
+
+struct parse_state {
+	struct query *q;
+	request_param_fn set;
+	int64_t now_us;
+	char *errmsg;
+};
+
+static int
+parse_param(const char *name, const char *value, void *arg)
+{
+	struct parse_state *ps = arg;
+	return ps->set(ps->q, name, value, ps->now_us, ps->errmsg);
+}
+
+int
+request_parse_query(struct lws *wsi, struct query *q, request_param_fn set, char *errmsg)
+{
+	struct parse_state ps = {q, set, timestamp_now(), errmsg};
+
+	query_init(q);
+	return request_query_each(wsi, parse_param, &ps) ? ERR_INVAL : 0;
 }
 
 int

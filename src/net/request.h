@@ -6,6 +6,9 @@
 #define SENTINEL_REQUEST_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "query.h"
 
 struct lws;
 
@@ -15,6 +18,16 @@ struct lws;
  */
 int request_query_each(struct lws *wsi, int (*fn)(const char *name, const char *value, void *arg),
 		       void *arg);
+
+/* One endpoint's parameter rules: query_set_subscribe or query_set_list. */
+typedef int (*request_param_fn)(struct query *q, const char *name, const char *value,
+				int64_t now_us, char *errmsg);
+
+/*
+ * Reset q and apply every query parameter of the request to it with set.
+ * Returns 0, or ERR_INVAL with the reason, naming the parameter, in errmsg.
+ */
+int request_parse_query(struct lws *wsi, struct query *q, request_param_fn set, char *errmsg);
 
 /*
  * Copy the request's bearer token (the Authorization header, or ?token=)

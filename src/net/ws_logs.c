@@ -30,7 +30,6 @@
 #include "log.h"
 #include "query.h"
 #include "request.h"
-#include "timestamp.h"
 #include "wire.h"
 
 /* Per WRITEABLE callback: at most this many messages or bytes. */
@@ -65,19 +64,6 @@ struct subscriber {
 	int64_t gap_from, gap_to; /* a gap to report before anything else */
 	struct subscriber *prev, *next;
 };
-
-struct parse_state {
-	struct query *q;
-	int64_t now;
-	char *errmsg;
-};
-
-static int
-parse_param(const char *name, const char *value, void *arg)
-{
-	struct parse_state *ps = arg;
-	return query_set_subscribe(ps->q, name, value, ps->now, ps->errmsg);
-}
 
 /* Where a new subscriber's cursor starts, from its parameters. */
 static int
@@ -154,12 +140,9 @@ ws_logs_prepare(ws_logs *l, struct lws *wsi, int *err, char *errmsg)
 		*err = err_set(errmsg, ERR_NOMEM, "out of memory");
 		return NULL;
 	}
-	struct parse_state ps = {&sub->q, timestamp_now(), errmsg};
-
 	sub->wsi = wsi;
 	sub->logs = l;
-	query_init(&sub->q);
-	if (request_query_each(wsi, parse_param, &ps)) {
+	if (request_parse_query(wsi, &sub->q, query_set_subscribe, errmsg)) {
 		free(sub);
 		*err = ERR_INVAL;
 		return NULL;
