@@ -8,6 +8,7 @@ SHELL := /bin/bash
 
 CMAKE ?= cmake
 CTEST ?= ctest
+CLANG_FORMAT ?= clang-format
 JOBS ?= 2
 ARGS ?=
 
@@ -28,28 +29,34 @@ RELEASE_FLAGS := -DCMAKE_BUILD_TYPE=RelWithDebInfo
 ASAN_FLAGS    := -DCMAKE_BUILD_TYPE=Debug -DSENTINEL_SANITIZE=ON
 CTEST_FLAGS   := --output-on-failure -j$(JOBS) --timeout 600
 
+# The C sources kept in the style of the checked-in .clang-format.
+FORMAT_FILES = $(shell find src tools tests -name node_modules -prune -o -name '*.[ch]' -print | LC_ALL=C sort)
+
 # $(call cmake_build,DIR,FLAGS): configure and build one tree.
 define cmake_build
 	$(CMAKE) -S . -B $(1) $(2) -DLWS_PREFIX="$(LWS_PREFIX)"
 	$(CMAKE) --build $(1) -j$(JOBS)
 endef
 
-.PHONY: help deps deps-test lws build run test bench clean distclean
+.PHONY: help deps deps-test lws build run test format format-check bench clean distclean
 
 help:
 	@echo "sentinel-logd make targets:"
-	@echo "  build      (default) install deps, build libwebsockets, build $(RELEASE_DIR)"
-	@echo "  run        build, then run $(RELEASE_DIR)/sentinel-logd \$$(ARGS)"
-	@echo "             (serves 127.0.0.1:8000 on data/sentinel.db by default)"
-	@echo "  test       build $(RELEASE_DIR) and $(ASAN_DIR) (ASan/UBSan), run ctest in both"
-	@echo "  deps       install missing Debian packages (tools/setup/deps.sh)"
-	@echo "  deps-test  same, plus the test-only packages (tools/setup/deps.sh test)"
-	@echo "  lws        build libwebsockets into $(DEPS_DIR) (cached)"
-	@echo "  bench      build, then run the benchmark suite (about 5 minutes) and print its table"
-	@echo "  fuzz       build the libFuzzer targets with clang in $(FUZZ_DIR), run each $(FUZZ_TIME) s"
-	@echo "  clean      remove $(RELEASE_DIR) and $(ASAN_DIR), keep $(DEPS_DIR)"
-	@echo "  distclean  remove build/"
-	@echo "  help       this list"
+	@echo "  build         (default) install deps, build libwebsockets, build $(RELEASE_DIR)"
+	@echo "  run           build, then run $(RELEASE_DIR)/sentinel-logd \$$(ARGS)"
+	@echo "                (serves 127.0.0.1:8000 on data/sentinel.db by default)"
+	@echo "  test          format-check, then build $(RELEASE_DIR) and $(ASAN_DIR) (ASan/UBSan),"
+	@echo "                run ctest in both"
+	@echo "  format        reformat the C files of src/, tools/ and tests/ with clang-format"
+	@echo "  format-check  list the C files that clang-format would change; fail if any"
+	@echo "  deps          install missing Debian packages (tools/setup/deps.sh)"
+	@echo "  deps-test     same, plus the test-only packages (tools/setup/deps.sh test)"
+	@echo "  lws           build libwebsockets into $(DEPS_DIR) (cached)"
+	@echo "  bench         build, then run the benchmark suite (about 5 minutes) and print its table"
+	@echo "  fuzz          build the libFuzzer targets with clang in $(FUZZ_DIR), run each $(FUZZ_TIME) s"
+	@echo "  clean         remove $(RELEASE_DIR) and $(ASAN_DIR), keep $(DEPS_DIR)"
+	@echo "  distclean     remove build/"
+	@echo "  help          this list"
 
 deps:
 	@$(DEPS_SCRIPT)
@@ -70,7 +77,8 @@ run: build
 	@mkdir -p data
 	exec $(RELEASE_DIR)/sentinel-logd $(ARGS)
 
-test: deps-test lws
+# The style is checked before anything is built, so that CI fails early.
+test: deps-test format-check lws
 	$(call cmake_build,$(RELEASE_DIR),$(RELEASE_FLAGS))
 	$(call cmake_build,$(ASAN_DIR),$(ASAN_FLAGS))
 	@rc=0; \
@@ -78,6 +86,26 @@ test: deps-test lws
 	$(CTEST) --test-dir $(ASAN_DIR) $(CTEST_FLAGS) || rc=1; \
 	if [ $$rc -ne 0 ]; then echo "make: tests failed" >&2; fi; \
 	exit $$rc
+
+# clang-format comes with the test packages (tools/setup/deps.sh test).
+format:
+	@command -v $(CLANG_FORMAT) >/dev/null || \
+	  { echo "make: $(CLANG_FORMAT) not found: run make deps-test" >&2; exit 1; }
+	@echo "$(CLANG_FORMAT) -i: $(words $(FORMAT_FILES)) files of src/, tools/ and tests/"
+	@$(CLANG_FORMAT) -i $(FORMAT_FILES)
+
+format-check:
+	@command -v $(CLANG_FORMAT) >/dev/null || \
+	  { echo "make: $(CLANG_FORMAT) not found: run make deps-test" >&2; exit 1; }
+	@bad=(); \
+	for f in $(FORMAT_FILES); do \
+	  $(CLANG_FORMAT) "$$f" | cmp -s - "$$f" || bad+=("$$f"); \
+	done; \
+	if [ $${#bad[@]} -ne 0 ]; then \
+	  echo "make: these files differ from $(CLANG_FORMAT)'s output (run make format):" >&2; \
+	  printf '  %s\n' "$${bad[@]}" >&2; \
+	  exit 1; \
+	fi
 
 bench: build
 	tools/sentinel-bench/run-suite.sh --build-dir $(RELEASE_DIR)

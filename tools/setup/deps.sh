@@ -19,8 +19,9 @@ BASE_PKGS=(
   dpkg-dev ca-certificates
 )
 # chromium: the dashboard's browser test (the emoji font makes its screenshot
-# show the seed's emoji).
-TEST_PKGS=(python3-websockets nodejs npm chromium fonts-noto-color-emoji)
+# show the seed's emoji). clang-format: `make format-check`, which `make test`
+# runs first.
+TEST_PKGS=(python3-websockets nodejs npm chromium fonts-noto-color-emoji clang-format)
 
 WS_VERSION=8.18.0
 JS_DIR=$ROOT/tests/js
