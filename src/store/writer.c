@@ -31,7 +31,7 @@ struct writer {
 	struct ingest_batch *done, **done_tail;
 	int stopping, joined;
 	atomic_int state;
-	atomic_int full;           /* the last commit failed for lack of space */
+	atomic_int transient;      /* ERR_FULL or ERR_BUSY: the last commit failed, the next may not */
 	struct writer_stats stats; /* guarded by lock */
 	writer_notify_fn notify;
 	void *notify_arg;
@@ -126,15 +126,21 @@ process(writer *w, struct ingest_batch *list)
 	if (!rc)
 		rc = commit_group(w, list);
 	double secs = seconds_since(&t0);
-	if (rc && rc != ERR_FULL && !atomic_load(&w->state)) {
+	/* A full disk, or another process holding the write lock past the busy
+	 * timeout, may pass: refuse this group and try the next. Anything else
+	 * leaves the file's state untrusted: stop until restart. */
+	int transient = rc == ERR_FULL || rc == ERR_BUSY;
+	if (rc && !transient && !atomic_load(&w->state)) {
 		log_error("store write failed, no further events will be accepted "
 			  "until restart: %s",
 			  store_errmsg(w->st));
 		atomic_store(&w->state, rc);
-	} else if (rc == ERR_FULL) {
-		log_warn("store is full, batch refused: %s", store_errmsg(w->st));
+	} else if (transient) {
+		log_warn("store %s, batch refused: %s",
+			 rc == ERR_FULL ? "is full" : "is locked by another process",
+			 store_errmsg(w->st));
 	}
-	atomic_store(&w->full, rc == ERR_FULL);
+	atomic_store(&w->transient, transient ? rc : 0);
 	for (struct ingest_batch *b = list; b; b = b->next) {
 		batches++;
 		b->status = rc;
@@ -303,6 +309,10 @@ writer_main(void *arg)
 		}
 		if (over)
 			w->maintenance_due = 1;
+		/* A writer stopped by an error writes nothing more, not even
+		 * retention's deletions. */
+		if (atomic_load(&w->state))
+			w->maintenance_due = 0;
 		int maintain_now = w->maintenance_due && !w->stopping;
 		pthread_mutex_unlock(&w->lock);
 		if (list)
@@ -398,7 +408,7 @@ int
 writer_state(writer *w)
 {
 	int state = atomic_load(&w->state);
-	return state ? state : atomic_load(&w->full) ? ERR_FULL : 0;
+	return state ? state : atomic_load(&w->transient);
 }
 
 void

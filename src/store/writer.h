@@ -9,9 +9,11 @@
  * loop. The loop never waits for a commit.
  *
  * A batch is acknowledged only after its commit returned success. A failed
- * commit fails every batch in it. "Disk full" leaves the writer able to try
- * again with the next batch; any other I/O error stops it for good (after a
- * failed write or fsync the file's state is not trusted: restart to recover).
+ * commit fails every batch in it. "Disk full", and another process holding
+ * the write lock past the busy timeout, leave the writer able to try again
+ * with the next batch; any other I/O error stops it for good, retention
+ * included (after a failed write or fsync the file's state is not trusted:
+ * restart to recover).
  */
 #ifndef SENTINEL_WRITER_H
 #define SENTINEL_WRITER_H
@@ -49,9 +51,9 @@ int writer_submit(writer *w, struct ingest_batch *batch);
 struct ingest_batch *writer_take_done(writer *w);
 
 /*
- * 0 while the writer can commit; ERR_FULL while the last commit failed for
- * lack of space (it tries again with the next batch); otherwise the error
- * that stopped it.
+ * 0 while the writer can commit; ERR_FULL or ERR_BUSY while the last commit
+ * failed for lack of space or for another process's lock (it tries again
+ * with the next batch); otherwise the error that stopped it.
  */
 int writer_state(writer *w);
 

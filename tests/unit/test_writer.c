@@ -776,6 +776,72 @@ TEST(write_error_stops_the_writer)
 	free_all(b, 6);
 }
 
+/* Another process holding the write lock past the busy timeout (a sqlite3
+ * shell in a long transaction) refuses that group, but is no reason to
+ * stop: the next batch commits once the lock is gone. */
+TEST(lock_past_the_busy_timeout_is_not_fatal)
+{
+	struct ingest_batch *b[3], *back[3];
+	uint64_t seen = notify_count();
+	char path[512];
+
+	path_in(path, sizeof path, "busy/sentinel.db");
+	writer *w = writer_on(path, NULL);
+	ASSERT_OK(writer_submit(w, b[0] = batch_new("unit", NULL, 0, 0, 2, NULL)));
+	take_done(w, &seen, back, 1);
+	check_committed(b[0], 1);
+
+	sqlite3 *locker = lock_store(path);
+	ASSERT_OK(writer_submit(w, b[1] = batch_new("unit", NULL, 0, 1, 2, NULL)));
+	take_done(w, &seen, back + 1, 1); /* after the 5 s busy timeout */
+	check_failed(b[1], ERR_BUSY, "the store cannot write: ");
+	ASSERT_EQ(writer_state(w), ERR_BUSY);
+	unlock_store(locker);
+
+	ASSERT_OK(writer_submit(w, b[2] = batch_new("unit", NULL, 0, 2, 2, NULL)));
+	take_done(w, &seen, back + 2, 1);
+	check_committed(b[2], 3);
+	ASSERT_OK(writer_state(w));
+	writer_destroy(w);
+	free_all(b, 3);
+}
+
+/* After a write error the file is not trusted: retention deletes nothing. */
+TEST(no_retention_after_a_write_error)
+{
+	struct retention_policy p = {.max_age_us = DAY};
+	struct ingest_batch *b[3], *back[3];
+	struct writer_stats st;
+	uint64_t seen = notify_count();
+	char path[512];
+
+	path_in(path, sizeof path, "ioerr-retention/sentinel.db");
+	writer *w = writer_on(path, &p);
+	ASSERT_OK(writer_submit(w, b[0] = batch_new("unit", "2020-01-01T00:00:00Z", 0, 0, 3, NULL)));
+	take_done(w, &seen, back, 1);
+	check_committed(b[0], 1);
+
+	sqlite3 *locker = lock_store(path);
+	fault_arm(SQLITE_IOERR_WRITE);
+	ASSERT_OK(writer_submit(w, b[1] = batch_new("unit", NULL, 0, 1, 1, NULL)));
+	unlock_store(locker);
+	take_done(w, &seen, back + 1, 1);
+	check_failed(b[1], ERR_IO, "the store cannot write: ");
+	fault_arm(0);
+
+	/* Ask for a pass, then let one more batch through the writer's loop:
+	 * by the time it comes back, the pass was decided. */
+	writer_request_maintenance(w);
+	ASSERT_OK(writer_submit(w, b[2] = batch_new("unit", NULL, 0, 2, 1, NULL)));
+	take_done(w, &seen, back + 2, 1);
+	check_failed(b[2], ERR_IO, "the store cannot write: ");
+	writer_get_stats(w, &st);
+	ASSERT_EQ(st.retention_deleted, 0);
+	check_store_holds(path, b, 1);
+	writer_destroy(w);
+	free_all(b, 3);
+}
+
 /* --------------------------------------------------------------- stopping */
 
 struct unlocker {
@@ -985,6 +1051,8 @@ main(int argc, char **argv)
 		TEST_ENTRY(group_commit_groups_queued_batches),
 		TEST_ENTRY(disk_full_fails_the_group_and_recovers),
 		TEST_ENTRY(write_error_stops_the_writer),
+		TEST_ENTRY(lock_past_the_busy_timeout_is_not_fatal),
+		TEST_ENTRY(no_retention_after_a_write_error),
 		TEST_ENTRY(stop_commits_everything_submitted),
 		TEST_ENTRY(destroy_commits_and_frees_batches_not_taken),
 		TEST_ENTRY(retention_on_request),
