@@ -31,7 +31,7 @@ struct writer {
 	struct ingest_batch *done, **done_tail;
 	int stopping, joined;
 	atomic_int state;
-	atomic_int transient;      /* ERR_FULL or ERR_BUSY: the last commit failed, the next may not */
+	atomic_int transient; /* ERR_FULL or ERR_BUSY: the last commit failed, the next may not */
 	struct writer_stats stats; /* guarded by lock */
 	writer_notify_fn notify;
 	void *notify_arg;

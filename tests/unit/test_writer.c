@@ -817,7 +817,8 @@ TEST(no_retention_after_a_write_error)
 
 	path_in(path, sizeof path, "ioerr-retention/sentinel.db");
 	writer *w = writer_on(path, &p);
-	ASSERT_OK(writer_submit(w, b[0] = batch_new("unit", "2020-01-01T00:00:00Z", 0, 0, 3, NULL)));
+	ASSERT_OK(
+		writer_submit(w, b[0] = batch_new("unit", "2020-01-01T00:00:00Z", 0, 0, 3, NULL)));
 	take_done(w, &seen, back, 1);
 	check_committed(b[0], 1);
 
