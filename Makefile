@@ -124,7 +124,7 @@ distclean:
 # of this run in build/fuzz/artifacts/TARGET/; add it to
 # tests/fuzz/corpus/TARGET/ as a regression case, which `make test` replays.
 FUZZ_DIR     := build/fuzz
-FUZZ_TARGETS := logevent ingest timestamp query
+FUZZ_TARGETS := logevent ingest timestamp query url
 FUZZ_TIME    ?= 60
 FUZZ_FLAGS   ?=
 

@@ -13,6 +13,7 @@
 #include "err.h"
 #include "timestamp.h"
 #include "units.h"
+#include "url.h"
 #include "version.h"
 
 /* Applies value (NULL for a switch) to cfg; on refusal says why. */
@@ -37,28 +38,11 @@ refuse(char *why, const char *text)
 static int
 set_listen(struct config *cfg, const char *arg, char *why)
 {
-	const char *colon = strrchr(arg, ':');
-	const char *host = arg;
-	long long port;
-	size_t hlen;
+	int rc = url_split_host_port(arg, cfg->host, sizeof cfg->host, &cfg->port, why);
 
-	if (!colon)
-		return refuse(why, "expected HOST:PORT, e.g. 127.0.0.1:8000");
-	hlen = (size_t)(colon - arg);
-	if (hlen >= 2 && arg[0] == '[' && arg[hlen - 1] == ']') {
-		host++;
-		hlen -= 2;
-	}
-	if (hlen >= sizeof cfg->host || units_parse_count(colon + 1, 0, 65535, &port))
-		return refuse(why, "expected HOST:PORT, e.g. 127.0.0.1:8000");
-	if (hlen == 0) {
+	if (!rc && !cfg->host[0])
 		strcpy(cfg->host, "127.0.0.1");
-	} else {
-		memcpy(cfg->host, host, hlen);
-		cfg->host[hlen] = '\0';
-	}
-	cfg->port = (int)port;
-	return 0;
+	return rc;
 }
 
 static int

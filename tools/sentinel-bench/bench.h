@@ -12,16 +12,29 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "httpc.h"
 #include "report.h"
+#include "resolve.h"
 #include "url.h"
 
 struct event_base;
 
+/*
+ * A URL the scenarios load, resolved once (to loopback addresses only),
+ * so that the load loops never call the resolver.
+ */
+struct bench_target {
+	struct url url;
+	struct resolve_list addrs;       /* its loopback addresses */
+	char address[RESOLVE_TEXT_SIZE]; /* the first, as text (for libwebsockets) */
+	char path[URL_PATH_MAX];         /* the request path: path and query */
+};
+
 struct bench_opts {
-	struct url post;   /* --post-url: POST target */
-	struct url ws;     /* --ws-url: the live feed */
-	struct url ingest; /* --ingest-url: streaming ingest (default: ws-url's host) */
-	struct url stats;  /* GET /api/stats on post-url's host */
+	struct bench_target post;   /* --post-url: POST target */
+	struct bench_target ws;     /* --ws-url: the live feed */
+	struct bench_target ingest; /* --ingest-url: streaming ingest (default: ws-url's host) */
+	struct bench_target stats;  /* GET /api/stats on post-url's host */
 	int json;
 	int header;
 	int verbose;
@@ -68,6 +81,23 @@ int bench_fsync(const struct bench_opts *o, struct report *r);
  */
 int bench_http_fill(const struct bench_opts *o, uint64_t events, unsigned batch,
 		    unsigned producers);
+
+/* The headers of a post of benchmark events. */
+#define BENCH_JSON_HEADERS "Content-Type: application/json\r\n"
+
+struct wsc;
+struct lws_context;
+
+/* An HTTP client connection to t (httpc.h). NULL when out of memory. */
+httpc *bench_http_new(struct event_base *base, const struct bench_target *t, httpc_done_fn done,
+		      void *arg);
+
+/*
+ * Connect c to t's address with request path (NULL: t's own), sending an
+ * Origin as the server's own page would (wsc.h).
+ */
+void bench_ws_connect(struct wsc *c, struct lws_context *ctx, const struct bench_target *t,
+		      const char *path);
 
 /* Monotonic time in microseconds. */
 int64_t bench_mono_us(void);

@@ -1,6 +1,6 @@
 /*
- * Helpers shared by the scenarios: clocks, the event loop, CPU accounting
- * and the benchmark events.
+ * Helpers shared by the scenarios: clocks, the event loop, connections to
+ * the targets, CPU accounting and the benchmark events.
  */
 #include <event2/event.h>
 #include <stdio.h>
@@ -10,8 +10,10 @@
 #include "bench.h"
 #include "buf.h"
 #include "err.h"
+#include "httpc.h"
 #include "log.h"
 #include "proc.h"
+#include "wsc.h"
 
 int64_t
 bench_mono_us(void)
@@ -37,6 +39,19 @@ bench_base_new(void)
 	return base;
 }
 
+httpc *
+bench_http_new(struct event_base *base, const struct bench_target *t, httpc_done_fn done, void *arg)
+{
+	return httpc_new(base, &t->url, &t->addrs, done, arg);
+}
+
+void
+bench_ws_connect(struct wsc *c, struct lws_context *ctx, const struct bench_target *t,
+		 const char *path)
+{
+	wsc_connect(c, ctx, &t->url, t->address, path ? path : t->path, WSC_ORIGIN);
+}
+
 pid_t
 bench_server_pid(const struct bench_opts *o)
 {
@@ -44,7 +59,7 @@ bench_server_pid(const struct bench_opts *o)
 
 	if (o->pid)
 		return o->pid;
-	if (proc_find_listener(o->post.port, &pid))
+	if (proc_find_listener(o->post.url.port, &pid))
 		return 0;
 	return pid;
 }

@@ -175,14 +175,6 @@ sub_message(struct wsc *c, const char *data, size_t len)
 	return 0;
 }
 
-/* Subscribers never send. */
-static int
-sub_writeable(struct wsc *c)
-{
-	(void)c;
-	return 0;
-}
-
 /* A subscriber was lost before the end: the main thread stops the run. */
 static void
 sub_closed(struct wsc *c, const char *why)
@@ -201,7 +193,7 @@ sub_closed(struct wsc *c, const char *why)
 static const struct wsc_ops sub_ops = {
 	.established = sub_established,
 	.message = sub_message,
-	.writeable = sub_writeable,
+	.writeable = NULL, /* subscribers never send */
 	.closed = sub_closed,
 };
 
@@ -209,12 +201,10 @@ static const struct wsc_ops sub_ops = {
 static void
 sub_launch(struct worker *w)
 {
-	const struct url *u = &w->f->o->ws;
-
 	while (w->launched < w->nsubs &&
 	       w->launched - w->established - atomic_load(&w->closed_pub) < CONNECT_WINDOW) {
 		struct sub *s = &w->subs[w->launched++];
-		wsc_connect(&s->ws, w->lws, u, u->path);
+		bench_ws_connect(&s->ws, w->lws, &w->f->o->ws, NULL);
 	}
 }
 
@@ -242,7 +232,7 @@ worker_main(void *arg)
 		goto out;
 	w->poll = event_new(w->base, -1, EV_PERSIST, worker_poll, w);
 	if (!w->poll || event_add(w->poll, &tv) ||
-	    !(w->lws = wsc_context_new(w->base, (int)w->f->o->timeout_s)))
+	    !(w->lws = wsc_context_new(w->base, (int)w->f->o->timeout_s, 0)))
 		goto out;
 	sub_launch(w);
 	if (event_base_dispatch(w->base) < 0)
@@ -328,7 +318,7 @@ pub_idle(struct fanout *f)
 		return NULL;
 	pc = &f->conns[f->nconns];
 	pc->f = f;
-	pc->c = httpc_new(f->base, &f->o->post, pub_answered, pc);
+	pc->c = bench_http_new(f->base, &f->o->post, pub_answered, pc);
 	if (!pc->c)
 		return NULL;
 	f->nconns++;
@@ -361,7 +351,7 @@ pub_pump(struct fanout *f)
 		}
 		if (now - sched > f->max_lag_us)
 			f->max_lag_us = now - sched;
-		if (httpc_request(pc->c, "POST", f->o->post.path, "application/json", pc->body.data,
+		if (httpc_request(pc->c, "POST", f->o->post.path, BENCH_JSON_HEADERS, pc->body.data,
 				  pc->body.len)) {
 			pub_failed(f, httpc_errmsg(pc->c));
 			return;

@@ -85,14 +85,6 @@ on_message(struct wsc *c, const char *data, size_t len)
 	return 0;
 }
 
-/* Idle subscribers never send. */
-static int
-on_writeable(struct wsc *c)
-{
-	(void)c;
-	return 0;
-}
-
 /* A connection ended before the measurement: the run failed. */
 static void
 on_closed(struct wsc *c, const char *why)
@@ -111,7 +103,7 @@ on_closed(struct wsc *c, const char *why)
 static const struct wsc_ops idle_ops = {
 	.established = on_established,
 	.message = on_message,
-	.writeable = on_writeable,
+	.writeable = NULL, /* idle subscribers never send */
 	.closed = on_closed,
 };
 
@@ -123,7 +115,7 @@ launch(struct idle *d)
 		struct wsc *c = &d->conns[d->launched++];
 		c->ops = &idle_ops;
 		c->arg = d;
-		wsc_connect(c, d->lws, &d->o->ws, d->o->ws.path);
+		bench_ws_connect(c, d->lws, &d->o->ws, NULL);
 	}
 }
 
@@ -155,7 +147,7 @@ run_idle(struct idle *d)
 	d->settle = evtimer_new(d->base, on_settled, d);
 	d->conns = calloc(d->k, sizeof *d->conns);
 	if (!d->deadline || !d->settle || !d->conns || evtimer_add(d->deadline, &tv) ||
-	    !(d->lws = wsc_context_new(d->base, (int)d->o->timeout_s)))
+	    !(d->lws = wsc_context_new(d->base, (int)d->o->timeout_s, 0)))
 		return -1;
 	if (proc_rss_kib(d->pid, &d->rss0)) {
 		snprintf(d->why, sizeof d->why, "cannot read the server's memory");

@@ -158,7 +158,7 @@ http_send(struct producer *p)
 		finish_producer(p);
 		return;
 	}
-	if (httpc_request(p->http, "POST", p->run->o->post.path, "application/json", b->data,
+	if (httpc_request(p->http, "POST", p->run->o->post.path, BENCH_JSON_HEADERS, b->data,
 			  b->len)) {
 		producer_error(p, "cannot post", httpc_errmsg(p->http));
 		return;
@@ -301,7 +301,7 @@ setup(struct ingest_run *run)
 	run->p = calloc(run->producers, sizeof *run->p);
 	if (!run->deadline || !run->p || evtimer_add(run->deadline, &tv))
 		return -1;
-	if (run->ws && !(run->lws = wsc_context_new(run->base, (int)run->o->timeout_s)))
+	if (run->ws && !(run->lws = wsc_context_new(run->base, (int)run->o->timeout_s, 0)))
 		return -1;
 	for (unsigned i = 0; i < run->producers; i++) {
 		struct producer *p = &run->p[i];
@@ -314,7 +314,8 @@ setup(struct ingest_run *run)
 		    bench_events_json(&p->part, (uint64_t)i * 1000000,
 				      (unsigned)(p->unsent % run->batch), run->ws, 0, 0))
 			return -1;
-		if (!run->ws && !(p->http = httpc_new(run->base, &run->o->post, http_answered, p)))
+		if (!run->ws &&
+		    !(p->http = bench_http_new(run->base, &run->o->post, http_answered, p)))
 			return -1;
 		if (p->unsent)
 			run->active++;
@@ -357,7 +358,7 @@ run_ingest(struct ingest_run *run)
 		if (p->done)
 			continue;
 		if (run->ws)
-			wsc_connect(&p->ws, run->lws, &run->o->ingest, run->o->ingest.path);
+			bench_ws_connect(&p->ws, run->lws, &run->o->ingest, NULL);
 		else
 			http_send(p);
 	}

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <libwebsockets.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,7 +15,9 @@
 #include <string.h>
 
 #include "bench.h"
+#include "err.h"
 #include "log.h"
+#include "lwslog.h"
 #include "version.h"
 
 #define DEFAULT_POST_URL "http://127.0.0.1:8000/api/events"
@@ -262,25 +265,61 @@ append_json(const struct report *r, const char *path)
 	return 0;
 }
 
-/* Resolve the URLs. Returns 0, or 2 after saying why. */
+/*
+ * Resolve t's host to its loopback addresses and derive what the scenarios
+ * send. Returns 0, or 2 after saying why (flag names the option).
+ */
+static int
+take_target(struct bench_target *t, const char *flag)
+{
+	char errmsg[ERRMSG_SIZE];
+	int rc = resolve_host(t->url.host, t->url.port, RESOLVE_LOOPBACK, &t->addrs, errmsg);
+
+	if (rc == ERR_INVAL)
+		return usage_error("%s: %s: sentinel-bench only loads a server on this machine",
+				   flag, errmsg);
+	if (rc)
+		return usage_error("%s: %s", flag, errmsg);
+	if (resolve_text(&t->addrs.addr[0], t->address))
+		return usage_error("%s: cannot print the address of '%s'", flag, t->url.host);
+	if (url_request_path(&t->url, t->path, sizeof t->path))
+		return usage_error("%s: too long", flag);
+	return 0;
+}
+
+/* Parse text, a URL of scheme, into t and resolve it. Returns 0, or 2 after saying why. */
+static int
+take_url(struct bench_target *t, const char *flag, const char *text, unsigned scheme)
+{
+	char errmsg[ERRMSG_SIZE];
+
+	if (url_parse(text, scheme, "/", &t->url, errmsg))
+		return usage_error("%s: %s", flag, errmsg);
+	return take_target(t, flag);
+}
+
+/* t is u's host with another path (and no query). Returns 0, or 2 after saying why. */
+static int
+take_sibling(struct bench_target *t, const struct bench_target *u, const char *path,
+	     const char *flag)
+{
+	t->url = u->url;
+	snprintf(t->url.path, sizeof t->url.path, "%s", path);
+	t->url.query[0] = '\0';
+	return take_target(t, flag);
+}
+
+/* Parse and resolve the URLs. Returns 0, or 2 after saying why. */
 static int
 take_urls(struct bench_opts *o, const char *post, const char *ws, const char *ingest)
 {
-	char errmsg[URL_ERRMSG_SIZE];
-
-	if (url_parse(post, URL_HTTP, &o->post, errmsg))
-		return usage_error("--post-url: %s", errmsg);
-	if (url_parse(ws, URL_WS, &o->ws, errmsg))
-		return usage_error("--ws-url: %s", errmsg);
-	if (ingest) {
-		if (url_parse(ingest, URL_WS, &o->ingest, errmsg))
-			return usage_error("--ingest-url: %s", errmsg);
-	} else if (url_with_path(&o->ws, "/ws/ingest", &o->ingest)) {
-		return usage_error("--ws-url: too long");
-	}
-	if (url_with_path(&o->post, "/api/stats", &o->stats))
-		return usage_error("--post-url: too long");
-	return 0;
+	if (take_url(&o->post, "--post-url", post, URL_HTTP) ||
+	    take_url(&o->ws, "--ws-url", ws, URL_WS))
+		return 2;
+	if (ingest ? take_url(&o->ingest, "--ingest-url", ingest, URL_WS)
+		   : take_sibling(&o->ingest, &o->ws, "/ws/ingest", "--ws-url"))
+		return 2;
+	return take_sibling(&o->stats, &o->post, "/api/stats", "--post-url");
 }
 
 int
@@ -404,6 +443,7 @@ main(int argc, char **argv)
 	if ((rc = take_urls(&o, post, ws, ingest)))
 		return rc;
 	log_set_level(o.verbose > 1 ? LOG_DEBUG : o.verbose ? LOG_INFO : LOG_WARN);
+	lws_set_log_level(LLL_ERR | LLL_WARN, lwslog_line);
 
 	report_init(&r, sc->name, label);
 	rc = sc->run(&o, &r);

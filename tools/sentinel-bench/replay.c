@@ -23,6 +23,8 @@
 #define DEFAULT_EVENTS 1000000
 #define FILL_BATCH     1000
 #define FILL_PRODUCERS 2
+/* How long the server may take to say how many events it holds. */
+#define STATS_TIMEOUT_S 30
 
 struct replay {
 	const struct bench_opts *o;
@@ -37,43 +39,29 @@ struct replay {
 	char why[128];
 };
 
-struct stats_query {
-	int64_t count;
-	int ok;
-};
-
-/* Take "count" from the /api/stats answer. */
-static void
-stats_answered(httpc *c, int status, const char *body, size_t len, void *arg)
-{
-	struct stats_query *q = arg;
-	const char *p = status == 200 ? memmem(body, len, "\"count\":", 8) : NULL;
-
-	(void)c;
-	if (p) {
-		q->count = strtoll(p + 8, NULL, 10);
-		q->ok = 1;
-	}
-}
-
 /* How many events the server holds (its /api/stats); -1 when it cannot say. */
 static int64_t
 stored_count(const struct bench_opts *o)
 {
-	struct stats_query q = {0, 0};
 	struct event_base *base = bench_base_new();
-	httpc *c = base ? httpc_new(base, &o->stats, stats_answered, &q) : NULL;
+	httpc *c = base ? bench_http_new(base, &o->stats, NULL, NULL) : NULL;
+	struct httpc_answer a;
+	int64_t count = -1;
 
-	if (c && !httpc_request(c, "GET", o->stats.path, NULL, NULL, 0)) {
-		struct timeval tv = {30, 0};
-		event_base_loopexit(base, &tv);
-		while (httpc_busy(c) && event_base_loop(base, EVLOOP_ONCE) == 0)
-			;
+	if (c) {
+		httpc_set_timeout(c, STATS_TIMEOUT_S);
+		if (!httpc_call(c, "GET", o->stats.path, NULL, NULL, 0, &a)) {
+			const char *p =
+				a.status == 200 ? memmem(a.body, a.len, "\"count\":", 8) : NULL;
+			if (p)
+				count = strtoll(p + 8, NULL, 10);
+			httpc_answer_free(&a);
+		}
 	}
 	httpc_free(c);
 	if (base)
 		event_base_free(base);
-	return q.ok ? q.count : -1;
+	return count;
 }
 
 /* Nothing to do: the replay starts by itself. */
@@ -112,14 +100,6 @@ on_message(struct wsc *c, const char *data, size_t len)
 	return 1;
 }
 
-/* The reader never sends. */
-static int
-on_writeable(struct wsc *c)
-{
-	(void)c;
-	return 0;
-}
-
 /* The connection ended before N events: the run failed. */
 static void
 on_closed(struct wsc *c, const char *why)
@@ -135,7 +115,7 @@ on_closed(struct wsc *c, const char *why)
 static const struct wsc_ops replay_ops = {
 	.established = on_established,
 	.message = on_message,
-	.writeable = on_writeable,
+	.writeable = NULL, /* the reader never sends */
 	.closed = on_closed,
 };
 
@@ -159,7 +139,8 @@ run_replay(struct replay *rp)
 	struct timeval tv = {(time_t)rp->o->timeout_s, 0};
 	char path[URL_PATH_MAX + 32];
 
-	if (url_path_with_param(&rp->o->ws, "after_id", "0", path, sizeof path)) {
+	snprintf(path, sizeof path, "%s", rp->o->ws.path);
+	if (url_append_param(path, sizeof path, "after_id", "0")) {
 		log_error("the --ws-url path is too long");
 		return -1;
 	}
@@ -168,12 +149,12 @@ run_replay(struct replay *rp)
 		return -1;
 	rp->deadline = evtimer_new(rp->base, on_deadline, rp);
 	if (!rp->deadline || evtimer_add(rp->deadline, &tv) ||
-	    !(rp->lws = wsc_context_new(rp->base, (int)rp->o->timeout_s)))
+	    !(rp->lws = wsc_context_new(rp->base, (int)rp->o->timeout_s, 0)))
 		return -1;
 	rp->ws.ops = &replay_ops;
 	rp->ws.arg = rp;
 	rp->t_connect = bench_mono_us();
-	wsc_connect(&rp->ws, rp->lws, &rp->o->ws, path);
+	bench_ws_connect(&rp->ws, rp->lws, &rp->o->ws, path);
 	if (!rp->done && !rp->why[0] && event_base_dispatch(rp->base) < 0) {
 		log_error("the event loop failed");
 		return -1;

@@ -17,6 +17,7 @@
  * number; batches before it stay imported.
  */
 #include <errno.h>
+#include <event2/event.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <signal.h>
@@ -27,10 +28,11 @@
 #include <sys/types.h>
 
 #include "err.h"
-#include "http_client.h"
+#include "httpc.h"
 #include "ingest.h"
 #include "store.h"
 #include "units.h"
+#include "url.h"
 #include "version.h"
 
 #define PROG                 "sentinel-import"
@@ -39,6 +41,8 @@
 /* A batch is also cut at this size, to stay below a server's default
  * request body limit (16 MiB). */
 #define IMPORT_BATCH_BYTES ((size_t)8 << 20)
+/* How long the server may take to make progress on a request. */
+#define IMPORT_TIMEOUT_S 120
 
 static const char usage[] =
 	"Usage: " PROG " (--db PATH | --url URL) [OPTIONS] [FILE...]\n"
@@ -78,9 +82,10 @@ struct options {
 };
 
 struct importer {
-	store *st;         /* --db */
-	http_client *http; /* --url */
-	char *headers;     /* extra request headers for --url */
+	store *st;               /* --db */
+	struct event_base *base; /* --url: the loop of http */
+	httpc *http;
+	char *headers; /* extra request headers for --url */
 	size_t batch_max, event_max;
 
 	/* The batch being built: its lines joined with '\n', and the line
@@ -324,16 +329,15 @@ member_int(json_t *o, const char *name)
 static int
 flush_url(struct importer *im)
 {
-	struct http_response resp = {0};
+	struct httpc_answer resp;
 	json_t *answer;
 	int status = -1;
 
-	if (http_client_request(im->http, "POST", "/api/events", im->headers, im->buf, im->len,
-				&resp)) {
-		fprintf(stderr, PROG ": %s\n", http_client_errmsg(im->http));
-		return http_client_maybe_sent(im->http) ? -2 : -1;
+	if (httpc_call(im->http, "POST", "/api/events", im->headers, im->buf, im->len, &resp)) {
+		fprintf(stderr, PROG ": %s\n", httpc_errmsg(im->http));
+		return httpc_maybe_sent(im->http) ? -2 : -1;
 	}
-	answer = json_loadb(resp.body, resp.body_len, 0, NULL);
+	answer = json_loadb(resp.body, resp.len, 0, NULL);
 	if (resp.status == 200) {
 		if (!json_is_object(answer) ||
 		    member_int(answer, "accepted") != (int64_t)im->count) {
@@ -360,7 +364,7 @@ flush_url(struct importer *im)
 		fprintf(stderr, PROG ": %s\n", msg);
 out:
 	json_decref(answer);
-	http_response_free(&resp);
+	httpc_answer_free(&resp);
 	return status;
 }
 
@@ -509,7 +513,8 @@ static int
 open_destination(struct importer *im, const struct options *opt)
 {
 	char errmsg[ERRMSG_SIZE];
-	int err;
+	struct url url;
+	int err, rc;
 
 	if (opt->db_path) {
 		im->st = store_open(opt->db_path, STORE_WRITE, &err, errmsg);
@@ -519,11 +524,22 @@ open_destination(struct importer *im, const struct options *opt)
 		}
 		return 0;
 	}
-	im->http = http_client_new(opt->url, errmsg, sizeof errmsg);
-	if (!im->http) {
-		fprintf(stderr, PROG ": invalid --url %s\n", errmsg);
+	rc = url_parse(opt->url, URL_HTTP, "/", &url, errmsg);
+	/* Events go to POST /api/events: the URL names the server only. */
+	if (!rc && (strcmp(url.path, "/") || url.query[0]))
+		rc = err_set(errmsg, ERR_INVAL,
+			     "expected http://HOST:PORT (events go to its /api/events)");
+	if (rc) {
+		fprintf(stderr, PROG ": invalid --url '%s': %s\n", opt->url, errmsg);
 		return -1;
 	}
+	im->base = event_base_new();
+	im->http = im->base ? httpc_new(im->base, &url, NULL, NULL, NULL) : NULL;
+	if (!im->http) {
+		fprintf(stderr, PROG ": cannot set up the HTTP client (out of memory?)\n");
+		return -1;
+	}
+	httpc_set_timeout(im->http, IMPORT_TIMEOUT_S);
 	size_t need = 128 + (opt->token ? strlen(opt->token) : 0);
 	im->headers = malloc(need);
 	if (!im->headers) {
@@ -583,7 +599,9 @@ out:
 		status = 1;
 	}
 	store_close(im.st);
-	http_client_free(im.http);
+	httpc_free(im.http);
+	if (im.base)
+		event_base_free(im.base);
 	free(im.headers);
 	free(im.buf);
 	free(im.lines);

@@ -33,12 +33,33 @@ cursor_init(struct cursor *c, const struct state *resume, const char *since, con
 }
 
 int
+cursor_check_query(const char *query, char *errmsg)
+{
+	static const char *const managed[] = {"after_id", "epoch", "control", "since", "type"};
+
+	const char *q = query;
+
+	while (*q) {
+		size_t nlen = strcspn(q, "=&");
+		for (size_t i = 0; i < sizeof managed / sizeof managed[0]; i++)
+			if (nlen == strlen(managed[i]) && !memcmp(q, managed[i], nlen))
+				return err_set(errmsg, ERR_INVAL,
+					       "the URL may not set '%s': sentinel-tail sends it "
+					       "itself (use --since and --type to choose events)",
+					       managed[i]);
+		q += strcspn(q, "&");
+		if (*q == '&')
+			q++;
+	}
+	return 0;
+}
+
+int
 cursor_request(const struct cursor *c, const struct url *u, char *buf, size_t size)
 {
 	char id[24];
-	int n = snprintf(buf, size, "%s%s%s", u->path, u->query[0] ? "?" : "", u->query);
 
-	if (n < 0 || (size_t)n >= size)
+	if (url_request_path(u, buf, size))
 		return ERR_TOOBIG;
 	if (url_append_param(buf, size, "control", "1"))
 		return ERR_TOOBIG;

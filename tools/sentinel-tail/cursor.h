@@ -47,6 +47,13 @@ void cursor_init(struct cursor *c, const struct state *resume, const char *since
 		 const char *types);
 
 /*
+ * Refuse a URL query string that sets a parameter the cursor sends itself
+ * (after_id, epoch, control, since, type). Returns 0, or ERR_INVAL with the
+ * reason in errmsg.
+ */
+int cursor_check_query(const char *query, char *errmsg);
+
+/*
  * Build the request path of the next connection into buf (size bytes): the
  * URL's path and query, control=1, and where to start. Returns 0, or
  * ERR_TOOBIG.

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cursor.h"
 #include "err.h"
 #include "log.h"
 #include "query.h"
@@ -19,7 +20,8 @@
 #include "url.h"
 #include "version.h"
 
-#define DEFAULT_URL "ws://127.0.0.1:8000/ws/logs"
+#define DEFAULT_URL  "ws://127.0.0.1:8000/ws/logs"
+#define DEFAULT_PATH "/ws/logs"
 
 static const char usage[] =
 	"Usage: sentinel-tail [OPTIONS]\n"
@@ -125,7 +127,7 @@ main(int argc, char **argv)
 	};
 	struct tail_options opt;
 	const char *url = DEFAULT_URL, *since = NULL;
-	char since_buf[TIMESTAMP_FORMAT_SIZE], errmsg[STATE_ERRMSG_SIZE];
+	char since_buf[TIMESTAMP_FORMAT_SIZE], errmsg[ERRMSG_SIZE];
 	struct state resume;
 	int c, found = 0;
 
@@ -169,7 +171,8 @@ main(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
-	if (url_parse(url, &opt.url, errmsg))
+	if (url_parse(url, URL_WS | URL_WSS, DEFAULT_PATH, &opt.url, errmsg) ||
+	    cursor_check_query(opt.url.query, errmsg))
 		return usage_error("--url: %s", errmsg);
 #if !defined(LWS_WITH_TLS)
 	if (opt.url.tls)

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,19 +13,6 @@
 
 /* A state file is one short line; anything longer is not ours. */
 #define STATE_MAX_BYTES 4096
-
-/* Write what failed into errmsg; returns code. */
-static int fail(char *errmsg, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int
-fail(char *errmsg, int code, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(errmsg, STATE_ERRMSG_SIZE, fmt, ap);
-	va_end(ap);
-	return code;
-}
 
 /* An epoch is valid when the server would take it back as epoch=. */
 static int
@@ -55,14 +41,14 @@ state_load(const char *path, struct state *out, int *found, char *errmsg)
 			*found = 0;
 			return 0;
 		}
-		return fail(errmsg, ERR_IO, "cannot open the state file %s: %s", path,
-			    strerror(errno));
+		return err_set(errmsg, ERR_IO, "cannot open the state file %s: %s", path,
+			       strerror(errno));
 	}
 	n = fread(buf, 1, STATE_MAX_BYTES + 1, f);
 	buf[n] = '\0';
 	if (ferror(f)) {
-		rc = fail(errmsg, ERR_IO, "cannot read the state file %s: %s", path,
-			  strerror(errno));
+		rc = err_set(errmsg, ERR_IO, "cannot read the state file %s: %s", path,
+			     strerror(errno));
 		goto out;
 	}
 	if (strspn(buf, " \t\r\n") >= n) {
@@ -77,10 +63,10 @@ state_load(const char *path, struct state *out, int *found, char *errmsg)
 	if (!json_is_string(epoch) || !json_is_integer(id) || json_integer_value(id) < 0 ||
 	    json_string_length(epoch) >= sizeof st.epoch ||
 	    !valid_epoch(json_string_value(epoch))) {
-		rc = fail(errmsg, ERR_INVAL,
-			  "%s is not a sentinel-tail state file (expected "
-			  "{\"epoch\":\"<hex>\",\"last_id\":<id>})",
-			  path);
+		rc = err_set(errmsg, ERR_INVAL,
+			     "%s is not a sentinel-tail state file (expected "
+			     "{\"epoch\":\"<hex>\",\"last_id\":<id>})",
+			     path);
 		goto out;
 	}
 	strcpy(st.epoch, json_string_value(epoch));
@@ -122,11 +108,11 @@ state_save(const char *path, const struct state *st, char *errmsg)
 	json_decref(root);
 	tmp = temp_name(path);
 	if (!text || !tmp) {
-		rc = fail(errmsg, ERR_IO, "cannot write the state file %s: out of memory", path);
+		rc = err_set(errmsg, ERR_IO, "cannot write the state file %s: out of memory", path);
 		goto out;
 	}
 	if ((fd = mkstemp(tmp)) < 0) {
-		rc = fail(errmsg, ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
+		rc = err_set(errmsg, ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
 		goto out;
 	}
 	len = strlen(text);
@@ -136,24 +122,25 @@ state_save(const char *path, const struct state *st, char *errmsg)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0) {
-			rc = fail(errmsg, ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+			rc = err_set(errmsg, ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
 			goto fail;
 		}
 		off += (size_t)w;
 	}
 	/* The data must reach the disk before the rename can. */
 	if (fsync(fd)) {
-		rc = fail(errmsg, ERR_IO, "cannot sync %s: %s", tmp, strerror(errno));
+		rc = err_set(errmsg, ERR_IO, "cannot sync %s: %s", tmp, strerror(errno));
 		goto fail;
 	}
 	rc = close(fd);
 	fd = -1;
 	if (rc) {
-		rc = fail(errmsg, ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+		rc = err_set(errmsg, ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
 		goto fail;
 	}
 	if (rename(tmp, path)) {
-		rc = fail(errmsg, ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+		rc = err_set(errmsg, ERR_IO, "cannot rename %s to %s: %s", tmp, path,
+			     strerror(errno));
 		goto fail;
 	}
 	rc = 0;
@@ -175,11 +162,11 @@ state_check_writable(const char *path, char *errmsg)
 	int fd, rc = 0;
 
 	if (!tmp)
-		return fail(errmsg, ERR_IO, "out of memory");
+		return err_set(errmsg, ERR_IO, "out of memory");
 	fd = mkstemp(tmp);
 	if (fd < 0) {
-		rc = fail(errmsg, ERR_IO, "cannot write the state file %s: %s", path,
-			  strerror(errno));
+		rc = err_set(errmsg, ERR_IO, "cannot write the state file %s: %s", path,
+			     strerror(errno));
 	} else {
 		close(fd);
 		unlink(tmp);

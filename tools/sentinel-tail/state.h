@@ -13,8 +13,6 @@
 
 #include "store.h"
 
-#define STATE_ERRMSG_SIZE 300
-
 struct state {
 	char epoch[STORE_EPOCH_SIZE]; /* the store's epoch, from its hello */
 	int64_t last_id;              /* every event up to it was dealt with */
@@ -23,8 +21,8 @@ struct state {
 /*
  * Read the state file at path. Sets *found to 0 when there is none (a
  * missing or empty file), else to 1 and fills *out. Returns 0, or ERR_IO or
- * ERR_INVAL (not a state file) with the reason in errmsg
- * (STATE_ERRMSG_SIZE bytes) and *out and *found untouched.
+ * ERR_INVAL (not a state file) with the reason in errmsg (ERRMSG_SIZE
+ * bytes) and *out and *found untouched.
  */
 int state_load(const char *path, struct state *out, int *found, char *errmsg);
 

@@ -1,6 +1,6 @@
 /*
- * The follow loop: one libwebsockets client connection to /ws/logs, on a
- * libevent loop that lws shares as a foreign loop (as the server does).
+ * The follow loop: one WebSocket client connection to /ws/logs (wsc.h), on
+ * a libevent loop that libwebsockets shares as a foreign loop.
  *
  * Output and the state file. Events go into stdout's buffer as they arrive.
  * At the end of each burst (flush_ev is activated by the first message and
@@ -37,10 +37,7 @@
 #include "log.h"
 #include "lwslog.h"
 #include "output.h"
-
-#if !defined(LWS_WITH_LIBEVENT)
-#error "libwebsockets was built without LWS_WITH_LIBEVENT; sentinel-tail needs it"
-#endif
+#include "wsc.h"
 
 #define BACKOFF_FIRST_MS  1000
 #define BACKOFF_MAX_MS    30000
@@ -54,25 +51,18 @@
  * connection still silent after this many seconds is dropped and made
  * again: pings alone would keep it open for ever.
  */
-#define HELLO_TIMEOUT_S 10
-/* The largest message held; the server's default limit is 256 KiB an event. */
-#define MSG_MAX ((size_t)64 * 1024 * 1024)
-/* A receive buffer grown past this is freed after its message. */
-#define MSG_KEEP           ((size_t)1024 * 1024)
-#define RX_BUFFER_SIZE     65536
+#define HELLO_TIMEOUT_S    10
 #define STDOUT_BUFFER_SIZE 65536
 
 struct tail {
 	const struct tail_options *opt;
 	struct event_base *base;
 	struct lws_context *lws;
-	struct lws *wsi; /* the connection, NULL between attempts */
+	struct wsc ws; /* the connection, WSC_CLOSED between attempts */
 	struct cursor cur;
 	struct event *sigint, *sigterm, *retry_timer, *flush_ev, *state_timer, *finish_ev;
-	int backoff_ms;               /* the wait before the next attempt */
-	unsigned attempts;            /* since the last established connection */
-	unsigned connecting : 1;      /* inside lws_client_connect_via_info() */
-	unsigned lost_in_connect : 1; /* ... and the attempt died in there */
+	int backoff_ms;    /* the wait before the next attempt */
+	unsigned attempts; /* since the last established connection */
 	unsigned established : 1;
 	unsigned heard : 1; /* a message came on this connection */
 	unsigned flush_due : 1;
@@ -87,9 +77,6 @@ struct tail {
 	struct state saved; /* the position the state file holds */
 	int saved_valid;
 	int64_t saved_at_ms;
-	char *msg; /* the message being received */
-	size_t msg_len, msg_cap;
-	int msg_dropped;
 };
 
 /* Milliseconds on the monotonic clock. */
@@ -140,7 +127,7 @@ flush_output(struct tail *t)
 static int
 save_state(struct tail *t, int force)
 {
-	char errmsg[STATE_ERRMSG_SIZE];
+	char errmsg[ERRMSG_SIZE];
 	int64_t now;
 
 	if (!t->opt->state_path || !t->done_valid)
@@ -228,59 +215,6 @@ on_message(struct tail *t, const char *text, size_t len)
 	request_flush(t);
 }
 
-/*
- * Gather a message's fragments; hand it on when it is complete. Returns -1
- * to drop the connection when a message cannot be held: skipping an event
- * would break "every event once", so the run ends instead.
- */
-static int
-receive(struct tail *t, struct lws *wsi, const char *in, size_t len)
-{
-	if (!t->msg_dropped && lws_frame_is_binary(wsi)) {
-		log_warn("ignoring a binary message from the server");
-		t->msg_dropped = 1;
-	}
-	if (!t->msg_dropped && t->msg_len + len + 1 > t->msg_cap) {
-		size_t cap = t->msg_cap ? t->msg_cap : 4096;
-		char *bigger = NULL;
-
-		while (cap < t->msg_len + len + 1)
-			cap *= 2;
-		if (cap <= MSG_MAX)
-			bigger = realloc(t->msg, cap);
-		if (!bigger) {
-			log_error("cannot hold a message of more than %zu bytes from the server",
-				  t->msg_len + len);
-			stop(t, 1);
-			return -1;
-		}
-		t->msg = bigger;
-		t->msg_cap = cap;
-	}
-	if (!t->msg_dropped) {
-		memcpy(t->msg + t->msg_len, in, len);
-		t->msg_len += len;
-	}
-	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
-		return 0;
-	if (!t->heard) {
-		t->heard = 1;
-		lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-	}
-	if (!t->msg_dropped) {
-		t->msg[t->msg_len] = '\0';
-		on_message(t, t->msg, t->msg_len);
-	}
-	t->msg_len = 0;
-	t->msg_dropped = 0;
-	if (t->msg_cap > MSG_KEEP) {
-		free(t->msg);
-		t->msg = NULL;
-		t->msg_cap = 0;
-	}
-	return 0;
-}
-
 static void connect_now(struct tail *t);
 
 /* The backoff wait is over: try again. */
@@ -296,10 +230,7 @@ connection_gone(struct tail *t)
 {
 	int was_established = t->established;
 
-	t->wsi = NULL;
 	t->established = 0;
-	t->msg_len = 0;
-	t->msg_dropped = 0;
 	if (t->finished)
 		return;
 	request_flush(t);
@@ -329,58 +260,60 @@ connection_gone(struct tail *t)
 	t->backoff_ms = t->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : t->backoff_ms * 2;
 }
 
-/* The client protocol: connection events and messages from /ws/logs. */
-static int
-callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+/* The connection is open: the server's hello is due at once. */
+static void
+on_established(struct wsc *c)
 {
-	struct tail *t = lws_context_user(lws_get_context(wsi));
-	unsigned status;
+	struct tail *t = c->arg;
 
-	switch (reason) {
-	case LWS_CALLBACK_CLIENT_ESTABLISHED:
-		log_info("connected");
-		t->established = 1;
-		t->heard = 0;
-		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_REASON_BASE, HELLO_TIMEOUT_S);
-		t->attempts = 0;
-		t->backoff_ms = BACKOFF_FIRST_MS;
-		return 0;
-	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		status = lws_http_client_http_response(wsi);
-		log_info("cannot connect: %.*s", in ? (int)len : 7,
-			 in ? (const char *)in : "unknown");
-		/* Timeouts and rate limits pass; other 4xx will not. */
-		if (status >= 400 && status < 500 && status != 408 && status != 429)
-			t->refused = status;
-		return 0;
-	case LWS_CALLBACK_CLIENT_RECEIVE:
-		return receive(t, wsi, in, len);
-	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		if (t->stopping) {
-			lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
-			return -1;
-		}
-		return 0;
-	case LWS_CALLBACK_WSI_DESTROY:
-		if (t->connecting)
-			t->lost_in_connect = 1;
-		else if (wsi == t->wsi)
-			connection_gone(t);
-		return 0;
-	default:
-		return 0;
-	}
+	log_info("connected");
+	t->established = 1;
+	t->heard = 0;
+	wsc_set_timeout(c, HELLO_TIMEOUT_S);
+	t->attempts = 0;
+	t->backoff_ms = BACKOFF_FIRST_MS;
 }
 
-static const struct lws_protocols protocols[] = {
-	{"sentinel-tail", callback, 0, RX_BUFFER_SIZE, 0, NULL, 0},
-	{NULL, NULL, 0, 0, 0, NULL, 0},
-};
+/* One whole message from the server. */
+static int
+on_ws_message(struct wsc *c, const char *text, size_t len)
+{
+	struct tail *t = c->arg;
 
-/* Ping an idle connection; give up on one that stays silent. */
-static const lws_retry_bo_t keepalive = {
-	.secs_since_valid_ping = 20,
-	.secs_since_valid_hangup = 40,
+	if (!t->heard) {
+		t->heard = 1;
+		wsc_set_timeout(c, 0);
+	}
+	on_message(t, text, len);
+	return 0;
+}
+
+/*
+ * The connection or the attempt is over. A message too large to hold ends
+ * the run: skipping an event would break "every event once".
+ */
+static void
+on_closed(struct wsc *c, const char *why)
+{
+	struct tail *t = c->arg;
+
+	if (!t->established) {
+		log_info("cannot connect: %s", why);
+		/* Timeouts and rate limits pass; other 4xx will not. */
+		if (c->http_status >= 400 && c->http_status < 500 && c->http_status != 408 &&
+		    c->http_status != 429)
+			t->refused = c->http_status;
+	}
+	if (c->too_large)
+		stop(t, 1);
+	connection_gone(t);
+}
+
+static const struct wsc_ops ws_ops = {
+	.established = on_established,
+	.message = on_ws_message,
+	.writeable = NULL,
+	.closed = on_closed,
 };
 
 /* Copy a request path for the log, with the value of token= shown as "***". */
@@ -408,41 +341,23 @@ static void
 connect_now(struct tail *t)
 {
 	const struct url *u = &t->opt->url;
-	struct lws_client_connect_info i;
 	char path[URL_PATH_MAX + 256];
-	struct lws *wsi;
 
 	if (cursor_request(&t->cur, u, path, sizeof path)) {
 		log_error("the request path would be longer than %zu bytes", sizeof path);
 		stop(t, 1);
 		return;
 	}
-	memset(&i, 0, sizeof i);
-	i.context = t->lws;
-	i.address = u->host;
-	i.port = u->port;
-	i.ssl_connection = u->tls ? LCCSCF_USE_SSL : 0;
-	i.path = path;
-	i.host = u->host_header;
-	i.local_protocol_name = protocols[0].name;
-	i.retry_and_idle_policy = &keepalive;
 	t->attempts++;
 	if (t->opt->verbose) {
-		char shown[sizeof path];
+		char shown[sizeof path], host[URL_HOST_PORT_SIZE];
 		hide_token(path, shown, sizeof shown);
-		log_info("connecting to %s://%s%s (attempt %u)", u->tls ? "wss" : "ws",
-			 u->host_header, shown, t->attempts);
+		url_host_header(u, host, sizeof host);
+		log_info("connecting to %s://%s%s (attempt %u)", u->tls ? "wss" : "ws", host, shown,
+			 t->attempts);
 	}
-
-	t->connecting = 1;
-	t->lost_in_connect = 0;
-	wsi = lws_client_connect_via_info(&i);
-	t->connecting = 0;
-	if (!wsi || t->lost_in_connect) {
-		connection_gone(t);
-		return;
-	}
-	t->wsi = wsi;
+	/* A failure may end the attempt in here, through on_closed(). */
+	wsc_connect(&t->ws, t->lws, u, NULL, path, WSC_KEEPALIVE);
 }
 
 /* Tear down lws and leave the loop, with output flushed and state saved. */
@@ -475,10 +390,10 @@ stop(struct tail *t, int exit_code)
 		return;
 	t->stopping = 1;
 	evtimer_del(t->retry_timer);
-	if (t->wsi && t->established) {
-		/* WRITEABLE sends the close frame; finish_ev is the deadline. */
+	if (t->ws.state == WSC_OPEN) {
+		/* wsc sends the close frame; finish_ev is the deadline. */
 		struct timeval tv = ms_tv(CLOSE_WAIT_MS);
-		lws_callback_on_writable(t->wsi);
+		wsc_close(&t->ws);
 		event_add(t->finish_ev, &tv);
 	} else {
 		event_active(t->finish_ev, EV_TIMEOUT, 0);
@@ -502,9 +417,6 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 static int
 setup(struct tail *t)
 {
-	struct lws_context_creation_info info;
-	void *loops[1];
-
 	t->base = event_base_new();
 	if (!t->base)
 		return ERR_SYS;
@@ -517,20 +429,7 @@ setup(struct tail *t)
 	if (!t->sigint || !t->sigterm || !t->retry_timer || !t->flush_ev || !t->state_timer ||
 	    !t->finish_ev || evsignal_add(t->sigint, NULL) || evsignal_add(t->sigterm, NULL))
 		return ERR_SYS;
-
-	memset(&info, 0, sizeof info);
-	loops[0] = t->base;
-	info.port = CONTEXT_PORT_NO_LISTEN;
-	info.protocols = protocols;
-	info.user = t;
-	info.foreign_loops = loops;
-	info.pcontext = &t->lws;
-	info.options = LWS_SERVER_OPTION_LIBEVENT;
-	if (t->opt->url.tls)
-		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-	info.pt_serv_buf_size = RX_BUFFER_SIZE;
-	info.timeout_secs = CONNECT_TIMEOUT_S;
-	t->lws = lws_create_context(&info);
+	t->lws = wsc_context_new(t->base, CONNECT_TIMEOUT_S, t->opt->url.tls);
 	return t->lws ? 0 : ERR_SYS;
 }
 
@@ -542,6 +441,8 @@ tail_run(const struct tail_options *opt)
 
 	memset(&t, 0, sizeof t);
 	t.opt = opt;
+	t.ws.ops = &ws_ops;
+	t.ws.arg = &t;
 	t.backoff_ms = BACKOFF_FIRST_MS;
 	cursor_init(&t.cur, opt->resume, opt->since, opt->types);
 	if (opt->resume) {
@@ -581,6 +482,6 @@ out:
 		event_free(t.sigint);
 	if (t.base)
 		event_base_free(t.base);
-	free(t.msg);
+	wsc_release(&t.ws);
 	return t.exit_code;
 }
