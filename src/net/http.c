@@ -159,6 +159,13 @@ http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
 			return 0;
 		return http_ingest_end(hs->upload);
 	case LWS_CALLBACK_HTTP_WRITEABLE:
+		/* The request is answered: nothing of it is needed any more.
+		 * Release it first: when reply_write() completes the transaction,
+		 * lws frees this session's memory without a CLOSED_HTTP. */
+		if (hs->reply.buf) {
+			http_ingest_release(hs->upload);
+			hs->upload = NULL;
+		}
 		return reply_write(wsi, &hs->reply);
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		return ws_confirm_upgrade(wsi);

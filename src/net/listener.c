@@ -16,7 +16,9 @@
 #endif
 
 /* Both protocols serve WebSockets: protocols[0] takes upgrades that arrive
- * before lws' deferred protocol init has run (http.c). */
+ * before lws' deferred protocol init has run (http.c). Only protocols[0]
+ * has session data: WebSocket state hangs on the wsi's opaque user data
+ * (ws.c), so it does not depend on which protocol a connection is bound to. */
 static const struct lws_protocols protocols[] = {
 	{"http", (lws_callback_function *)http_callback, 0, 0, 0, NULL, 0},
 	{"sentinel", (lws_callback_function *)ws_callback, 0, 65536, 0, NULL, 0},
