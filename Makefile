@@ -38,7 +38,7 @@ define cmake_build
 	$(CMAKE) --build $(1) -j$(JOBS)
 endef
 
-.PHONY: help deps deps-test lws build run test format format-check bench clean distclean
+.PHONY: help deps deps-test lws build run test format format-check bench bench-cluster clean distclean
 
 help:
 	@echo "sentinel-logd make targets:"
@@ -53,6 +53,7 @@ help:
 	@echo "  deps-test     same, plus the test-only packages (tools/setup/deps.sh test)"
 	@echo "  lws           build libwebsockets into $(DEPS_DIR) (cached)"
 	@echo "  bench         build, then run the benchmark suite (about 5 minutes) and print its table"
+	@echo "  bench-cluster the cluster's figures: 3 nats-server, 2 nodes (about 3 minutes)"
 	@echo "  fuzz          build the libFuzzer targets with clang in $(FUZZ_DIR), run each $(FUZZ_TIME) s"
 	@echo "  clean         remove $(RELEASE_DIR) and $(ASAN_DIR), keep $(DEPS_DIR)"
 	@echo "  distclean     remove build/"
@@ -109,6 +110,9 @@ format-check:
 
 bench: build
 	tools/sentinel-bench/run-suite.sh --build-dir $(RELEASE_DIR)
+
+bench-cluster: deps-test build
+	tools/sentinel-bench/cluster-suite.py --build-dir $(RELEASE_DIR)
 
 clean:
 	rm -rf $(RELEASE_DIR) $(ASAN_DIR)

@@ -230,6 +230,140 @@ set_max_connections(struct config *cfg, const char *arg, char *why)
 }
 
 static int
+set_jetstream(struct config *cfg, const char *arg, char *why)
+{
+	if (strncmp(arg, "nats://", 7) && strncmp(arg, "tls://", 6))
+		return refuse(why, "expected nats://HOST:PORT URLs separated by commas");
+	cfg->cluster.urls = arg;
+	return 0;
+}
+
+static int
+set_node_name(struct config *cfg, const char *arg, char *why)
+{
+	if (!*arg || strchr(arg, ' ') || strlen(arg) > 100)
+		return refuse(why, "expected a name of 1 to 100 characters without spaces");
+	cfg->cluster.node = arg;
+	return 0;
+}
+
+static int
+set_js_stream(struct config *cfg, const char *arg, char *why)
+{
+	if (!*arg || strcspn(arg, " .*>") != strlen(arg))
+		return refuse(why,
+			      "a stream name may not be empty or hold spaces, '.', '*' or '>'");
+	cfg->cluster.stream = arg;
+	return 0;
+}
+
+static int
+set_js_subject(struct config *cfg, const char *arg, char *why)
+{
+	if (!*arg || strcspn(arg, " *>") != strlen(arg))
+		return refuse(why, "expected one subject without spaces or wildcards");
+	cfg->cluster.subject = arg;
+	return 0;
+}
+
+static int
+set_js_create(struct config *cfg, const char *arg, char *why)
+{
+	cfg->cluster.create = 1;
+	return 0;
+}
+
+static int
+set_js_replicas(struct config *cfg, const char *arg, char *why)
+{
+	long long n;
+
+	if (units_parse_count(arg, 1, 5, &n))
+		return refuse(why, "expected 1 to 5");
+	cfg->cluster.replicas = (int)n;
+	return 0;
+}
+
+static int
+set_js_max_age(struct config *cfg, const char *arg, char *why)
+{
+	return set_duration(&cfg->cluster.max_age_us, arg, why);
+}
+
+static int
+set_js_max_bytes(struct config *cfg, const char *arg, char *why)
+{
+	size_t size;
+
+	if (units_parse_size(arg, &size) || size < 1024 * 1024 || size > INT64_MAX)
+		return refuse(why, "expected a size of at least 1MiB, e.g. 10GiB");
+	cfg->cluster.max_bytes = (int64_t)size;
+	return 0;
+}
+
+static int
+set_js_max_msgs(struct config *cfg, const char *arg, char *why)
+{
+	long long n;
+
+	if (units_parse_count(arg, 1, INT64_MAX, &n))
+		return refuse(why, "expected a positive number of events");
+	cfg->cluster.max_msgs = n;
+	return 0;
+}
+
+static int
+set_js_dedupe_window(struct config *cfg, const char *arg, char *why)
+{
+	return set_duration(&cfg->cluster.dedupe_us, arg, why);
+}
+
+static int
+set_js_creds(struct config *cfg, const char *arg, char *why)
+{
+	cfg->cluster.creds = arg;
+	return 0;
+}
+
+static int
+set_js_tls_ca(struct config *cfg, const char *arg, char *why)
+{
+	cfg->cluster.tls_ca = arg;
+	return 0;
+}
+
+static int
+set_js_tls_cert(struct config *cfg, const char *arg, char *why)
+{
+	cfg->cluster.tls_cert = arg;
+	return 0;
+}
+
+static int
+set_js_tls_key(struct config *cfg, const char *arg, char *why)
+{
+	cfg->cluster.tls_key = arg;
+	return 0;
+}
+
+static int
+set_js_ack_timeout(struct config *cfg, const char *arg, char *why)
+{
+	return set_duration(&cfg->cluster.ack_timeout_us, arg, why);
+}
+
+static int
+set_js_max_lag(struct config *cfg, const char *arg, char *why)
+{
+	long long n;
+
+	if (units_parse_count(arg, 0, INT64_MAX, &n))
+		return refuse(why, "expected a number of events (0: no bound)");
+	cfg->cluster.max_lag = n;
+	return 0;
+}
+
+static int
 set_verbose(struct config *cfg, const char *arg, char *why)
 {
 	cfg->verbose = 1;
@@ -306,6 +440,42 @@ static const struct config_option options[] = {
 	 "close a WebSocket that answers no ping for this long;\n"
 	 "pings are sent after half of it",
 	 set_idle_timeout},
+
+	HEADING("Cluster (several nodes on one replicated NATS JetStream stream):"),
+	{"jetstream", 0, "URLS", NULL,
+	 "run as a node of a cluster: the stream on these NATS\n"
+	 "servers (nats://HOST:PORT, comma-separated) is the journal",
+	 set_jetstream},
+	{"node-name", 0, "NAME", NULL, "this node's name (default HOST:PORT of --listen)",
+	 set_node_name},
+	{"jetstream-stream", 0, "NAME", "SENTINEL", "the stream", set_js_stream},
+	{"jetstream-subject", 0, "SUBJECT", "sentinel.events", "the subject events go to",
+	 set_js_subject},
+	{"jetstream-create", 0, NULL, NULL,
+	 "create the stream when it does not exist, with the\n"
+	 "--jetstream-replicas and --jetstream-max-* below",
+	 set_js_create},
+	{"jetstream-replicas", 0, "N", "3", "copies of a created stream", set_js_replicas},
+	{"jetstream-max-age", 0, "DUR", NULL, "a created stream keeps events this long",
+	 set_js_max_age},
+	{"jetstream-max-bytes", 0, "SIZE", NULL, "... at most this many bytes", set_js_max_bytes},
+	{"jetstream-max-msgs", 0, "N", NULL, "... at most this many events", set_js_max_msgs},
+	{"jetstream-dedupe-window", 0, "DUR", "2m",
+	 "a created stream drops a resent event within this", set_js_dedupe_window},
+	{"jetstream-creds", 0, "FILE", NULL, "NATS credentials (JWT and NKey) file", set_js_creds},
+	{"jetstream-tls-ca", 0, "FILE", NULL, "verify the NATS servers with this CA (PEM)",
+	 set_js_tls_ca},
+	{"jetstream-tls-cert", 0, "FILE", NULL, "client certificate for NATS (PEM)",
+	 set_js_tls_cert},
+	{"jetstream-tls-key", 0, "FILE", NULL, "its private key (PEM)", set_js_tls_key},
+	{"jetstream-ack-timeout", 0, "DUR", "10s",
+	 "answer 503 when the stream has not acknowledged\n"
+	 "every event of a request by then",
+	 set_js_ack_timeout},
+	{"jetstream-max-lag", 0, "N", "10000",
+	 "/healthz answers 503 while this node is more events\n"
+	 "behind the stream (0: no bound)",
+	 set_js_max_lag},
 
 	HEADING(""),
 	{"verbose", 'v', NULL, NULL, "log debug messages", set_verbose},
@@ -515,6 +685,11 @@ config_parse(struct config *cfg, int argc, char **argv)
 		cfg->event_max = cfg->body_max;
 	if (!cfg->tls_cert != !cfg->tls_key) {
 		fprintf(stderr, "sentinel-logd: --tls-cert and --tls-key go together\n");
+		return -1;
+	}
+	if (!cfg->cluster.tls_cert != !cfg->cluster.tls_key) {
+		fprintf(stderr, "sentinel-logd: --jetstream-tls-cert and --jetstream-tls-key go "
+				"together\n");
 		return -1;
 	}
 	return 0;

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "cluster.h"
 #include "retention.h"
 
 enum config_command {
@@ -36,6 +37,7 @@ struct config {
 	int handshake_timeout;          /* --handshake-timeout, seconds */
 	int idle_timeout;               /* --idle-timeout, seconds */
 	int max_connections;            /* --max-connections */
+	struct cluster_options cluster; /* --jetstream and --jetstream-*: urls NULL when off */
 };
 
 /*

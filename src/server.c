@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "cluster.h"
 #include "endpoints.h"
 #include "err.h"
 #include "hub.h"
@@ -46,15 +47,20 @@ struct server {
 	store *reader;  /* the loop's read-only store handle */
 	writer *writer; /* the writer thread and its store handle */
 	journal *journal;
-	hub *hub;   /* newest committed events, in wire form */
-	auth *auth; /* tokens and allowed origins */
+	cluster *cluster; /* --jetstream: the stream behind the journal */
+	char node[300];   /* the node's name in the cluster */
+	hub *hub;         /* newest committed events, in wire form */
+	auth *auth;       /* tokens and allowed origins */
 	struct endpoints ep;
 	listener *listener;
 	int wake_fd; /* eventfd: the writer's "batches are done" */
 	struct event *wake, *sigint, *sigterm, *stop_timer, *retention_timer;
 	int stopping;
 	int stop_waited_ms;
+	int exit_code; /* when the loop ends: 0, or 75 to be restarted */
 };
+
+static void stop(struct server *srv, const char *why);
 
 /* Called by the writer thread after a commit or a retention pass. */
 static void
@@ -77,7 +83,7 @@ collect(struct server *srv)
 
 	for (b = journal_take_done(srv->journal); b; b = next) {
 		next = b->next;
-		if (b->status == 0) {
+		if (b->status == 0 && !b->remote) {
 			for (size_t i = 0; i < b->count; i++) {
 				struct wire_msg *m = b->msgs ? b->msgs[i] : NULL;
 				if (!m) {
@@ -100,6 +106,12 @@ collect(struct server *srv)
 	hub_drop_through(srv->hub, writer_retention_max_id(srv->writer));
 	if (published)
 		ws_logs_wake(srv->ep.logs);
+	if (srv->cluster && cluster_fatal(srv->cluster) && !srv->stopping) {
+		/* The stream was re-created under this node: stop, so that the
+		 * supervisor starts it again and it rebuilds its store. */
+		srv->exit_code = 75;
+		stop(srv, "the stream changed under this node");
+	}
 }
 
 static void
@@ -147,19 +159,20 @@ on_stop_timer(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(srv->base, NULL);
 }
 
+/* Begin a graceful stop (see the top of this file). */
 static void
-on_signal(evutil_socket_t sig, short what, void *arg)
+stop(struct server *srv, const char *why)
 {
-	struct server *srv = arg;
 	struct timeval tv = {0, STOP_POLL_MS * 1000};
-	(void)what;
 
 	if (srv->stopping)
 		return;
-	log_info("received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	log_info("%s, stopping", why);
 	srv->stopping = 1;
 	if (srv->retention_timer)
 		event_del(srv->retention_timer);
+	/* A cluster answers what it took; its applier stops writing. */
+	cluster_stop(srv->cluster);
 	/* Commit what was accepted, then answer it and publish it. */
 	writer_stop(srv->writer);
 	collect(srv);
@@ -169,6 +182,13 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	ws_logs_stop(srv->ep.logs);
 	ws_ingest_stop(srv->ep.producers);
 	evtimer_add(srv->stop_timer, &tv);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	stop(arg, sig == SIGINT ? "received SIGINT" : "received SIGTERM");
 }
 
 /* Allow enough descriptors for --max-connections (up to the hard limit). */
@@ -226,6 +246,38 @@ setup_auth(struct server *srv)
 	return 0;
 }
 
+/* --jetstream: connect, and make the store a replica of the stream. */
+static int
+open_cluster(struct server *srv)
+{
+	const struct config *cfg = srv->cfg;
+	struct cluster_options o = cfg->cluster;
+	char errmsg[ERRMSG_SIZE];
+
+	if (!o.node) {
+		snprintf(srv->node, sizeof srv->node, "%s:%d", cfg->host, cfg->port);
+		o.node = srv->node;
+	}
+	srv->cluster = cluster_open(&o, &cfg->retention, errmsg);
+	if (!srv->cluster || cluster_adopt_store(srv->cluster, cfg->db_path, errmsg)) {
+		log_error("cannot join the cluster: %s", errmsg);
+		return ERR_IO;
+	}
+	return 0;
+}
+
+static int
+cluster_ready_hook(void *arg, const char **why)
+{
+	return cluster_ready(arg, why);
+}
+
+static int
+cluster_metrics_hook(void *arg, struct buf *b)
+{
+	return cluster_metrics(arg, b);
+}
+
 /* Open both store handles, start the writer, and build the journal and hub. */
 static int
 open_store(struct server *srv)
@@ -234,6 +286,9 @@ open_store(struct server *srv)
 	char errmsg[ERRMSG_SIZE];
 	int64_t last_id;
 	int err;
+
+	if (cfg->cluster.urls && (err = open_cluster(srv)))
+		return err;
 
 	store *wst = store_open(cfg->db_path, STORE_WRITE | (cfg->sync_full ? STORE_SYNC_FULL : 0),
 				&err, errmsg);
@@ -263,9 +318,18 @@ open_store(struct server *srv)
 		log_error("cannot start the writer thread: %s", err_str(err));
 		return err;
 	}
-	srv->journal = journal_local_new(srv->writer, srv->reader);
-	if (!srv->journal)
-		return ERR_NOMEM;
+	if (srv->cluster) {
+		if ((err = cluster_start(srv->cluster, srv->writer, srv->reader, writer_notify, srv,
+					 errmsg))) {
+			log_error("cannot start the cluster node: %s", errmsg);
+			return err;
+		}
+		srv->journal = cluster_journal(srv->cluster);
+	} else {
+		srv->journal = journal_local_new(srv->writer, srv->reader);
+		if (!srv->journal)
+			return ERR_NOMEM;
+	}
 	log_info("store %s: last id %lld, epoch %s, sync %s", cfg->db_path, (long long)last_id,
 		 store_epoch(srv->reader), cfg->sync_full ? "full" : "normal");
 	return 0;
@@ -295,6 +359,9 @@ open_endpoints(struct server *srv)
 			.hub = srv->hub,
 			.logs = ep->logs,
 			.sync_full = cfg->sync_full,
+			.ready = srv->cluster ? cluster_ready_hook : NULL,
+			.metrics = srv->cluster ? cluster_metrics_hook : NULL,
+			.hooks_arg = srv->cluster,
 		});
 	if (!ep->gate || !ep->logs || !ep->producers || !ep->ingest || !ep->api)
 		return ERR_NOMEM;
@@ -387,6 +454,7 @@ server_run(const struct config *cfg)
 out:
 	/* Commit what was accepted, close every connection, then free what is
 	 * left unanswered (its connections are gone). */
+	cluster_stop(srv.cluster);
 	if (srv.writer)
 		writer_stop(srv.writer);
 	listener_destroy(srv.listener);
@@ -402,7 +470,10 @@ out:
 	ws_ingest_destroy(srv.ep.producers);
 	ws_logs_destroy(srv.ep.logs);
 	gate_destroy(srv.ep.gate);
-	journal_free(srv.journal);
+	if (srv.cluster)
+		cluster_close(srv.cluster); /* owns the journal */
+	else
+		journal_free(srv.journal);
 	writer_destroy(srv.writer);
 	store_close(srv.reader);
 	hub_destroy(srv.hub);
@@ -412,5 +483,5 @@ out:
 	event_base_free(srv.base);
 	if (rc == 0)
 		log_info("stopped cleanly");
-	return rc ? 1 : 0;
+	return rc ? 1 : srv.exit_code;
 }

@@ -9,8 +9,10 @@
 #include "config.h"
 
 /*
- * Run the server until SIGINT or SIGTERM. Returns 0 after a clean stop,
- * 1 if it could not start or failed (after logging why).
+ * Run the server until SIGINT or SIGTERM. Returns the process's exit
+ * status: 0 after a clean stop, 1 if it could not start or failed (after
+ * logging why), 75 when a cluster node must be started again to rebuild
+ * its store (the stream was re-created under it).
  */
 int server_run(const struct config *cfg);
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "err.h"
 #include "timestamp.h"
 
@@ -193,20 +194,61 @@ ingest_batch_free(struct ingest_batch *b)
 	}
 	free(b->events);
 	free(b->msgs);
+	free(b->ids);
+	free(b->idem_key);
 	free(b);
+}
+
+char *
+ingest_key_parse(const char *value, char *errmsg)
+{
+	size_t len = strlen(value);
+	char *key;
+
+	if (len >= 2 && value[0] == '"' && value[len - 1] == '"') {
+		value++;
+		len -= 2;
+	}
+	if (len < 1 || len > INGEST_KEY_MAX) {
+		err_set(errmsg, ERR_INVAL, "Idempotency-Key must be 1 to %d characters",
+			INGEST_KEY_MAX);
+		return NULL;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (value[i] < 0x20 || value[i] > 0x7e || value[i] == '"' || value[i] == '\\') {
+			err_set(errmsg, ERR_INVAL,
+				"Idempotency-Key must be printable ASCII without quotes or "
+				"backslashes inside");
+			return NULL;
+		}
+	}
+	key = strndup(value, len);
+	if (!key)
+		err_set(errmsg, ERR_NOMEM, "out of memory");
+	return key;
 }
 
 char *
 ingest_answer_json(const struct ingest_batch *b)
 {
-	char buf[128];
+	struct buf out = {0};
+	int rc;
 
 	if (b->count == 0)
-		snprintf(buf, sizeof buf, "{\"accepted\":0,\"first_id\":null,\"last_id\":null}");
-	else
-		snprintf(buf, sizeof buf, "{\"accepted\":%zu,\"first_id\":%lld,\"last_id\":%lld}",
-			 b->count, (long long)b->first_id, (long long)b->last_id);
-	return strdup(buf);
+		return strdup("{\"accepted\":0,\"first_id\":null,\"last_id\":null}");
+	rc = buf_printf(&out, "{\"accepted\":%zu,\"first_id\":%lld,\"last_id\":%lld", b->count,
+			(long long)b->first_id, (long long)b->last_id);
+	if (!rc && b->ids) {
+		rc = buf_append(&out, ",\"ids\":[", 8);
+		for (size_t i = 0; !rc && i < b->count; i++)
+			rc = buf_printf(&out, "%s%lld", i ? "," : "", (long long)b->ids[i]);
+		rc = rc || buf_append(&out, "]", 1);
+	}
+	if (rc || buf_append(&out, "}", 1)) {
+		buf_free(&out);
+		return NULL;
+	}
+	return out.data;
 }
 
 /* Length of the valid UTF-8 sequence at p (1-4), or 0 if there is none. */

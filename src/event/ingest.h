@@ -30,14 +30,35 @@ struct ingest_batch {
 	struct logevent *events;
 	size_t count;
 
+	/*
+	 * Set by a replicated journal for the batches its applier writes: the
+	 * events get ids first_id, first_id + 1, ... (the stream's sequence
+	 * numbers) instead of the store's next ones.
+	 */
+	int ids_assigned;
+
+	/* The producer's Idempotency-Key, or NULL: malloc'd, freed with the
+	 * batch. A replicated journal names the batch's messages after it, so
+	 * that the stream stores a retried request once. */
+	char *idem_key;
+
+	/* Set by a replicated journal for a producer's batch: its events reach
+	 * the live feed through the applier, so there is nothing to publish. */
+	int remote;
+
 	/* Filled by the journal. */
 	int status;       /* 0, or the ERR_* that made the batch fail */
 	int64_t first_id; /* ids of the committed events when status == 0 */
 	int64_t last_id;
+	/* When the ids are not consecutive (a replicated journal interleaves
+	 * batches): each event's id, count entries, malloc'd; else NULL. */
+	int64_t *ids;
 	char errmsg[ERRMSG_SIZE];
 
 	/* The wire form of each committed event, for the live feed; an entry
-	 * is NULL when memory ran out (readers then take it from the store). */
+	 * is NULL when memory ran out (readers then take it from the store).
+	 * NULL as a whole for a batch whose events reach the live feed by
+	 * another way (a replicated journal's applier): nothing to publish. */
 	struct wire_msg **msgs;
 
 	/* Who waits for the answer, and how to give it: on_done runs on the
@@ -62,11 +83,23 @@ struct ingest_error {
 struct ingest_batch *ingest_parse(const char *body, size_t len, enum ingest_format format,
 				  size_t event_max, struct ingest_error *err);
 
+/* The longest Idempotency-Key accepted. */
+#define INGEST_KEY_MAX 128
+
+/*
+ * Check an Idempotency-Key header value: 1 to INGEST_KEY_MAX printable
+ * ASCII characters, optionally in double quotes (a structured-field
+ * string). Returns the key as a new string without the quotes, or NULL
+ * with the reason in errmsg.
+ */
+char *ingest_key_parse(const char *value, char *errmsg);
+
 /* Free a batch and everything it holds (events and unsent messages). */
 void ingest_batch_free(struct ingest_batch *batch);
 
 /*
- * Write the answer for a batch: {"accepted":N,"first_id":A,"last_id":B} or
+ * Write the answer for a batch: {"accepted":N,"first_id":A,"last_id":B}
+ * (plus "ids":[...] when they are not consecutive) or
  * {"error":"...","index":I} (no index when index < 0). Each returns a
  * malloc'd NUL-terminated string, or NULL when out of memory.
  */

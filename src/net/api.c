@@ -50,14 +50,17 @@ int
 api_healthz(api *a, struct lws *wsi, struct reply *r)
 {
 	static const char ok[] = "{\"status\":\"ok\"}";
+	const char *why = NULL;
 
-	if (writer_state(a->src.writer) == 0 && !a->stopping)
+	if (a->stopping)
+		why = "the server is shutting down";
+	else if (writer_state(a->src.writer))
+		why = "the store cannot write";
+	else if (a->src.ready)
+		a->src.ready(a->src.hooks_arg, &why);
+	if (!why)
 		return reply_send(wsi, r, 200, "application/json", ok, sizeof ok - 1) ? -1 : 0;
-	return reply_error(wsi, r, HTTP_STATUS_SERVICE_UNAVAILABLE,
-			   a->stopping ? "the server is shutting down" : "the store cannot write",
-			   -1)
-		       ? -1
-		       : 0;
+	return reply_error(wsi, r, HTTP_STATUS_SERVICE_UNAVAILABLE, why, -1) ? -1 : 0;
 }
 
 struct list_out {
@@ -256,6 +259,7 @@ api_metrics(api *a, struct lws *wsi, struct reply *r)
 			      "sentinel_commit_duration_seconds_count %llu\n",
 			      (unsigned long long)ws.latency_count, ws.latency_sum,
 			      (unsigned long long)ws.latency_count);
+	rc = rc || (a->src.metrics && a->src.metrics(a->src.hooks_arg, &b));
 	if (rc) {
 		buf_free(&b);
 		return send_error(wsi, r, 503, "out of memory");

@@ -6,6 +6,7 @@
 #ifndef SENTINEL_API_H
 #define SENTINEL_API_H
 
+#include "buf.h"
 #include "hub.h"
 #include "store.h"
 #include "writer.h"
@@ -22,6 +23,11 @@ struct api_sources {
 	hub *hub;       /* the newest committed id */
 	ws_logs *logs;  /* subscriber counters */
 	int sync_full;  /* --sync full */
+	/* Optional, for a replicated journal: its readiness (1, or 0 with a
+	 * reason) for /healthz, and its samples appended to /metrics. */
+	int (*ready)(void *arg, const char **why);
+	int (*metrics)(void *arg, struct buf *b);
+	void *hooks_arg;
 };
 
 /* NULL when out of memory. */

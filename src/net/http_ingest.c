@@ -31,6 +31,7 @@ struct http_upload {
 	size_t body_len, body_cap;
 	size_t body_expected;         /* its Content-Length */
 	int64_t body_deadline_us;     /* the whole body must be in by then */
+	char *idem_key;               /* Idempotency-Key, or NULL */
 	struct ingest_batch *pending; /* committing; its owner is this request */
 };
 
@@ -101,9 +102,25 @@ http_ingest_begin(http_ingest *hi, struct lws *wsi, struct reply *r, struct http
 			 hi->limits.body_max);
 		return refuse(wsi, r, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, msg);
 	}
+	char *key = NULL;
+	int klen = lws_hdr_custom_length(wsi, "idempotency-key:", 16);
+	if (klen > 0) {
+		char value[INGEST_KEY_MAX + 8], why[ERRMSG_SIZE];
+		if (klen >= (int)sizeof value ||
+		    lws_hdr_custom_copy(wsi, value, sizeof value, "idempotency-key:", 16) < 0) {
+			snprintf(why, sizeof why, "Idempotency-Key must be 1 to %d characters",
+				 INGEST_KEY_MAX);
+			return refuse(wsi, r, HTTP_STATUS_BAD_REQUEST, why);
+		}
+		if (!(key = ingest_key_parse(value, why)))
+			return refuse(wsi, r, HTTP_STATUS_BAD_REQUEST, why);
+	}
 	u = calloc(1, sizeof *u);
-	if (!u)
+	if (!u) {
+		free(key);
 		return refuse(wsi, r, HTTP_STATUS_SERVICE_UNAVAILABLE, "out of memory");
+	}
+	u->idem_key = key;
 	u->hi = hi;
 	u->wsi = wsi;
 	u->reply = r;
@@ -198,6 +215,8 @@ http_ingest_end(struct http_upload *u)
 			       : 0;
 	b->owner = u;
 	b->on_done = answer;
+	b->idem_key = u->idem_key;
+	u->idem_key = NULL;
 	if (b->count == 0) {
 		answer(b); /* nothing to commit: answer at once */
 		return 0;
@@ -221,5 +240,6 @@ http_ingest_release(struct http_upload *u)
 	if (u->pending)
 		u->pending->owner = NULL; /* the journal's answer has nowhere to go */
 	free(u->body);
+	free(u->idem_key);
 	free(u);
 }

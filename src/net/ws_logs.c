@@ -459,6 +459,11 @@ fill(struct subscriber *sub, int *parked)
 				sub->hint = 0;
 			}
 		} else {
+			/* Ids the hub skips were never stored here (a replicated
+			 * journal's stream let them go before this node had them). */
+			if (m->id > sub->last_id + 1 &&
+			    report_gap(sub, sub->last_id + 1, m->id - 1))
+				return -1;
 			if (wanted(sub, m->id, m->ts_us, m->type)) {
 				if (queue_msg(sub, m->data, m->len))
 					return -1;

@@ -32,6 +32,7 @@ struct store {
 	sqlite3_stmt *last_id;
 	sqlite3_stmt *first_id;
 	sqlite3_stmt *first_id_since;
+	sqlite3_stmt *meta_set;
 	char epoch[STORE_EPOCH_SIZE];
 	char errmsg[ERRMSG_SIZE];
 };
@@ -153,8 +154,12 @@ setup(store *st)
 			return rc;
 		if ((rc = migrate(st)))
 			return rc;
-		if ((rc = prepare(st, "INSERT INTO journal (ts_us, type, body) VALUES (?, ?, ?)",
-				  &st->append)))
+		/* id NULL: the next id; a given id is a replicated journal's. */
+		if ((rc = prepare(st,
+				  "INSERT INTO journal (id, ts_us, type, body) VALUES (?, ?, ?, ?)",
+				  &st->append)) ||
+		    (rc = prepare(st, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+				  &st->meta_set)))
 			return rc;
 	} else {
 		if ((rc = store_db_check_version(st->db, st->errmsg)))
@@ -232,6 +237,7 @@ store_close(store *st)
 	sqlite3_finalize(st->last_id);
 	sqlite3_finalize(st->first_id);
 	sqlite3_finalize(st->first_id_since);
+	sqlite3_finalize(st->meta_set);
 	if (st->db && (st->flags & STORE_WRITE))
 		sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
 	sqlite3_close(st->db);
@@ -279,20 +285,83 @@ store_rollback(store *st)
 	return rc == SQLITE_OK || sqlite3_get_autocommit(st->db) ? 0 : store_db_map_rc(rc);
 }
 
-int
-store_append(store *st, const struct logevent *ev, int64_t *id_out)
+/* Insert ev with id, or with the next id when id is 0. */
+static int
+insert(store *st, const struct logevent *ev, int64_t id, int64_t *id_out)
 {
 	sqlite3_stmt *s = st->append;
 	int rc;
 
-	sqlite3_bind_int64(s, 1, ev->ts_us);
-	sqlite3_bind_text(s, 2, ev->type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, ev->body, (int)ev->body_len, SQLITE_STATIC);
+	if (id)
+		sqlite3_bind_int64(s, 1, id);
+	else
+		sqlite3_bind_null(s, 1);
+	sqlite3_bind_int64(s, 2, ev->ts_us);
+	sqlite3_bind_text(s, 3, ev->type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, ev->body, (int)ev->body_len, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE)
 		return fail_db(st, rc);
 	*id_out = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+int
+store_append(store *st, const struct logevent *ev, int64_t *id_out)
+{
+	return insert(st, ev, 0, id_out);
+}
+
+int
+store_append_at(store *st, const struct logevent *ev, int64_t id)
+{
+	int64_t got;
+
+	if (id < 1)
+		return err_set(st->errmsg, ERR_INVAL, "event id %lld is not positive",
+			       (long long)id);
+	return insert(st, ev, id, &got);
+}
+
+int
+store_meta_set(store *st, const char *key, const char *value)
+{
+	sqlite3_stmt *s = st->meta_set;
+	int rc;
+
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return fail_db(st, rc);
+	if (!strcmp(key, "epoch"))
+		snprintf(st->epoch, sizeof st->epoch, "%s", value);
+	return 0;
+}
+
+int
+store_meta_get(store *st, const char *key, char *out, size_t size, int *found)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(st->db, "SELECT value FROM meta WHERE key = ?", -1, &s, NULL);
+
+	if (rc != SQLITE_OK)
+		return fail_db(st, rc);
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		snprintf(out, size, "%s", (const char *)sqlite3_column_text(s, 0));
+		*found = 1;
+	} else if (rc == SQLITE_DONE) {
+		*found = 0;
+	} else {
+		rc = fail_db(st, rc);
+		sqlite3_finalize(s);
+		return rc;
+	}
+	sqlite3_finalize(s);
 	return 0;
 }
 

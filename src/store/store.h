@@ -65,6 +65,21 @@ int store_rollback(store *st);
 /* Append one event inside a transaction; *id_out untouched on failure. */
 int store_append(store *st, const struct logevent *ev, int64_t *id_out);
 
+/*
+ * Inside a transaction: append ev with the given id, which a replicated
+ * journal assigned (a stream's sequence number). Ids must still only grow.
+ */
+int store_append_at(store *st, const struct logevent *ev, int64_t id);
+
+/*
+ * The meta table: facts about the store as a whole (schema/schema.sql).
+ * store_meta_set works inside or outside a transaction, on a writable
+ * handle; setting "epoch" also changes store_epoch(). store_meta_get
+ * copies the value into out (size bytes) and sets *found.
+ */
+int store_meta_set(store *st, const char *key, const char *value);
+int store_meta_get(store *st, const char *key, char *out, size_t size, int *found);
+
 /* The highest id ever assigned (0 for a new store). */
 int store_last_id(store *st, int64_t *id_out);
 

@@ -28,6 +28,7 @@ struct writer {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	struct ingest_batch *queue, **queue_tail;
+	size_t queued_events; /* events in queue */
 	struct ingest_batch *done, **done_tail;
 	int stopping, joined;
 	atomic_int state;
@@ -35,6 +36,8 @@ struct writer {
 	struct writer_stats stats; /* guarded by lock */
 	writer_notify_fn notify;
 	void *notify_arg;
+	writer_commit_fn on_commit; /* set before any batch: no lock needed */
+	void *on_commit_arg;
 
 	/* Retention, run between commits (writer thread only but for
 	 * maintenance_due and the results, which are guarded by lock). */
@@ -48,22 +51,43 @@ struct writer {
 	int64_t last_log_us;
 };
 
-/* Append every event of every batch in one transaction. */
+/*
+ * Append every event of every batch in one transaction. Batches with ids
+ * assigned by a replicated journal also record, in the same transaction,
+ * the highest of them as the position applied ("applied_seq"), so that a
+ * crash never separates the rows from the position.
+ */
 static int
 commit_group(writer *w, struct ingest_batch *list)
 {
+	int64_t applied = 0;
 	int rc = store_begin(w->st);
+
 	if (rc)
 		return rc;
 	for (struct ingest_batch *b = list; b; b = b->next) {
 		for (size_t i = 0; i < b->count; i++) {
 			int64_t id;
-			if ((rc = store_append(w->st, &b->events[i], &id)))
+			if (b->ids_assigned) {
+				id = b->first_id + (int64_t)i;
+				rc = store_append_at(w->st, &b->events[i], id);
+			} else {
+				rc = store_append(w->st, &b->events[i], &id);
+			}
+			if (rc)
 				goto fail;
 			if (i == 0)
 				b->first_id = id;
 			b->last_id = id;
 		}
+		if (b->ids_assigned && b->last_id > applied)
+			applied = b->last_id;
+	}
+	if (applied) {
+		char text[24];
+		snprintf(text, sizeof text, "%lld", (long long)applied);
+		if ((rc = store_meta_set(w->st, "applied_seq", text)))
+			goto fail;
 	}
 	if ((rc = store_commit(w->st)))
 		goto fail;
@@ -154,6 +178,8 @@ process(writer *w, struct ingest_batch *list)
 		events += b->count;
 	}
 	record_commit(w, events, batches, rc, secs);
+	if (w->on_commit)
+		w->on_commit(w->on_commit_arg, list, rc);
 	return rc ? 0 : (int64_t)events;
 }
 
@@ -261,6 +287,7 @@ take_group(writer *w, struct ingest_batch **list, struct ingest_batch ***tail)
 	while (b && (!last || bytes < GROUP_MAX_BYTES)) {
 		for (size_t i = 0; i < b->count; i++)
 			bytes += b->events[i].body_len;
+		w->queued_events -= b->count;
 		last = b;
 		b = b->next;
 	}
@@ -370,6 +397,7 @@ writer_submit(writer *w, struct ingest_batch *b)
 	}
 	*w->queue_tail = b;
 	w->queue_tail = &b->next;
+	w->queued_events += b->count;
 	pthread_cond_signal(&w->wake);
 	pthread_mutex_unlock(&w->lock);
 	return 0;
@@ -393,6 +421,24 @@ writer_request_maintenance(writer *w)
 	w->maintenance_due = 1;
 	pthread_cond_signal(&w->wake);
 	pthread_mutex_unlock(&w->lock);
+}
+
+void
+writer_on_commit(writer *w, writer_commit_fn fn, void *arg)
+{
+	pthread_mutex_lock(&w->lock);
+	w->on_commit = fn;
+	w->on_commit_arg = arg;
+	pthread_mutex_unlock(&w->lock);
+}
+
+size_t
+writer_queued_events(writer *w)
+{
+	pthread_mutex_lock(&w->lock);
+	size_t n = w->queued_events;
+	pthread_mutex_unlock(&w->lock);
+	return n;
 }
 
 int64_t

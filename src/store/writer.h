@@ -47,6 +47,20 @@ int64_t writer_retention_max_id(writer *w);
 /* Queue a batch for commit. Fails with ERR_CLOSED once stopping. */
 int writer_submit(writer *w, struct ingest_batch *batch);
 
+/*
+ * A function the writer calls on its own thread after every commit
+ * attempt, with the group's batches (a list linked by ->next, still the
+ * writer's: read only) and the result. A replicated journal's applier uses
+ * it so as never to run ahead of a failed commit.
+ */
+typedef void (*writer_commit_fn)(void *arg, const struct ingest_batch *list, int status);
+
+/* Set the commit function; call it before submitting anything. */
+void writer_on_commit(writer *w, writer_commit_fn fn, void *arg);
+
+/* The number of events queued and not yet taken for a commit (any thread). */
+size_t writer_queued_events(writer *w);
+
 /* Take every finished batch, oldest first (a list linked by ->next). */
 struct ingest_batch *writer_take_done(writer *w);
 

@@ -16,12 +16,13 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BASE_PKGS=(
   build-essential cmake pkg-config
   libsqlite3-dev sqlite3 libjansson-dev libevent-dev libssl-dev libcap-dev zlib1g-dev
+  libnats-dev
   dpkg-dev ca-certificates
 )
 # chromium: the dashboard's browser test (the emoji font makes its screenshot
-# show the seed's emoji). clang-format: `make format-check`, which `make test`
-# runs first.
-TEST_PKGS=(python3-websockets nodejs npm chromium fonts-noto-color-emoji clang-format)
+# show the example events' emoji); nats-server: the cluster tests;
+# clang-format: `make format-check`, which `make test` runs first.
+TEST_PKGS=(python3-websockets nodejs npm chromium fonts-noto-color-emoji nats-server clang-format)
 
 WS_VERSION=8.18.0
 JS_DIR=$ROOT/tests/js
