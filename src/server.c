@@ -294,6 +294,7 @@ open_endpoints(struct server *srv)
 			.writer = srv->writer,
 			.hub = srv->hub,
 			.logs = ep->logs,
+			.producers = ep->producers,
 			.sync_full = cfg->sync_full,
 		});
 	if (!ep->gate || !ep->logs || !ep->producers || !ep->ingest || !ep->api)
