@@ -13,14 +13,18 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
+# libsystemd-dev: sd_notify for Type=notify; file and dpkg-dev: `make deb`
+# (CPack finds the binaries' library dependencies with them).
 BASE_PKGS=(
   build-essential cmake pkg-config
   libsqlite3-dev sqlite3 libjansson-dev libevent-dev libssl-dev libcap-dev zlib1g-dev
-  dpkg-dev ca-certificates
+  libsystemd-dev dpkg-dev file ca-certificates
 )
 # chromium: the dashboard's browser test (the emoji font makes its screenshot
-# show the seed's emoji).
-TEST_PKGS=(python3-websockets nodejs npm chromium fonts-noto-color-emoji)
+# show the seed's emoji). systemd: systemd-analyze, systemd-sysusers and
+# systemd-tmpfiles check the unit and its files (systemd need not be running).
+# man-db: the manual pages' test renders them.
+TEST_PKGS=(python3-websockets nodejs npm chromium fonts-noto-color-emoji systemd man-db)
 
 WS_VERSION=8.18.0
 JS_DIR=$ROOT/tests/js
