@@ -2,9 +2,10 @@
  * The configuration file: one "key = value" a line, the keys named as the
  * long flags (listen, db, retain...) and the values written as on the
  * command line; a key that may be repeated on the command line may be
- * repeated here. Blank lines and lines whose first non-blank character is
- * '#' are ignored, and blanks around keys and values are not part of them.
- * Values are taken as written, without quotes or escapes.
+ * repeated here. A '#' at the start of a line or after a blank starts a
+ * comment; blank lines are ignored, and blanks around keys and values are
+ * not part of them. Values are taken as written, without quotes or escapes
+ * (so a value cannot hold a blank followed by '#').
  *
  * This file only collects the settings, with their line numbers: an unknown
  * key, a key without a value or a second value for a key that takes one
@@ -55,9 +56,17 @@ parse_line(struct config *cfg, const char *path, int lineno, char *s, size_t len
 		s += 3; /* a byte order mark */
 	while (s < end && is_blank(*s))
 		s++;
+	if (s < end && *s == '#')
+		return 0;
+	for (char *p = s + 1; p < end; p++) {
+		if (*p == '#' && is_blank(p[-1])) {
+			end = p;
+			break;
+		}
+	}
 	while (end > s && is_blank(end[-1]))
 		end--;
-	if (s == end || *s == '#')
+	if (s == end)
 		return 0;
 	eq = memchr(s, '=', (size_t)(end - s));
 	key_end = eq ? eq : end;

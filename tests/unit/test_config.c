@@ -319,13 +319,14 @@ TEST(file_values)
 			 "listen = 0.0.0.0:9100\n"
 			 "   db=/var/lib/x/store.db  \r\n"
 			 "\t# an indented comment\n"
-			 "sync = full\n"
-			 "retain = security=365d\n"
+			 "sync = full # power loss too\n"
+			 "retain = security=365d\t# a year\n"
 			 "retain = monitor=7d\n"
 			 "allow-anonymous = yes\n"
 			 "verbose = false\n"
 			 "max-body-bytes = 1MiB\n"
 			 "log-format = json\n"
+			 "token-file = /etc/a#b  #  a '#' after a blank starts a comment\n"
 			 "allow-origin = https://a.example\n"
 			 "allow-origin = https://b.example");
 	ASSERT_OK(PARSE(&cfg, "--config", path));
@@ -342,6 +343,7 @@ TEST(file_values)
 	ASSERT_EQ(cfg.verbose, 0);
 	ASSERT_EQ(cfg.body_max, MIB);
 	ASSERT_EQ(cfg.log_format, LOG_FORMAT_JSON);
+	ASSERT_STR_EQ(cfg.token_file, "/etc/a#b");
 	ASSERT_EQ(cfg.origin_count, 2);
 	ASSERT_STR_EQ(cfg.origins[1], "https://b.example");
 	/* Untouched keys keep their defaults. */
