@@ -14,6 +14,12 @@ ARGS ?=
 DEPS_DIR    := build/deps
 RELEASE_DIR := build/release
 ASAN_DIR    := build/asan
+DEB_DIR     := build/deb
+
+# `make install`: where to (the prefix is built into the binary and the
+# unit), and an optional staging root.
+PREFIX  ?= /usr/local
+DESTDIR ?=
 
 DEPS_SCRIPT := tools/setup/deps.sh
 LWS_SCRIPT  := tools/setup/libwebsockets.sh
@@ -34,7 +40,7 @@ define cmake_build
 	$(CMAKE) --build $(1) -j$(JOBS)
 endef
 
-.PHONY: help deps deps-test lws build run test bench clean distclean
+.PHONY: help deps deps-test lws build run test install deb bench clean distclean
 
 help:
 	@echo "sentinel-logd make targets:"
@@ -42,6 +48,10 @@ help:
 	@echo "  run        build, then run $(RELEASE_DIR)/sentinel-logd \$$(ARGS)"
 	@echo "             (serves 127.0.0.1:8000 on data/sentinel.db by default)"
 	@echo "  test       build $(RELEASE_DIR) and $(ASAN_DIR) (ASan/UBSan), run ctest in both"
+	@echo "  install    build $(RELEASE_DIR) for PREFIX (default /usr/local) and install it"
+	@echo "             (under DESTDIR if given): programs, manual pages, systemd unit,"
+	@echo "             sysusers.d and tmpfiles.d files, example configuration"
+	@echo "  deb        build the Debian package $(DEB_DIR)/sentinel-logd_VERSION_ARCH.deb"
 	@echo "  deps       install missing Debian packages (tools/setup/deps.sh)"
 	@echo "  deps-test  same, plus the test-only packages (tools/setup/deps.sh test)"
 	@echo "  lws        build libwebsockets into $(DEPS_DIR) (cached)"
@@ -78,6 +88,13 @@ test: deps-test lws
 	$(CTEST) --test-dir $(ASAN_DIR) $(CTEST_FLAGS) || rc=1; \
 	if [ $$rc -ne 0 ]; then echo "make: tests failed" >&2; fi; \
 	exit $$rc
+
+install: deps lws
+	$(call cmake_build,$(RELEASE_DIR),$(RELEASE_FLAGS) -DCMAKE_INSTALL_PREFIX="$(PREFIX)")
+	DESTDIR="$(DESTDIR)" $(CMAKE) --install $(RELEASE_DIR)
+
+deb: deps lws
+	@JOBS=$(JOBS) tools/packaging/build-deb.sh $(DEB_DIR) "$(LWS_PREFIX)"
 
 bench: build
 	tools/sentinel-bench/run-suite.sh --build-dir $(RELEASE_DIR)
