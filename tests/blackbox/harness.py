@@ -101,10 +101,15 @@ def free_port():
 class Server:
     started = []  # servers of the running test, for diagnosis and cleanup
 
-    def __init__(self, *args, sync="normal", db=None, port=None):
+    def __init__(self, *args, sync="normal", db=None, port=None, env=None, own_flags=True):
         self.dir = tempfile.mkdtemp(prefix="sentinel-bb-")
         self.db_path = db or os.path.join(self.dir, "store", "sentinel.db")
         self.args = list(args)
+        # Added to (or replacing) the environment the server starts with.
+        self.env = dict(env or {})
+        # False: pass only args, no --listen, --db or --sync (the port and
+        # the store then come from the configuration; give port).
+        self.own_flags = own_flags
         self.sync = sync
         self.port = port
         self.proc = None
@@ -137,11 +142,15 @@ class Server:
         self.runs += 1
         cmd = [BINARY, "--listen", f"{HOST}:{self.port}", "--db", self.db_path,
                "--sync", self.sync, *self.args]
+        if not self.own_flags:
+            cmd = [BINARY, *self.args]
         with open(self.stderr_path, "ab") as err:
             err.write(f"--- run {self.runs}: {' '.join(cmd)}\n".encode())
             err.flush()
+            # No configuration file (not the machine's) unless a test names one.
+            env = {**os.environ, "SENTINEL_CONFIG": "", **self.env}
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                                         stdout=err, stderr=err)
+                                         stdout=err, stderr=err, env=env)
 
     def _wait_healthy(self):
         deadline = time.monotonic() + START_TIMEOUT
