@@ -12,6 +12,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -473,12 +474,9 @@ config__settable(const char *name, size_t len)
 void
 config__env_name(const struct config_option *o, char *out)
 {
-	size_t n = (size_t)snprintf(out, 64, "SENTINEL_%s", o->name);
-
-	for (size_t i = 9; i < n && i < 63; i++)
-		out[i] = out[i] == '-'
-				 ? '_'
-				 : (char)(out[i] >= 'a' && out[i] <= 'z' ? out[i] - 32 : out[i]);
+	snprintf(out, 64, "SENTINEL_%s", o->name);
+	for (char *p = out + 9; *p; p++)
+		*p = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
 }
 
 char *

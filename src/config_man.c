@@ -4,6 +4,7 @@
  * sentinel-logd.conf(5). tools/man/ puts them into the pages at build time,
  * so that the pages list exactly the options that --help lists.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,8 +40,8 @@ sentence(FILE *out, const char *help)
 	size_t len = strlen(help);
 
 	fputs("\\&", out);
-	if (len && help[0] >= 'a' && help[0] <= 'z') {
-		fputc(help[0] - 32, out);
+	if (len && islower((unsigned char)help[0])) {
+		fputc(toupper((unsigned char)help[0]), out);
 		help++;
 		len--;
 	}
@@ -65,10 +66,7 @@ heading(FILE *out, const char *text)
 	if (paren) {
 		const char *end = strrchr(paren, ')');
 		fputs(".PP\n\\&", out);
-		if (paren[2] >= 'a' && paren[2] <= 'z')
-			fputc(paren[2] - 32, out);
-		else
-			fputc(paren[2], out);
+		fputc(toupper((unsigned char)paren[2]), out);
 		roff(out, paren + 3, end ? (size_t)(end - paren - 3) : strlen(paren + 3));
 		fputs(".\n", out);
 	}
