@@ -12,6 +12,7 @@ tests, prints what failed with both values, and exits non-zero on failure.
 """
 
 import asyncio
+import atexit
 import http.client
 import json
 import os
@@ -87,6 +88,18 @@ def run(*tests):
         sys.stdout.flush()
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
+
+
+_scratch_dirs = []
+
+
+def scratch_dir(prefix="sentinel-bb-"):
+    """A new temporary folder, removed when the test program exits."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    if not _scratch_dirs:
+        atexit.register(lambda: [shutil.rmtree(x, ignore_errors=True) for x in _scratch_dirs])
+    _scratch_dirs.append(d)
+    return d
 
 
 # ---------------------------------------------------------------- the server

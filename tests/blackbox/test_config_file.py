@@ -12,9 +12,9 @@ configuration.
 import os
 import re
 import subprocess
-import tempfile
 
-from harness import BINARY, HOST, Server, expect, expect_eq, expect_in, free_port, run
+from harness import (BINARY, HOST, Server, expect, expect_eq, expect_in, free_port, run,
+                     scratch_dir)
 
 BUILD_DIR = os.environ.get("SENTINEL_BUILD_DIR", "")
 
@@ -37,7 +37,7 @@ def sentinel(*args, env=None, config=None, timeout=30):
 
 
 def write_config(text, name="sentinel-logd.conf"):
-    d = tempfile.mkdtemp(prefix="sentinel-conf-")
+    d = scratch_dir("sentinel-conf-")
     path = os.path.join(d, name)
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
@@ -88,7 +88,7 @@ def test_precedence_in_check_config():
 
 
 def test_precedence_on_a_running_server():
-    d = tempfile.mkdtemp(prefix="sentinel-conf-")
+    d = scratch_dir("sentinel-conf-")
     file_port = free_port()
     env_db = os.path.join(d, "env", "store.db")
     path = write_config(f"listen = {HOST}:{file_port}\n"
@@ -173,7 +173,7 @@ def test_file_syntax():
 
 
 def test_secrets_are_not_shown():
-    d = tempfile.mkdtemp(prefix="sentinel-conf-")
+    d = scratch_dir("sentinel-conf-")
     tokens = os.path.join(d, "tokens")
     with open(tokens, "w") as f:
         f.write("file-secret-token-0001 publish\nfile-secret-token-0002 subscribe\n")

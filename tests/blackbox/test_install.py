@@ -12,11 +12,9 @@ manual page renders without a warning and lists every flag its program's
 import gzip
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 
-from harness import expect, expect_eq, expect_in, run
+from harness import expect, expect_eq, expect_in, run, scratch_dir
 
 BUILD_DIR = os.environ.get("SENTINEL_BUILD_DIR", "")
 PREFIX = os.environ.get("SENTINEL_INSTALL_PREFIX", "")
@@ -51,7 +49,7 @@ def install():
     if STAGE is None:
         expect(BUILD_DIR and PREFIX and SYSCONFDIR,
                "SENTINEL_BUILD_DIR, SENTINEL_INSTALL_PREFIX and SENTINEL_SYSCONFDIR are set")
-        STAGE = tempfile.mkdtemp(prefix="sentinel-install-")
+        STAGE = scratch_dir("sentinel-install-")
         sh("cmake", "--install", BUILD_DIR, env={**os.environ, "DESTDIR": STAGE})
     return STAGE
 
@@ -94,7 +92,7 @@ def test_unit_verifies():
     install()
     unit = staged(f"{PREFIX}/lib/systemd/system/sentinel-logd.service")
     # verify checks that ExecStart exists: point it at the staged binary.
-    d = tempfile.mkdtemp(prefix="sentinel-unit-")
+    d = scratch_dir("sentinel-unit-")
     copy = os.path.join(d, "sentinel-logd.service")
     with open(unit) as f:
         text = f.read().replace(f"ExecStart={PREFIX}/bin/",
@@ -117,7 +115,7 @@ def test_unit_verifies():
 
 def test_user_and_state_directory():
     install()
-    root = tempfile.mkdtemp(prefix="sentinel-root-")
+    root = scratch_dir("sentinel-root-")
     os.makedirs(os.path.join(root, "etc"))
     sh("systemd-sysusers", f"--root={root}", staged(f"{PREFIX}/lib/sysusers.d/sentinel-logd.conf"))
     with open(os.path.join(root, "etc", "passwd")) as f:
@@ -190,13 +188,5 @@ def test_manual_pages():
     expect_in(f"{SYSCONFDIR}/sentinel-logd/sentinel-logd.conf", page5, "the file's place")
 
 
-def cleanup():
-    if STAGE:
-        shutil.rmtree(STAGE, ignore_errors=True)
-
-
 if __name__ == "__main__":
-    try:
-        run(test_layout, test_unit_verifies, test_user_and_state_directory, test_manual_pages)
-    finally:
-        cleanup()
+    run(test_layout, test_unit_verifies, test_user_and_state_directory, test_manual_pages)

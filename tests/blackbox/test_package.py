@@ -23,10 +23,10 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import tempfile
 import time
 
-from harness import TestFailure, expect, expect_eq, expect_in, free_port, run
+from harness import (TestFailure, expect, expect_eq, expect_in, free_port, run,
+                     scratch_dir)
 
 SOURCE_DIR = os.environ.get("SENTINEL_SOURCE_DIR", "")
 BUILD_DIR = os.environ.get("SENTINEL_BUILD_DIR", "")
@@ -101,7 +101,7 @@ def test_package_contents():
     expect(not any("websockets" in d for d in depends),
            f"libwebsockets is linked in, not a dependency: {depends}")
 
-    ctl = tempfile.mkdtemp(prefix="sentinel-deb-")
+    ctl = scratch_dir("sentinel-deb-")
     sh("dpkg-deb", "-e", deb, ctl)
     with open(os.path.join(ctl, "conffiles")) as f:
         expect_eq(f.read().split(), [CONF], "the configuration is a conffile")
@@ -176,7 +176,7 @@ def check_service_under_systemd():
 def run_as_sentinel(user):
     """The installed binary, as the user sentinel, with the installed configuration."""
     port = free_port()
-    d = tempfile.mkdtemp(prefix="sentinel-pkg-")
+    d = scratch_dir("sentinel-pkg-")
     os.chmod(d, 0o755)
     notify_path = os.path.join(d, "notify")
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

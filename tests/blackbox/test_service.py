@@ -10,16 +10,16 @@ import json
 import os
 import re
 import socket
-import tempfile
 import time
 
-from harness import Server, Subscriber, expect, expect_eq, expect_in, free_port, run
+from harness import (Server, Subscriber, expect, expect_eq, expect_in, free_port, run,
+                     scratch_dir)
 
 DEFAULT_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z (debug|info|warn|error) \S")
 
 
 def notify_socket():
-    d = tempfile.mkdtemp(prefix="sentinel-notify-")
+    d = scratch_dir("sentinel-notify-")
     path = os.path.join(d, "notify")
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     s.bind(path)
