@@ -15,6 +15,12 @@ ARGS ?=
 DEPS_DIR    := build/deps
 RELEASE_DIR := build/release
 ASAN_DIR    := build/asan
+DEB_DIR     := build/deb
+
+# `make install`: where to (the prefix is built into the binary and the
+# unit), and an optional staging root.
+PREFIX  ?= /usr/local
+DESTDIR ?=
 
 DEPS_SCRIPT := tools/setup/deps.sh
 LWS_SCRIPT  := tools/setup/libwebsockets.sh
@@ -38,7 +44,7 @@ define cmake_build
 	$(CMAKE) --build $(1) -j$(JOBS)
 endef
 
-.PHONY: help deps deps-test lws build run test format format-check bench bench-cluster clean distclean
+.PHONY: help deps deps-test lws build run test install deb format format-check bench bench-cluster clean distclean
 
 help:
 	@echo "sentinel-logd make targets:"
@@ -47,6 +53,10 @@ help:
 	@echo "                (serves 127.0.0.1:8000 on data/sentinel.db by default)"
 	@echo "  test          format-check, then build $(RELEASE_DIR) and $(ASAN_DIR) (ASan/UBSan),"
 	@echo "                run ctest in both"
+	@echo "  install       build $(RELEASE_DIR) for PREFIX (default /usr/local) and install it"
+	@echo "                (under DESTDIR if given): programs, manual pages, systemd unit,"
+	@echo "                sysusers.d and tmpfiles.d files, example configuration"
+	@echo "  deb           build the Debian package $(DEB_DIR)/sentinel-logd_VERSION_ARCH.deb"
 	@echo "  format        reformat the C files of src/, tools/ and tests/ with clang-format"
 	@echo "  format-check  list the C files that clang-format would change; fail if any"
 	@echo "  deps          install missing Debian packages (tools/setup/deps.sh)"
@@ -107,6 +117,13 @@ format-check:
 	  printf '  %s\n' "$${bad[@]}" >&2; \
 	  exit 1; \
 	fi
+
+install: deps lws
+	$(call cmake_build,$(RELEASE_DIR),$(RELEASE_FLAGS) -DCMAKE_INSTALL_PREFIX="$(PREFIX)")
+	DESTDIR="$(DESTDIR)" $(CMAKE) --install $(RELEASE_DIR)
+
+deb: deps lws
+	@JOBS=$(JOBS) tools/packaging/build-deb.sh $(DEB_DIR) "$(LWS_PREFIX)"
 
 bench: build
 	tools/sentinel-bench/run-suite.sh --build-dir $(RELEASE_DIR)

@@ -1,31 +1,36 @@
 /*
  * The option table: each flag's name, argument, default, help text and the
- * function that applies a value. Parsing, the defaults and --help are all
- * derived from it, so they cannot disagree.
+ * function that applies a value. Parsing, the defaults, --help, the
+ * configuration file's keys and the environment variables are all derived
+ * from it, so they cannot disagree.
+ *
+ * config_parse() first collects every setting, from the command line, the
+ * configuration file and the environment, then applies them. For each
+ * option only the settings of the highest source that gives it reach the
+ * configuration; those of lower sources are applied to a scratch copy, so
+ * that a bad value is reported wherever it is written.
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
+#include "config_table.h"
 #include "err.h"
 #include "timestamp.h"
 #include "units.h"
 #include "url.h"
 #include "version.h"
 
-/* Applies value (NULL for a switch) to cfg; on refusal says why. */
-typedef int (*config_setter)(struct config *cfg, const char *value, char *why);
-
-struct config_option {
-	const char *name;  /* the long flag without "--"; NULL: a heading */
-	int short_name;    /* or 0 */
-	const char *arg;   /* the value's name in --help; NULL: a switch */
-	const char *def;   /* the default, applied with set; NULL: none */
-	const char *help;  /* lines of --help ('\n'); for a heading, its text */
-	config_setter set; /* NULL for --help and --version */
+/* A value read from a file or the environment, owned by a struct config. */
+struct config_string {
+	struct config_string *next;
+	char text[];
 };
 
 static int
@@ -370,6 +375,22 @@ set_verbose(struct config *cfg, const char *arg, char *why)
 	return 0;
 }
 
+static int
+set_log_format(struct config *cfg, const char *arg, char *why)
+{
+	if (strcmp(arg, "text") && strcmp(arg, "json"))
+		return refuse(why, "expected text or json");
+	cfg->log_format = !strcmp(arg, "json") ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT;
+	return 0;
+}
+
+/* The file is chosen before any value is applied (choose_file). */
+static int
+set_config(struct config *cfg, const char *arg, char *why)
+{
+	return 0;
+}
+
 #define HEADING(text)        \
 	{                    \
 		.help = text \
@@ -377,6 +398,12 @@ set_verbose(struct config *cfg, const char *arg, char *why)
 
 static const struct config_option options[] = {
 	HEADING("Options:"),
+	{"config", 0, "FILE", NULL,
+	 "read settings from FILE, one 'key = value' a line\n"
+	 "with keys named as these options (see\n"
+	 "sentinel-logd.conf(5)); default:\n" CONFIG_DEFAULT_FILE "\n"
+	 "if it exists; --config '' reads none",
+	 set_config},
 	{"listen", 0, "HOST:PORT", "127.0.0.1:8000", "address to listen on", set_listen},
 	{"db", 0, "PATH", "data/sentinel.db", "store file, created with its folders if missing",
 	 set_db},
@@ -478,12 +505,26 @@ static const struct config_option options[] = {
 	 set_js_max_lag},
 
 	HEADING(""),
+	{"log-format", 0, "text|json", "text",
+	 "text: 'TIME LEVEL MESSAGE' lines; json: one JSON\n"
+	 "object a line (ts, level, msg). Under systemd the\n"
+	 "lines also carry their syslog priority",
+	 set_log_format},
 	{"verbose", 'v', NULL, NULL, "log debug messages", set_verbose},
 	{"help", 'h', NULL, NULL, "show this help and exit", NULL},
 	{"version", 'V', NULL, NULL, "show the version and exit", NULL},
 };
 
 #define OPTION_COUNT (sizeof options / sizeof options[0])
+
+const struct config_option *const config__options = options;
+const size_t config__option_count = OPTION_COUNT;
+
+int
+config__repeatable(const struct config_option *o)
+{
+	return o->set == set_retain || o->set == set_allow_origin;
+}
 
 static const char usage_head[] =
 	"Usage: sentinel-logd [COMMAND] [OPTIONS]\n"
@@ -497,12 +538,19 @@ static const char usage_head[] =
 	"  migrate                 apply pending schema migrations to --db and exit\n"
 	"  compact                 offline: apply the --retain-* policies to --db in\n"
 	"                          full, VACUUM it and truncate its WAL, then exit\n"
-	"                          (stop the server first)\n";
+	"                          (stop the server first)\n"
+	"  check-config            check the configuration, print it as a\n"
+	"                          configuration file (secrets hidden) and exit\n";
 
 static const char usage_tail[] =
 	"\n"
 	"SIZE is a number of bytes with an optional KiB, MiB or GiB suffix.\n"
-	"DUR is a number with a unit: s, m, h or d (90s, 10m, 2h, 7d).\n";
+	"DUR is a number with a unit: s, m, h or d (90s, 10m, 2h, 7d).\n"
+	"\n"
+	"Each option can also be set by an environment variable: SENTINEL_ and its\n"
+	"name in capitals, '_' for '-' (SENTINEL_LISTEN, SENTINEL_RETAIN_AGE...;\n"
+	"the values of a repeatable option separated by commas), and by a key of\n"
+	"the configuration file. Flags override variables, which override the file.\n";
 
 /* Help lines start in this column. */
 #define HELP_COLUMN 26
@@ -549,16 +597,127 @@ print_usage(FILE *out)
 	fputs(usage_tail, out);
 }
 
-/* Apply o's value; print why when refused. */
-static int
-apply(struct config *cfg, const struct config_option *o, const char *value)
+int
+config__add(struct config_settings *set, const struct config_option *opt, const char *value,
+	    enum config_rank rank, int line)
 {
+	if (set->count == set->cap) {
+		size_t cap = set->cap ? 2 * set->cap : 32;
+		struct config_setting *v = realloc(set->v, cap * sizeof *v);
+		if (!v)
+			return ERR_NOMEM;
+		set->v = v;
+		set->cap = cap;
+	}
+	set->v[set->count++] = (struct config_setting){opt, value, rank, line};
+	return 0;
+}
+
+const struct config_option *
+config__settable(const char *name, size_t len)
+{
+	for (size_t i = 0; i < OPTION_COUNT; i++) {
+		const struct config_option *o = &options[i];
+		if (o->name && o->set && o->set != set_config && strlen(o->name) == len &&
+		    !memcmp(o->name, name, len))
+			return o;
+	}
+	return NULL;
+}
+
+void
+config__env_name(const struct config_option *o, char *out)
+{
+	snprintf(out, 64, "SENTINEL_%s", o->name);
+	for (char *p = out + 9; *p; p++)
+		*p = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+}
+
+char *
+config__keep(struct config *cfg, const char *s, size_t len)
+{
+	struct config_string *cs = malloc(sizeof *cs + len + 1);
+
+	if (!cs)
+		return NULL;
+	memcpy(cs->text, s, len);
+	cs->text[len] = '\0';
+	cs->next = cfg->strings;
+	cfg->strings = cs;
+	return cs->text;
+}
+
+void
+config_free(struct config *cfg)
+{
+	while (cfg->strings) {
+		struct config_string *next = cfg->strings->next;
+		free(cfg->strings);
+		cfg->strings = next;
+	}
+	cfg->config_file = NULL;
+}
+
+/* "true" and its synonyms 1, "false" and its 0, anything else -1. */
+static int
+parse_bool(const char *s)
+{
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	static const char *const no[] = {"false", "no", "off", "0"};
+
+	for (size_t i = 0; i < 4; i++) {
+		if (!strcasecmp(s, yes[i]))
+			return 1;
+		if (!strcasecmp(s, no[i]))
+			return 0;
+	}
+	return -1;
+}
+
+/* Say which setting was refused and why, naming where it was written. */
+static void
+report(const struct config_setting *s, const char *file, const char *why)
+{
+	const char *value = s->value ? s->value : "";
+	char env[64];
+
+	switch (s->rank) {
+	case CONFIG_FROM_FILE:
+		fprintf(stderr, "sentinel-logd: %s:%d: invalid %s '%s': %s\n", file, s->line,
+			s->opt->name, value, why);
+		break;
+	case CONFIG_FROM_ENV:
+		config__env_name(s->opt, env);
+		fprintf(stderr, "sentinel-logd: invalid %s '%s': %s\n", env, value, why);
+		break;
+	default:
+		fprintf(stderr, "sentinel-logd: invalid --%s '%s': %s\n", s->opt->name, value, why);
+		fprintf(stderr, "Try 'sentinel-logd --help'.\n");
+		break;
+	}
+}
+
+/* Apply one setting to cfg; print why when refused. */
+static int
+apply(struct config *cfg, const struct config_setting *s, const char *file)
+{
+	const char *value = s->value;
 	char why[ERRMSG_SIZE];
 
-	if (!o->set(cfg, value, why))
+	if (!s->opt->arg && value) {
+		/* A switch from the file or the environment: true or false. */
+		int on = parse_bool(value);
+		if (on < 0) {
+			report(s, file, "expected true or false");
+			return -1;
+		}
+		if (!on)
+			return 0;
+		value = NULL;
+	}
+	if (!s->opt->set(cfg, value, why))
 		return 0;
-	fprintf(stderr, "sentinel-logd: invalid --%s '%s': %s\n", o->name, value ? value : "", why);
-	fprintf(stderr, "Try 'sentinel-logd --help'.\n");
+	report(s, file, why);
 	return -1;
 }
 
@@ -589,6 +748,7 @@ take_command(struct config *cfg, int argc, char **argv, int *bad)
 		{"serve", CONFIG_SERVE},
 		{"migrate", CONFIG_MIGRATE},
 		{"compact", CONFIG_COMPACT},
+		{"check-config", CONFIG_CHECK},
 	};
 
 	*bad = 0;
@@ -606,21 +766,17 @@ take_command(struct config *cfg, int argc, char **argv, int *bad)
 	return 0;
 }
 
-int
-config_parse(struct config *cfg, int argc, char **argv)
+/*
+ * Collect the flags of argv into set. Returns 0; 1 after printing --help or
+ * --version; -1 after printing what is wrong.
+ */
+static int
+read_args(struct config *cfg, int argc, char **argv, struct config_settings *set)
 {
 	struct option longopts[OPTION_COUNT + 1];
 	char shortopts[2 * OPTION_COUNT + 2] = ":";
 	size_t nlong = 0, nshort = 1;
-	int c, index, bad;
-
-	set_defaults(cfg);
-	if (take_command(cfg, argc, argv, &bad)) {
-		argv++;
-		argc--;
-	} else if (bad) {
-		return -1;
-	}
+	int c, index;
 
 	/* getopt's tables from ours: val is the option's index in the table. */
 	for (size_t i = 0; i < OPTION_COUNT; i++) {
@@ -664,15 +820,17 @@ config_parse(struct config *cfg, int argc, char **argv)
 		if (!strcmp(o->name, "help")) {
 			print_usage(stdout);
 			cfg->command = CONFIG_EXIT;
-			return 0;
+			return 1;
 		}
 		if (!strcmp(o->name, "version")) {
 			printf("sentinel-logd %s\n", SENTINEL_VERSION);
 			cfg->command = CONFIG_EXIT;
-			return 0;
+			return 1;
 		}
-		if (apply(cfg, o, optarg))
+		if (config__add(set, o, optarg, CONFIG_FROM_ARGS, 0)) {
+			fprintf(stderr, "sentinel-logd: out of memory\n");
 			return -1;
+		}
 	}
 	if (optind < argc) {
 		fprintf(stderr,
@@ -681,16 +839,200 @@ config_parse(struct config *cfg, int argc, char **argv)
 			argv[optind]);
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * The configuration file to read: --config, else SENTINEL_CONFIG, else the
+ * default one if it exists. NULL for none (an empty name asks for none).
+ */
+static const char *
+choose_file(const struct config_settings *set)
+{
+	const char *path = NULL;
+
+	for (size_t i = 0; i < set->count; i++)
+		if (set->v[i].opt->set == set_config)
+			path = set->v[i].value;
+	if (!path)
+		path = getenv("SENTINEL_CONFIG");
+	if (!path)
+		return access(CONFIG_DEFAULT_FILE, F_OK) == 0 ? CONFIG_DEFAULT_FILE : NULL;
+	return *path ? path : NULL;
+}
+
+/* Add the value of o's environment variable v: for a repeatable option,
+ * each of its comma-separated values. */
+static int
+add_env(struct config *cfg, struct config_settings *set, const struct config_option *o,
+	const char *v)
+{
+	do {
+		size_t len = config__repeatable(o) ? strcspn(v, ",") : strlen(v);
+		const char *copy;
+
+		if (len || !(config__repeatable(o))) {
+			copy = config__keep(cfg, v, len);
+			if (!copy || config__add(set, o, copy, CONFIG_FROM_ENV, 0)) {
+				fprintf(stderr, "sentinel-logd: out of memory\n");
+				return -1;
+			}
+		}
+		v += len + (v[len] == ',');
+	} while (*v);
+	return 0;
+}
+
+/* Collect SENTINEL_<OPTION> variables into set. */
+static int
+read_env(struct config *cfg, struct config_settings *set)
+{
+	char name[64];
+
+	for (size_t i = 0; i < OPTION_COUNT; i++) {
+		const struct config_option *o = &options[i];
+		const char *v;
+
+		if (!o->name || !o->set || o->set == set_config)
+			continue;
+		config__env_name(o, name);
+		v = getenv(name);
+		if (v && add_env(cfg, set, o, v))
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Apply every setting: to cfg when its source is the highest that sets its
+ * option (top[], filled here), else to a scratch configuration, only to
+ * validate it. Sources are applied lowest first, each on fresh scratch, so
+ * that the limits of a repeatable option hold per source.
+ */
+static int
+apply_all(struct config *cfg, const struct config_settings *set, enum config_rank *top)
+{
+	struct config scratch;
+
+	for (size_t i = 0; i < OPTION_COUNT; i++)
+		top[i] = CONFIG_FROM_DEFAULT;
+	for (size_t i = 0; i < set->count; i++) {
+		size_t k = (size_t)(set->v[i].opt - options);
+		if (set->v[i].rank > top[k])
+			top[k] = set->v[i].rank;
+	}
+	for (int rank = CONFIG_FROM_FILE; rank <= CONFIG_FROM_ARGS; rank++) {
+		set_defaults(&scratch);
+		for (size_t i = 0; i < set->count; i++) {
+			const struct config_setting *s = &set->v[i];
+			if ((int)s->rank != rank)
+				continue;
+			if (apply(top[s->opt - options] == s->rank ? cfg : &scratch, s,
+				  cfg->config_file))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* One line of check-config: "key = value", then where it came from. */
+static void
+print_value(const char *name, const char *value, const char *from)
+{
+	int n = printf("%s = %s", name, value);
+
+	printf("%*s # %s\n", n < 40 ? 40 - n : 0, "", from);
+}
+
+/* check-config: the effective configuration, written as a configuration file. */
+static void
+print_effective(const struct config *cfg, const struct config_settings *set,
+		const enum config_rank *top)
+{
+	printf("# sentinel-logd %s: the effective configuration\n", SENTINEL_VERSION);
+	printf("# configuration file: %s\n", cfg->config_file ? cfg->config_file : "none");
+	for (size_t i = 0; i < OPTION_COUNT; i++) {
+		const struct config_option *o = &options[i];
+
+		if (!o->name) {
+			printf(*o->help ? "\n# %s\n" : "\n", o->help);
+			continue;
+		}
+		if (!o->set || o->set == set_config)
+			continue;
+		if (top[i] == CONFIG_FROM_DEFAULT) {
+			if (o->def || !o->arg)
+				print_value(o->name, o->def ? o->def : "false", "default");
+			else
+				printf("# %s =\n", o->name);
+			continue;
+		}
+		for (size_t k = 0; k < set->count; k++) {
+			const struct config_setting *s = &set->v[k];
+			char from[64];
+
+			if (s->opt != o || s->rank != top[i])
+				continue;
+			if (s->rank == CONFIG_FROM_FILE)
+				snprintf(from, sizeof from, "line %d", s->line);
+			else if (s->rank == CONFIG_FROM_ENV)
+				config__env_name(o, from);
+			else
+				snprintf(from, sizeof from, "--%s", o->name);
+			print_value(o->name,
+				    o->arg                              ? s->value
+				    : !s->value || parse_bool(s->value) ? "true"
+									: "false",
+				    from);
+		}
+	}
+}
+
+int
+config_parse(struct config *cfg, int argc, char **argv)
+{
+	struct config_settings set = {0};
+	enum config_rank top[OPTION_COUNT];
+	const char *file;
+	int bad, rc = -1;
+
+	set_defaults(cfg);
+	if (take_command(cfg, argc, argv, &bad)) {
+		argv++;
+		argc--;
+	} else if (bad) {
+		return -1;
+	}
+	switch (read_args(cfg, argc, argv, &set)) {
+	case 0:
+		break;
+	case 1:
+		rc = 0; /* --help or --version */
+			/* fall through */
+	default:
+		goto out;
+	}
+	file = choose_file(&set);
+	if ((file && config_file_read(cfg, file, &set)) || read_env(cfg, &set) ||
+	    apply_all(cfg, &set, top))
+		goto out;
 	if (cfg->event_max > cfg->body_max)
 		cfg->event_max = cfg->body_max;
 	if (!cfg->tls_cert != !cfg->tls_key) {
 		fprintf(stderr, "sentinel-logd: --tls-cert and --tls-key go together\n");
-		return -1;
+		goto out;
 	}
 	if (!cfg->cluster.tls_cert != !cfg->cluster.tls_key) {
 		fprintf(stderr, "sentinel-logd: --jetstream-tls-cert and --jetstream-tls-key go "
 				"together\n");
-		return -1;
+		goto out;
 	}
-	return 0;
+	if (cfg->command == CONFIG_CHECK)
+		print_effective(cfg, &set, top);
+	rc = 0;
+out:
+	free(set.v);
+	if (rc)
+		config_free(cfg);
+	return rc;
 }

@@ -1,4 +1,4 @@
-/* sentinel-logd: parse the command line and run the chosen command. */
+/* sentinel-logd: read the configuration and run the chosen command. */
 #include <stdio.h>
 
 #include "config.h"
@@ -65,24 +65,49 @@ fail:
 	return rc;
 }
 
+/* `sentinel-logd check-config`: config_parse printed the configuration. */
+static int
+check_config(const struct config *cfg)
+{
+	if (server_check(cfg)) {
+		fprintf(stderr, "sentinel-logd: the configuration is not usable\n");
+		return 1;
+	}
+	printf("# the configuration is valid\n");
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct config cfg;
+	int rc;
 
 	if (config_parse(&cfg, argc, argv))
 		return 2;
+	log_set_format(cfg.log_format);
 	if (cfg.verbose)
 		log_set_level(LOG_DEBUG);
 	switch (cfg.command) {
 	case CONFIG_EXIT:
-		return 0;
+		rc = 0;
+		break;
+	case CONFIG_CHECK:
+		rc = check_config(&cfg);
+		break;
 	case CONFIG_MIGRATE:
-		return migrate(&cfg);
+		rc = migrate(&cfg);
+		break;
 	case CONFIG_COMPACT:
-		return compact(&cfg);
+		rc = compact(&cfg);
+		break;
 	case CONFIG_SERVE:
 	default:
-		return server_run(&cfg);
+		if (cfg.config_file)
+			log_info("configuration file %s", cfg.config_file);
+		rc = server_run(&cfg);
+		break;
 	}
+	config_free(&cfg);
+	return rc;
 }

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -34,6 +35,7 @@
 #include "journal.h"
 #include "listener.h"
 #include "log.h"
+#include "notify.h"
 #include "store.h"
 #include "writer.h"
 
@@ -168,6 +170,7 @@ stop(struct server *srv, const char *why)
 	if (srv->stopping)
 		return;
 	log_info("%s, stopping", why);
+	notify_stopping();
 	srv->stopping = 1;
 	if (srv->retention_timer)
 		event_del(srv->retention_timer);
@@ -358,6 +361,7 @@ open_endpoints(struct server *srv)
 			.writer = srv->writer,
 			.hub = srv->hub,
 			.logs = ep->logs,
+			.producers = ep->producers,
 			.sync_full = cfg->sync_full,
 			.ready = srv->cluster ? cluster_ready_hook : NULL,
 			.metrics = srv->cluster ? cluster_metrics_hook : NULL,
@@ -413,6 +417,28 @@ open_events(struct server *srv)
 	return 0;
 }
 
+int
+server_check(const struct config *cfg)
+{
+	struct server srv = {.cfg = cfg};
+	const char *tls[] = {cfg->tls_cert, cfg->tls_key};
+	int rc = setup_auth(&srv);
+
+	if (!rc)
+		printf("# tokens: %zu (not shown)\n", auth_token_count(srv.auth));
+	auth_destroy(srv.auth);
+	for (int i = 0; i < 2 && !rc; i++) {
+		FILE *f = tls[i] ? fopen(tls[i], "r") : NULL;
+		if (tls[i] && !f) {
+			log_error("cannot read %s: %s", tls[i], strerror(errno));
+			rc = ERR_SYS;
+		}
+		if (f)
+			fclose(f);
+	}
+	return rc;
+}
+
 static void
 free_event(struct event *ev)
 {
@@ -447,6 +473,10 @@ server_run(const struct config *cfg)
 	log_info("sentinel-logd listening on %s://%s:%d (live feed: %s://%s:%d/ws/logs)",
 		 cfg->tls_cert ? "https" : "http", cfg->host, cfg->port,
 		 cfg->tls_cert ? "wss" : "ws", cfg->host, cfg->port);
+	char status[400];
+	snprintf(status, sizeof status, "listening on %s://%s:%d", cfg->tls_cert ? "https" : "http",
+		 cfg->host, cfg->port);
+	notify_ready(status);
 	if (event_base_dispatch(srv.base) < 0) {
 		log_error("the event loop failed");
 		rc = ERR_SYS;

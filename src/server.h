@@ -16,4 +16,12 @@
  */
 int server_run(const struct config *cfg);
 
+/*
+ * check-config: the checks the server makes of its configuration at start
+ * that need no store and no socket (tokens, the open-listener rule, the TLS
+ * files). Prints the number of tokens, never a token, and logs what fails.
+ * Returns 0 or a negative ERR_*.
+ */
+int server_check(const struct config *cfg);
+
 #endif

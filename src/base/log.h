@@ -1,5 +1,5 @@
 /*
- * Logging to standard error, one line per message:
+ * Logging to standard error, one line per message. The default format is
  * "2026-03-09T14:00:00.123456Z level message". Safe from any thread.
  */
 #ifndef SENTINEL_LOG_H
@@ -7,8 +7,21 @@
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
+enum log_format {
+	LOG_FORMAT_TEXT, /* "TIMESTAMP level message" (the default) */
+	LOG_FORMAT_JSON, /* {"ts":"...","level":"info","msg":"..."} */
+};
+
 /* Messages below level are dropped (default LOG_INFO). */
 void log_set_level(enum log_level level);
+
+/*
+ * Choose the line format, and look whether standard error is systemd's
+ * journal (JOURNAL_STREAM names it). If it is, every line starts with its
+ * syslog priority ("<6>") so that the journal records the level, and text
+ * lines leave the timestamp to the journal. Call before other threads log.
+ */
+void log_set_format(enum log_format format);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "err.h"
 #include "log.h"
+#include "procinfo.h"
 #include "query.h"
 #include "reply.h"
 #include "request.h"
@@ -208,6 +209,48 @@ metric(struct buf *b, const char *name, const char *type, const char *help, doub
 			  value);
 }
 
+/* The standard process metrics of Prometheus clients (process_*). */
+static int
+process_metrics(struct buf *b)
+{
+	struct procinfo pi;
+
+	if (procinfo_read(&pi))
+		return 0; /* /proc unreadable: leave them out rather than fail */
+	return metric(b, "process_cpu_seconds_total", "counter",
+		      "Total user and system CPU time spent in seconds.", pi.cpu_seconds) ||
+	       metric(b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+		      (double)pi.resident_bytes) ||
+	       metric(b, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+		      (double)pi.virtual_bytes) ||
+	       metric(b, "process_open_fds", "gauge", "Number of open file descriptors.",
+		      (double)pi.open_fds) ||
+	       metric(b, "process_max_fds", "gauge", "Maximum number of open file descriptors.",
+		      (double)pi.max_fds) ||
+	       metric(b, "process_start_time_seconds", "gauge",
+		      "Start time of the process since unix epoch in seconds.", pi.start_time);
+}
+
+/*
+ * What the store holds, from cheap sources only: the count the writer keeps
+ * (counted once at its start, then moved by every commit and retention
+ * step; -1 while that first count runs) and the oldest timestamp, which is
+ * one index seek. A gauge without a value is left out.
+ */
+static int
+store_metrics(struct buf *b, int64_t stored, int has_oldest, int64_t oldest_us)
+{
+	if (stored >= 0 &&
+	    metric(b, "sentinel_events_stored", "gauge", "Events in the store.", (double)stored))
+		return ERR_NOMEM;
+	if (has_oldest && metric(b, "sentinel_oldest_event_timestamp_seconds", "gauge",
+				 "Timestamp of the oldest event in the store, in seconds since "
+				 "1970 (UTC).",
+				 (double)oldest_us / 1e6))
+		return ERR_NOMEM;
+	return 0;
+}
+
 int
 api_metrics(api *a, struct lws *wsi, struct reply *r)
 {
@@ -216,16 +259,24 @@ api_metrics(api *a, struct lws *wsi, struct reply *r)
 	struct writer_stats ws;
 	struct ws_logs_stats ls;
 	struct buf b = {0};
-	int rc;
+	int64_t oldest_us = 0;
+	int rc, has_oldest = 0;
 
 	/* Only cheap reads here: scrapers call this often, on the loop. */
-	if (store_sizes(a->src.reader, &st)) {
+	if (store_sizes(a->src.reader, &st) ||
+	    (has_oldest = store_oldest_ts(a->src.reader, &oldest_us)) < 0) {
 		log_error("GET /metrics failed: %s", store_errmsg(a->src.reader));
 		return send_error(wsi, r, 503, "the store cannot be read");
 	}
 	writer_get_stats(a->src.writer, &ws);
 	ws_logs_get_stats(a->src.logs, &ls);
-	rc = metric(&b, "sentinel_events_ingested_total", "counter",
+	rc = buf_printf(&b,
+			"# HELP sentinel_build_info The version of sentinel-logd, as a label.\n"
+			"# TYPE sentinel_build_info gauge\n"
+			"sentinel_build_info{version=\"%s\"} 1\n",
+			SENTINEL_VERSION) ||
+	     process_metrics(&b) ||
+	     metric(&b, "sentinel_events_ingested_total", "counter",
 		    "Events committed to the store since start.", (double)ws.events) ||
 	     metric(&b, "sentinel_commits_total", "counter",
 		    "Group-commit transactions since start.", (double)ws.commits) ||
@@ -241,12 +292,15 @@ api_metrics(api *a, struct lws *wsi, struct reply *r)
 		    "Events removed by retention since start.", (double)ws.retention_deleted) ||
 	     metric(&b, "sentinel_subscribers", "gauge", "Connected /ws/logs subscribers.",
 		    (double)ls.subscribers) ||
+	     metric(&b, "sentinel_ingest_connections", "gauge", "Connected /ws/ingest producers.",
+		    (double)ws_ingest_count(a->src.producers)) ||
 	     metric(&b, "sentinel_last_id", "gauge", "Highest id committed.",
 		    (double)hub_last_id(a->src.hub)) ||
 	     metric(&b, "sentinel_store_bytes", "gauge", "Size of the store file.",
 		    (double)st.db_bytes) ||
 	     metric(&b, "sentinel_wal_bytes", "gauge", "Size of the write-ahead log.",
-		    (double)st.wal_bytes);
+		    (double)st.wal_bytes) ||
+	     store_metrics(&b, ws.stored, has_oldest, oldest_us);
 	rc = rc || buf_printf(&b, "# HELP sentinel_commit_duration_seconds Time to commit one "
 				  "group of batches, fsync included.\n"
 				  "# TYPE sentinel_commit_duration_seconds histogram\n");

@@ -1,6 +1,7 @@
 /*
  * The read side of the HTTP API: GET /api/events (stored events, paged),
- * GET /api/stats, GET /metrics (Prometheus text format) and GET /healthz.
+ * GET /api/stats, GET /metrics (Prometheus text format, with the usual
+ * process_* metrics) and GET /healthz.
  * Each handler queues its whole response on the connection's reply.
  */
 #ifndef SENTINEL_API_H
@@ -10,6 +11,7 @@
 #include "hub.h"
 #include "store.h"
 #include "writer.h"
+#include "ws_ingest.h"
 #include "ws_logs.h"
 
 struct lws;
@@ -18,11 +20,12 @@ typedef struct api api;
 
 /* Where the answers come from; every pointer outlives the api. */
 struct api_sources {
-	store *reader;  /* the loop's read-only store handle */
-	writer *writer; /* commit counters and whether the store can write */
-	hub *hub;       /* the newest committed id */
-	ws_logs *logs;  /* subscriber counters */
-	int sync_full;  /* --sync full */
+	store *reader;        /* the loop's read-only store handle */
+	writer *writer;       /* commit counters and whether the store can write */
+	hub *hub;             /* the newest committed id */
+	ws_logs *logs;        /* subscriber counters */
+	ws_ingest *producers; /* /ws/ingest connections */
+	int sync_full;        /* --sync full */
 	/* Optional, for a replicated journal: its readiness (1, or 0 with a
 	 * reason) for /healthz, and its samples appended to /metrics. */
 	int (*ready)(void *arg, const char **why);

@@ -159,13 +159,12 @@ http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
 			return 0;
 		return http_ingest_end(hs->upload);
 	case LWS_CALLBACK_HTTP_WRITEABLE:
-		/* The request is answered: nothing of it is needed any more.
-		 * Release it first: when reply_write() completes the transaction,
-		 * lws frees this session's memory without a CLOSED_HTTP. */
-		if (hs->reply.buf) {
-			http_ingest_release(hs->upload);
-			hs->upload = NULL;
-		}
+		/* The answer ends the request. Once it is written, a keep-alive
+		 * connection is rebound for the next request, which frees this
+		 * session's memory (lws_bind_protocol): nothing may be left in
+		 * it, so the upload goes now. */
+		if (hs->reply.buf)
+			reset_request(hs);
 		return reply_write(wsi, &hs->reply);
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		return ws_confirm_upgrade(wsi);

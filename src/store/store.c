@@ -585,6 +585,25 @@ store_count(store *st, int64_t *count_out)
 	return query_int(st, "SELECT count(*) FROM journal", count_out);
 }
 
+int
+store_oldest_ts(store *st, int64_t *ts_us_out)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(st->db, "SELECT ts_us FROM journal ORDER BY ts_us LIMIT 1", -1,
+				    &s, NULL);
+	if (rc != SQLITE_OK)
+		return fail_db(st, rc);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*ts_us_out = sqlite3_column_int64(s, 0);
+		rc = 1;
+	} else {
+		rc = rc == SQLITE_DONE ? 0 : fail_db(st, rc);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
 /*
  * Delete the events whose ids sel selects (bound by the caller). The ids
  * are read first and deleted after, so no row is deleted under a cursor.

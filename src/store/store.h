@@ -129,6 +129,13 @@ int store_sizes(store *st, struct store_sizes *out);
 int store_count(store *st, int64_t *count_out);
 
 /*
+ * The oldest event timestamp stored (the smallest ts_us; cheap: one index
+ * seek). Returns 1 with *ts_us_out set, 0 when the journal is empty (then
+ * *ts_us_out is untouched), or a negative ERR_*.
+ */
+int store_oldest_ts(store *st, int64_t *ts_us_out);
+
+/*
  * Inside a transaction: delete up to limit events whose timestamp is
  * before cutoff_us, only of type (if not NULL) and none of the excluded
  * types. *deleted_out gets the number deleted; *max_id is raised to the

@@ -42,7 +42,8 @@ struct writer {
 	/* Retention, run between commits (writer thread only but for
 	 * maintenance_due and the results, which are guarded by lock). */
 	struct retention_policy policy;
-	int64_t count;                    /* events stored, when max_events is set */
+	int64_t count;                    /* events stored: counted at start, then kept */
+	int counted;                      /* count is known */
 	int maintenance_due;              /* a pass was asked for or a bound crossed */
 	struct retention_result pass;     /* what the running pass removed */
 	int64_t retention_max_id;         /* highest id retention deleted, for the loop */
@@ -183,6 +184,15 @@ process(writer *w, struct ingest_batch *list)
 	return rc ? 0 : (int64_t)events;
 }
 
+/* Hand the count of stored events to the stats (the loop reads it there). */
+static void
+publish_count(writer *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->stats.stored = w->counted ? w->count : -1;
+	pthread_mutex_unlock(&w->lock);
+}
+
 /* Keep the WAL near its target size, also while readers are attached. */
 static void
 bound_wal(writer *w)
@@ -262,6 +272,7 @@ maintain(writer *w, int64_t committed)
 				    &w->pass);
 		budget -= w->pass.by_age + w->pass.by_count + w->pass.by_bytes - before;
 	} while (rc > 0 && budget > 0);
+	publish_count(w);
 	bound_wal(w);
 	if (rc < 0)
 		log_error("retention step failed: %s", store_errmsg(w->st));
@@ -306,8 +317,12 @@ writer_main(void *arg)
 	writer *w = arg;
 	int active = retention_active(&w->policy);
 
-	if (w->policy.max_events && store_count(w->st, &w->count))
+	/* The one full count; from here on commits and retention keep it. */
+	if (store_count(w->st, &w->count))
 		log_error("cannot count the events in the store: %s", store_errmsg(w->st));
+	else
+		w->counted = 1;
+	publish_count(w);
 
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
@@ -334,6 +349,8 @@ writer_main(void *arg)
 			*w->done_tail = list;
 			w->done_tail = tail;
 		}
+		if (w->counted)
+			w->stats.stored = w->count;
 		if (over)
 			w->maintenance_due = 1;
 		/* A writer stopped by an error writes nothing more, not even
@@ -373,6 +390,7 @@ writer_create(store *st, const struct retention_policy *policy, writer_notify_fn
 	w->notify_arg = notify_arg;
 	w->queue_tail = &w->queue;
 	w->done_tail = &w->done;
+	w->stats.stored = -1;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->wake, NULL);
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {

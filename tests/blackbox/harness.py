@@ -12,6 +12,7 @@ tests, prints what failed with both values, and exits non-zero on failure.
 """
 
 import asyncio
+import atexit
 import http.client
 import json
 import os
@@ -89,6 +90,18 @@ def run(*tests):
     sys.exit(1 if failed else 0)
 
 
+_scratch_dirs = []
+
+
+def scratch_dir(prefix="sentinel-bb-"):
+    """A new temporary folder, removed when the test program exits."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    if not _scratch_dirs:
+        atexit.register(lambda: [shutil.rmtree(x, ignore_errors=True) for x in _scratch_dirs])
+    _scratch_dirs.append(d)
+    return d
+
+
 # ---------------------------------------------------------------- the server
 
 def free_port():
@@ -101,10 +114,15 @@ def free_port():
 class Server:
     started = []  # servers of the running test, for diagnosis and cleanup
 
-    def __init__(self, *args, sync="normal", db=None, port=None):
+    def __init__(self, *args, sync="normal", db=None, port=None, env=None, own_flags=True):
         self.dir = tempfile.mkdtemp(prefix="sentinel-bb-")
         self.db_path = db or os.path.join(self.dir, "store", "sentinel.db")
         self.args = list(args)
+        # Added to (or replacing) the environment the server starts with.
+        self.env = dict(env or {})
+        # False: pass only args, no --listen, --db or --sync (the port and
+        # the store then come from the configuration; give port).
+        self.own_flags = own_flags
         self.sync = sync
         self.port = port
         self.proc = None
@@ -137,11 +155,15 @@ class Server:
         self.runs += 1
         cmd = [BINARY, "--listen", f"{HOST}:{self.port}", "--db", self.db_path,
                "--sync", self.sync, *self.args]
+        if not self.own_flags:
+            cmd = [BINARY, *self.args]
         with open(self.stderr_path, "ab") as err:
             err.write(f"--- run {self.runs}: {' '.join(cmd)}\n".encode())
             err.flush()
+            # No configuration file (not the machine's) unless a test names one.
+            env = {**os.environ, "SENTINEL_CONFIG": "", **self.env}
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                                         stdout=err, stderr=err)
+                                         stdout=err, stderr=err, env=env)
 
     def _wait_healthy(self):
         deadline = time.monotonic() + START_TIMEOUT

@@ -1,10 +1,15 @@
 /*
- * Unit tests of config.c: defaults, every form of --listen, the sizes and
- * their limits, commands, and refusing what is wrong. config_parse() prints
- * its errors (and --help) as it would for a user; that output is expected.
+ * Unit tests of config.c and config_file.c: defaults, every form of
+ * --listen, the sizes and their limits, commands, and refusing what is
+ * wrong; the configuration file, the environment variables and their
+ * precedence. config_parse() prints its errors (and --help) as it would for
+ * a user; that output is expected.
  */
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "assert.h"
 #include "config.h"
@@ -40,7 +45,8 @@ parse(struct config *cfg, const char *const *args)
 	return config_parse(cfg, argc, argv);
 }
 
-#define PARSE(cfg, ...) parse(cfg, (const char *const[]){"sentinel-logd", __VA_ARGS__, NULL})
+#define PARSE(cfg, ...)    parse(cfg, (const char *const[]){"sentinel-logd", __VA_ARGS__, NULL})
+#define PARSE_NOTHING(cfg) parse(cfg, (const char *const[]){"sentinel-logd", NULL})
 
 static void
 assert_defaults_but_listen(const struct config *cfg)
@@ -287,9 +293,241 @@ TEST(parse_again_after_an_error)
 	ASSERT_EQ(cfg.verbose, 0);
 }
 
+/* A configuration file with these contents; its path in path (64 bytes). */
+static void
+write_file(char *path, const char *text)
+{
+	FILE *f;
+	int fd;
+
+	strcpy(path, "/tmp/test_config.XXXXXX");
+	fd = mkstemp(path);
+	ASSERT_GE(fd, 0);
+	f = fdopen(fd, "w");
+	ASSERT_NOT_NULL(f);
+	ASSERT_EQ(fputs(text, f) >= 0, 1);
+	ASSERT_OK(fclose(f));
+}
+
+TEST(file_values)
+{
+	struct config cfg;
+	char path[64];
+
+	write_file(path, "\xef\xbb\xbf# a comment\n"
+			 "\n"
+			 "listen = 0.0.0.0:9100\n"
+			 "   db=/var/lib/x/store.db  \r\n"
+			 "\t# an indented comment\n"
+			 "sync = full # power loss too\n"
+			 "retain = security=365d\t# a year\n"
+			 "retain = monitor=7d\n"
+			 "allow-anonymous = yes\n"
+			 "verbose = false\n"
+			 "max-body-bytes = 1MiB\n"
+			 "log-format = json\n"
+			 "token-file = /etc/a#b  #  a '#' after a blank starts a comment\n"
+			 "allow-origin = https://a.example\n"
+			 "allow-origin = https://b.example");
+	ASSERT_OK(PARSE(&cfg, "--config", path));
+	ASSERT_STR_EQ(cfg.config_file, path);
+	ASSERT_STR_EQ(cfg.host, "0.0.0.0");
+	ASSERT_EQ(cfg.port, 9100);
+	ASSERT_STR_EQ(cfg.db_path, "/var/lib/x/store.db");
+	ASSERT_EQ(cfg.sync_full, 1);
+	ASSERT_EQ(cfg.retention.type_count, 2);
+	ASSERT_STR_EQ(cfg.retention.types[0].type, "security");
+	ASSERT_EQ(cfg.retention.types[0].max_age_us, 365LL * 86400 * 1000000);
+	ASSERT_STR_EQ(cfg.retention.types[1].type, "monitor");
+	ASSERT_EQ(cfg.allow_anonymous, 1);
+	ASSERT_EQ(cfg.verbose, 0);
+	ASSERT_EQ(cfg.body_max, MIB);
+	ASSERT_EQ(cfg.log_format, LOG_FORMAT_JSON);
+	ASSERT_STR_EQ(cfg.token_file, "/etc/a#b");
+	ASSERT_EQ(cfg.origin_count, 2);
+	ASSERT_STR_EQ(cfg.origins[1], "https://b.example");
+	/* Untouched keys keep their defaults. */
+	ASSERT_EQ(cfg.cache_events, 65536);
+	config_free(&cfg);
+
+	/* An empty name reads no file. */
+	ASSERT_OK(PARSE(&cfg, "--config", ""));
+	ASSERT_NULL(cfg.config_file);
+	assert_defaults_but_listen(&cfg);
+	config_free(&cfg);
+	unlink(path);
+}
+
+TEST(file_errors)
+{
+	static const char *const bad[] = {
+		"lisen = 127.0.0.1:1\n",                        /* unknown key */
+		"listen = nowhere\n",                           /* bad value */
+		"listen = 127.0.0.1:1\nlisten = 127.0.0.1:2\n", /* set twice */
+		"listen\n",                                     /* no '=' */
+		"= 127.0.0.1:1\n",                              /* no key */
+		"listen =\n",                                   /* no value */
+		"listen =   \n",                                /* only blanks */
+		"verbose = maybe\n",                            /* not a boolean */
+		"config = /etc/other.conf\n",                   /* not in a file */
+		"help = true\n",                                /* not an option of files */
+		"--listen = 127.0.0.1:1\n",                     /* keys have no dashes */
+		"retain = security\n",                          /* bad repeated value */
+		"tls-cert = /a.pem\n",                          /* without tls-key */
+	};
+	struct config cfg;
+	char path[64];
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		write_file(path, bad[i]);
+		if (PARSE(&cfg, "--config", path) != -1)
+			fprintf(stderr, "accepted the file: %s", bad[i]);
+		ASSERT_EQ(PARSE(&cfg, "--config", path), -1);
+		unlink(path);
+	}
+	/* A file named explicitly must exist. */
+	ASSERT_EQ(PARSE(&cfg, "--config", "/nonexistent/sentinel-logd.conf"), -1);
+	ASSERT_OK(setenv("SENTINEL_CONFIG", "/nonexistent/sentinel-logd.conf", 1));
+	ASSERT_EQ(PARSE_NOTHING(&cfg), -1);
+	ASSERT_OK(setenv("SENTINEL_CONFIG", "", 1));
+}
+
+TEST(environment)
+{
+	struct config cfg;
+
+	ASSERT_OK(setenv("SENTINEL_SYNC", "full", 1));
+	ASSERT_OK(setenv("SENTINEL_MAX_EVENT_BYTES", "4KiB", 1));
+	ASSERT_OK(setenv("SENTINEL_RETAIN", "error=1d,,agent=2h,", 1));
+	ASSERT_OK(setenv("SENTINEL_ALLOW_ANONYMOUS", "true", 1));
+	ASSERT_OK(PARSE(&cfg, "serve"));
+	ASSERT_EQ(cfg.sync_full, 1);
+	ASSERT_EQ(cfg.event_max, 4 * KIB);
+	ASSERT_EQ(cfg.retention.type_count, 2);
+	ASSERT_STR_EQ(cfg.retention.types[1].type, "agent");
+	ASSERT_EQ(cfg.retention.types[1].max_age_us, 2LL * 3600 * 1000000);
+	ASSERT_EQ(cfg.allow_anonymous, 1);
+	config_free(&cfg);
+
+	/* A bad value, whatever the source, stops the parse. */
+	ASSERT_OK(setenv("SENTINEL_SYNC", "fast", 1));
+	ASSERT_EQ(PARSE(&cfg, "serve"), -1);
+	ASSERT_OK(setenv("SENTINEL_SYNC", "full", 1));
+	ASSERT_OK(setenv("SENTINEL_ALLOW_ANONYMOUS", "si", 1));
+	ASSERT_EQ(PARSE(&cfg, "serve"), -1);
+
+	ASSERT_OK(unsetenv("SENTINEL_SYNC"));
+	ASSERT_OK(unsetenv("SENTINEL_MAX_EVENT_BYTES"));
+	ASSERT_OK(unsetenv("SENTINEL_RETAIN"));
+	ASSERT_OK(unsetenv("SENTINEL_ALLOW_ANONYMOUS"));
+	ASSERT_OK(PARSE(&cfg, "serve"));
+	assert_defaults_but_listen(&cfg);
+}
+
+TEST(precedence)
+{
+	struct config cfg;
+	char path[64];
+
+	write_file(path, "listen = 127.0.0.1:9001\n"
+			 "db = from-file.db\n"
+			 "sync = full\n"
+			 "verbose = true\n"
+			 "cache-events = 10\n"
+			 "retain = security=365d\n"
+			 "retain = monitor=7d\n");
+
+	/* The file alone. */
+	ASSERT_OK(PARSE(&cfg, "--config", path));
+	ASSERT_EQ(cfg.port, 9001);
+	ASSERT_EQ(cfg.verbose, 1);
+	ASSERT_EQ(cfg.retention.type_count, 2);
+	config_free(&cfg);
+
+	/* The environment overrides the file; the file names itself through
+	 * SENTINEL_CONFIG too. */
+	ASSERT_OK(setenv("SENTINEL_CONFIG", path, 1));
+	ASSERT_OK(setenv("SENTINEL_DB", "from-env.db", 1));
+	ASSERT_OK(setenv("SENTINEL_SYNC", "normal", 1));
+	ASSERT_OK(setenv("SENTINEL_VERBOSE", "0", 1));
+	ASSERT_OK(setenv("SENTINEL_RETAIN", "error=1d", 1));
+	ASSERT_OK(PARSE_NOTHING(&cfg));
+	ASSERT_STR_EQ(cfg.config_file, path);
+	ASSERT_EQ(cfg.port, 9001);
+	ASSERT_STR_EQ(cfg.db_path, "from-env.db");
+	ASSERT_EQ(cfg.sync_full, 0);
+	ASSERT_EQ(cfg.verbose, 0); /* "0" turns off what the file turned on */
+	ASSERT_EQ(cfg.cache_events, 10);
+	/* A repeatable option takes all its values from one source. */
+	ASSERT_EQ(cfg.retention.type_count, 1);
+	ASSERT_STR_EQ(cfg.retention.types[0].type, "error");
+	config_free(&cfg);
+
+	/* Flags override both. */
+	ASSERT_OK(PARSE(&cfg, "--db", "from-flag.db", "--listen", ":9002", "--retain", "agent=1h",
+			"--retain", "config=2h", "-v"));
+	ASSERT_EQ(cfg.port, 9002);
+	ASSERT_STR_EQ(cfg.db_path, "from-flag.db");
+	ASSERT_EQ(cfg.sync_full, 0);
+	ASSERT_EQ(cfg.verbose, 1);
+	ASSERT_EQ(cfg.cache_events, 10);
+	ASSERT_EQ(cfg.retention.type_count, 2);
+	ASSERT_STR_EQ(cfg.retention.types[0].type, "agent");
+	ASSERT_STR_EQ(cfg.retention.types[1].type, "config");
+	config_free(&cfg);
+
+	/* --config '' wins over SENTINEL_CONFIG: no file. */
+	ASSERT_OK(PARSE(&cfg, "--config", ""));
+	ASSERT_NULL(cfg.config_file);
+	ASSERT_EQ(cfg.port, 8000);
+	ASSERT_STR_EQ(cfg.db_path, "from-env.db");
+	config_free(&cfg);
+
+	/* A value that a higher source overrides must still be valid. */
+	ASSERT_OK(setenv("SENTINEL_LISTEN", "nowhere", 1));
+	ASSERT_EQ(PARSE(&cfg, "--listen", ":9003"), -1);
+	ASSERT_OK(unsetenv("SENTINEL_LISTEN"));
+
+	/* 16 origins from each of two sources: the limit holds per source. */
+	char origins[16 * 24] = "";
+	for (int i = 0; i < 16; i++)
+		snprintf(origins + strlen(origins), sizeof origins - strlen(origins),
+			 "%shttps://%d.example", i ? "," : "", i);
+	ASSERT_OK(setenv("SENTINEL_ALLOW_ORIGIN", origins, 1));
+	ASSERT_OK(PARSE(&cfg, "--allow-origin", "https://flag.example"));
+	ASSERT_EQ(cfg.origin_count, 1);
+	ASSERT_STR_EQ(cfg.origins[0], "https://flag.example");
+	config_free(&cfg);
+	ASSERT_OK(PARSE_NOTHING(&cfg));
+	ASSERT_EQ(cfg.origin_count, 16);
+	ASSERT_STR_EQ(cfg.origins[15], "https://15.example");
+	config_free(&cfg);
+
+	ASSERT_OK(unsetenv("SENTINEL_ALLOW_ORIGIN"));
+	ASSERT_OK(unsetenv("SENTINEL_DB"));
+	ASSERT_OK(unsetenv("SENTINEL_SYNC"));
+	ASSERT_OK(unsetenv("SENTINEL_VERBOSE"));
+	ASSERT_OK(unsetenv("SENTINEL_RETAIN"));
+	ASSERT_OK(setenv("SENTINEL_CONFIG", "", 1));
+	unlink(path);
+}
+
+TEST(check_config_command)
+{
+	struct config cfg;
+
+	ASSERT_OK(PARSE(&cfg, "check-config", "--db", "x.db"));
+	ASSERT_EQ(cfg.command, CONFIG_CHECK);
+	ASSERT_STR_EQ(cfg.db_path, "x.db");
+	ASSERT_EQ(PARSE(&cfg, "check-config", "--sync", "sometimes"), -1);
+}
+
 int
 main(int argc, char **argv)
 {
+	/* Never the machine's configuration file: only the ones made here. */
+	if (setenv("SENTINEL_CONFIG", "", 1))
+		return 1;
 	static const struct test_entry tests[] = {
 		TEST_ENTRY(defaults),
 		TEST_ENTRY(listen_forms),
@@ -300,6 +538,11 @@ main(int argc, char **argv)
 		TEST_ENTRY(help_and_version),
 		TEST_ENTRY(rejects_unknown_and_stray),
 		TEST_ENTRY(parse_again_after_an_error),
+		TEST_ENTRY(file_values),
+		TEST_ENTRY(file_errors),
+		TEST_ENTRY(environment),
+		TEST_ENTRY(precedence),
+		TEST_ENTRY(check_config_command),
 	};
 
 	return test_run(tests, argc, argv);

@@ -13,16 +13,22 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
+# libsystemd-dev: sd_notify for Type=notify; file and dpkg-dev: `make deb`
+# (CPack finds the binaries' library dependencies with them).
 BASE_PKGS=(
   build-essential cmake pkg-config
   libsqlite3-dev sqlite3 libjansson-dev libevent-dev libssl-dev libcap-dev zlib1g-dev
-  libnats-dev
-  dpkg-dev ca-certificates
+  libnats-dev libsystemd-dev
+  dpkg-dev file ca-certificates
 )
 # chromium: the dashboard's browser test (the emoji font makes its screenshot
 # show the example events' emoji); nats-server: the cluster tests;
 # clang-format: `make format-check`, which `make test` runs first.
-TEST_PKGS=(python3-websockets nodejs npm chromium fonts-noto-color-emoji nats-server clang-format)
+# systemd: systemd-analyze, systemd-sysusers and systemd-tmpfiles check the
+# unit and its files (systemd need not be running). man-db: the manual
+# pages' test renders them.
+TEST_PKGS=(python3-websockets nodejs npm chromium fonts-noto-color-emoji nats-server clang-format
+  systemd man-db)
 
 WS_VERSION=8.18.0
 JS_DIR=$ROOT/tests/js
