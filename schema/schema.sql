@@ -26,7 +26,11 @@ CREATE TABLE journal (
 -- Time ranges: WHERE ts_us BETWEEN ... (see the view's ts_us column).
 CREATE INDEX journal_ts ON journal (ts_us);
 -- One type in a time range: WHERE type = 'error' AND ts_us >= ...
+-- (audits, and retention by age per type).
 CREATE INDEX journal_type_ts ON journal (type, ts_us);
+-- One type in id order: WHERE type = 'error' AND id > ... ORDER BY id
+-- (GET /api/events?type=..., which pages in id order).
+CREATE INDEX journal_type ON journal (type);
 
 -- meta: facts about the store as a whole.
 --   epoch  random hex made when the store was created; clients resuming
@@ -41,6 +45,35 @@ CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 ) WITHOUT ROWID;
+
+-- type_counts: the number of events of each type in the journal, kept by
+-- the store in the same transaction as the rows it adds and deletes, so
+-- that counting costs one row per type. Rows inserted or deleted by hand
+-- with SQL are not counted; `sentinel-logd compact` counts again.
+CREATE TABLE type_counts (
+    type   TEXT PRIMARY KEY,
+    events INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- journal_marks: where a time lies in id order, without reading the
+-- journal. The store adds one mark per run of 1024 events it appends, in
+-- the same transaction; the events after the last mark are the open run.
+--   id     the last id of the run.
+--   ts_hi  the highest ts_us of any event with an id up to this one: the
+--          events up to the last mark with ts_hi < T are all older than T.
+--   ts_lo  the lowest ts_us of any event after the previous mark, up to
+--          the last mark: the events between the last mark with
+--          ts_lo < T and the last mark are all at or after T.
+-- Both only grow with id, so each index finds its mark in one search.
+-- Deleting rows leaves them true; retention drops the marks below the
+-- oldest event kept.
+CREATE TABLE journal_marks (
+    id    INTEGER PRIMARY KEY,
+    ts_hi INTEGER NOT NULL,
+    ts_lo INTEGER NOT NULL
+);
+CREATE INDEX journal_marks_ts_hi ON journal_marks (ts_hi);
+CREATE INDEX journal_marks_ts_lo ON journal_marks (ts_lo);
 
 -- events: the journal as auditors read it, one column per event field.
 --   message, timestamp  strings as sent (timestamp verbatim)

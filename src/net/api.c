@@ -1,7 +1,10 @@
 /*
- * Read endpoints. Queries run on the loop's read-only store handle in one
- * statement each (one short read transaction); /api/events is capped at
- * QUERY_LIMIT_MAX events a page so that no request holds the loop long.
+ * Read endpoints. Queries run on the loop's read-only store handle, each in
+ * one short read transaction, and each bounded by its answer whatever the
+ * size of the store: /api/events reads its page by index search (at most
+ * QUERY_LIMIT_MAX events, store_list), /api/stats and /metrics read the
+ * store's counters and a few single-row searches. Nothing here counts or
+ * scans the journal, so these stay on the loop.
  */
 #include "api.h"
 
@@ -90,6 +93,22 @@ append_event(const struct store_row *row, void *arg)
 	return 0;
 }
 
+_Static_assert(QUERY_MAX_TYPES <= STORE_LIST_MAX_TYPES, "a page takes every type a query names");
+
+/*
+ * Read one page of GET /api/events into lo, on the loop. Every form is
+ * bounded by its page (store_list reads it by index search), with one
+ * exception: a time bound also reads the events of its id range whose
+ * timestamps lie outside it, which are few unless events were stored long
+ * out of time order (old events imported after newer ones). This is the
+ * one place to hand such pages to a reader thread, should that matter.
+ */
+static int
+read_page(api *a, const struct store_filter *f, struct list_out *lo, int *count)
+{
+	return store_list(a->src.reader, f, append_event, lo, count);
+}
+
 /* Queue a response body; returns the handlers' result. */
 static int
 send_body(struct lws *wsi, struct reply *r, const char *type, struct buf *b)
@@ -131,8 +150,7 @@ api_events(api *a, struct lws *wsi, struct reply *r)
 	};
 	if (q.has_before_id && q.before_id == 0) /* nothing is below id 0 */
 		f.limit = 0;
-	if (buf_append(&b, "{\"events\":[", 11) ||
-	    store_list(a->src.reader, &f, append_event, &lo, &count) || lo.failed) {
+	if (buf_append(&b, "{\"events\":[", 11) || read_page(a, &f, &lo, &count) || lo.failed) {
 		log_error("GET /api/events failed: %s", store_errmsg(a->src.reader));
 		buf_free(&b);
 		return send_error(wsi, r, 503, "the store cannot be read");
@@ -233,9 +251,9 @@ process_metrics(struct buf *b)
 
 /*
  * What the store holds, from cheap sources only: the count the writer keeps
- * (counted once at its start, then moved by every commit and retention
- * step; -1 while that first count runs) and the oldest timestamp, which is
- * one index seek. A gauge without a value is left out.
+ * (read from the store's counters at its start, then moved by every commit
+ * and retention step; -1 until then) and the oldest timestamp, which is one
+ * index seek. A gauge without a value is left out.
  */
 static int
 store_metrics(struct buf *b, int64_t stored, int has_oldest, int64_t oldest_us)

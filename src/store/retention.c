@@ -1,10 +1,12 @@
 /*
  * Retention steps. Age is measured on the event's own timestamp (ts_us,
  * indexed), so a step deletes by index range: per-type ages first, then the
- * default age for every other type, then the oldest ids while the count or
- * the size is over its bound. The size bound counts the pages in use plus
- * the WAL, so that deleting returns the store under the bound before the
- * file itself shrinks at the next checkpoint.
+ * default age for every other type (one range per type, so that the old
+ * events the per-type ages keep are never read again), then the oldest ids
+ * while the count or the size is over its bound. The store counts what a
+ * step deletes off its counters in the step's own transaction. The size bound counts the pages in
+ * use plus the WAL, so that deleting returns the store under the bound before the file itself
+ * shrinks at the next checkpoint.
  */
 #include "retention.h"
 

@@ -54,9 +54,12 @@ int retention_add_type(struct retention_policy *p, const char *arg, char *errmsg
 /*
  * Delete at most batch events that a policy no longer keeps, in one
  * transaction, and add what was deleted to *res. *count is the number of
- * events stored, kept by the caller (counting is O(events)); the step
- * lowers it by what it deletes. Returns 1 when more work remains, 0 when
- * the store is within every bound, or a negative ERR_*.
+ * events stored, kept by the caller (read once from the store's counters,
+ * then moved by every commit); the step lowers it by what it deletes.
+ * Every deletion is found by index range (store_delete_older), so a step
+ * costs what it deletes, whatever the store keeps. Returns 1 when more
+ * work remains, 0 when the store is within every bound, or a negative
+ * ERR_*.
  */
 int retention_step(store *st, const struct retention_policy *p, int64_t now_us, int batch,
 		   int64_t *count, struct retention_result *res);

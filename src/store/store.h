@@ -4,6 +4,14 @@
  * A store handle is one SQLite connection and is used by one thread only.
  * The server opens one writable handle for the writer thread and one
  * read-only handle for the event loop; tools open their own.
+ *
+ * Rows change only inside store_begin()'s transactions on a writable
+ * handle, and the store keeps its counters (events per type, and marks of
+ * where a time lies in id order) in the same transaction. Every read the
+ * event loop makes is bounded by its page, whatever the size of the store:
+ * an index search, then at most the rows asked for plus those a filter
+ * skips on the way (and at most COUNTERS_RUN-sized runs of them where the
+ * marks bound a time); the functions below that cost more say so.
  */
 #ifndef SENTINEL_STORE_H
 #define SENTINEL_STORE_H
@@ -62,7 +70,10 @@ int store_begin(store *st);
 int store_commit(store *st);
 int store_rollback(store *st);
 
-/* Append one event inside a transaction; *id_out untouched on failure. */
+/*
+ * Append one event inside a transaction (ERR_INVAL outside one); *id_out
+ * untouched on failure.
+ */
 int store_append(store *st, const struct logevent *ev, int64_t *id_out);
 
 /*
@@ -88,7 +99,7 @@ int store_first_id(store *st, int64_t *id_out);
 
 /*
  * The lowest id of an event whose timestamp is at or after ts_us, or 0
- * when there is none.
+ * when there is none. One search in the marks, then at most a run of rows.
  */
 int store_first_id_since(store *st, int64_t ts_us, int64_t *id_out);
 
@@ -99,6 +110,9 @@ int store_first_id_since(store *st, int64_t ts_us, int64_t *id_out);
  */
 int store_read_after(store *st, int64_t after_id, int limit, store_row_fn fn, void *arg,
 		     int *count_out);
+
+/* The most types a listing filters on. */
+#define STORE_LIST_MAX_TYPES 32
 
 /* A filtered range of the journal (GET /api/events). */
 struct store_filter {
@@ -113,9 +127,23 @@ struct store_filter {
 	int descending; /* newest first */
 };
 
-/* Call fn for each event matching f, in one read transaction, until fn
- * returns non-zero. *count_out gets the number of rows visited. */
+/*
+ * Call fn for each event matching f, in id order, up to f->limit, in one
+ * read transaction, until fn returns non-zero. *count_out gets the number
+ * of rows visited. Each type is one search of (type, id); a time bound is
+ * turned into an id range by the marks and checked on the rows read, so
+ * the rows read are the page plus the rows of the range whose time is
+ * outside the bounds: about a run at each end of a time range, plus any
+ * event stored long after its timestamp's neighbours.
+ */
 int store_list(store *st, const struct store_filter *f, store_row_fn fn, void *arg, int *count_out);
+
+/*
+ * Call fn with each line of the query plans (EXPLAIN QUERY PLAN) of the
+ * statements store_list runs for f, for tests and diagnostics.
+ */
+int store_list_plan(store *st, const struct store_filter *f,
+		    void (*fn)(const char *detail, void *arg), void *arg);
 
 /* File sizes: the database file, its free pages, and the WAL. */
 struct store_sizes {
@@ -125,8 +153,15 @@ struct store_sizes {
 /* Read the sizes (cheap: two pragmas and a stat). */
 int store_sizes(store *st, struct store_sizes *out);
 
-/* The number of events stored (O(events): it scans an index). */
+/* The number of events stored, from the counters (one row per type). */
 int store_count(store *st, int64_t *count_out);
+
+/*
+ * Inside a transaction: count the events of each type again from the
+ * journal (linear in the store), after rows were inserted or deleted by
+ * hand with SQL, which the counters do not see.
+ */
+int store_recount(store *st);
 
 /*
  * The oldest event timestamp stored (the smallest ts_us; cheap: one index
@@ -139,16 +174,28 @@ int store_oldest_ts(store *st, int64_t *ts_us_out);
  * Inside a transaction: delete up to limit events whose timestamp is
  * before cutoff_us, only of type (if not NULL) and none of the excluded
  * types. *deleted_out gets the number deleted; *max_id is raised to the
- * highest id deleted.
+ * highest id deleted. The events are found by index range: what the
+ * excluded types keep is not read.
  */
 int store_delete_older(store *st, int64_t cutoff_us, const char *type, const char *const *exclude,
 		       size_t exclude_count, int limit, int64_t *deleted_out, int64_t *max_id);
+
+/* Call fn with each line of the query plan of store_delete_older's selection. */
+int store_delete_older_plan(store *st, const char *type, size_t exclude_count,
+			    void (*fn)(const char *detail, void *arg), void *arg);
 
 /* Inside a transaction: delete the limit oldest events (lowest ids). */
 int store_delete_oldest(store *st, int limit, int64_t *deleted_out, int64_t *max_id);
 
 /* Rebuild the whole file (VACUUM): slow, for offline compaction. */
 int store_vacuum(store *st);
+
+/*
+ * Call fn every few thousand steps of SQLite's virtual machine during long
+ * statements on this handle (NULL: stop). A non-zero return interrupts
+ * the statement, which then fails with ERR_CLOSED and is rolled back.
+ */
+void store_progress(store *st, int (*fn)(void *arg), void *arg);
 
 /* Move up to max_pages free pages to the end of the file and cut them off. */
 int store_incremental_vacuum(store *st, int max_pages);
@@ -161,10 +208,10 @@ struct store_stats {
 	int64_t db_bytes, wal_bytes, free_bytes;
 };
 
-/* Fill *out; counts scan an index, so this is O(events). */
+/* Fill *out: the counters, and a search each for the first and last event. */
 int store_stats(store *st, struct store_stats *out);
 
-/* Call fn(type, count, arg) for each type in the journal. */
+/* Call fn(type, count, arg) for each type in the journal, from the counters. */
 int store_type_counts(store *st, void (*fn)(const char *type, int64_t count, void *arg), void *arg);
 
 /* Checkpoint the WAL; with truncate, also shrink it to zero bytes. */

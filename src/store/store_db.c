@@ -23,6 +23,8 @@ store_db_map_rc(int rc)
 	case SQLITE_CORRUPT:
 	case SQLITE_NOTADB:
 		return ERR_CORRUPT;
+	case SQLITE_INTERRUPT:
+		return ERR_CLOSED;
 	default:
 		return ERR_IO;
 	}

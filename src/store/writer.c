@@ -42,7 +42,7 @@ struct writer {
 	/* Retention, run between commits (writer thread only but for
 	 * maintenance_due and the results, which are guarded by lock). */
 	struct retention_policy policy;
-	int64_t count;                    /* events stored: counted at start, then kept */
+	int64_t count;                    /* events stored: read at start, then kept */
 	int counted;                      /* count is known */
 	int maintenance_due;              /* a pass was asked for or a bound crossed */
 	struct retention_result pass;     /* what the running pass removed */
@@ -317,7 +317,8 @@ writer_main(void *arg)
 	writer *w = arg;
 	int active = retention_active(&w->policy);
 
-	/* The one full count; from here on commits and retention keep it. */
+	/* The store's counters (one row per type, not a count of the rows);
+	 * from here on commits and retention move it. */
 	if (store_count(w->st, &w->count))
 		log_error("cannot count the events in the store: %s", store_errmsg(w->st));
 	else

@@ -84,9 +84,10 @@ struct writer_stats {
 	uint64_t failed;            /* batches refused because the store could not write */
 	uint64_t retention_deleted; /* events removed by retention */
 	uint64_t retention_passes;  /* retention passes finished */
-	/* Events in the store: counted once when the writer starts (-1 until
-	 * then, or if that failed), then kept up to date by every commit and
-	 * retention step. Rows deleted by hand with SQL are not seen. */
+	/* Events in the store: read from the store's counters when the writer
+	 * starts (-1 until then, or if that failed), then kept up to date by
+	 * every commit and retention step. Rows deleted by hand with SQL are
+	 * not seen. */
 	int64_t stored;
 	/* Commit latency: cumulative counts per bucket (Prometheus style). */
 	uint64_t latency_le[WRITER_LATENCY_BUCKETS];
