@@ -536,9 +536,10 @@ static const char usage_head[] =
 	"Commands:\n"
 	"  serve                   run the server (the default)\n"
 	"  migrate                 apply pending schema migrations to --db and exit\n"
-	"  compact                 offline: apply the --retain-* policies to --db in\n"
-	"                          full, VACUUM it and truncate its WAL, then exit\n"
-	"                          (stop the server first)\n"
+	"  compact                 offline: count the events of --db again, apply the\n"
+	"                          --retain-* policies in full, VACUUM it and truncate\n"
+	"                          its WAL, then exit (stop the server first); it says\n"
+	"                          how far it is, and SIGINT or SIGTERM stops it safely\n"
 	"  check-config            check the configuration, print it as a\n"
 	"                          configuration file (secrets hidden) and exit\n";
 

@@ -1,13 +1,12 @@
 /* sentinel-logd: read the configuration and run the chosen command. */
 #include <stdio.h>
 
+#include "compact.h"
 #include "config.h"
 #include "err.h"
 #include "log.h"
-#include "retention.h"
 #include "server.h"
 #include "store.h"
-#include "timestamp.h"
 
 /* `sentinel-logd migrate`: bring the store's schema up to date. */
 static int
@@ -24,45 +23,6 @@ migrate(const struct config *cfg)
 	printf("%s: schema version %d\n", cfg->db_path, store_schema_version(st));
 	store_close(st);
 	return 0;
-}
-
-/* `sentinel-logd compact`: retention in full, then VACUUM. */
-static int
-compact(const struct config *cfg)
-{
-	struct retention_result res = {0};
-	struct store_sizes before, after;
-	char errmsg[ERRMSG_SIZE];
-	int64_t count = 0;
-	int err, rc = 1;
-	store *st = store_open(cfg->db_path, STORE_WRITE, &err, errmsg);
-
-	if (!st) {
-		fprintf(stderr, "sentinel-logd: cannot compact: %s\n", errmsg);
-		return 1;
-	}
-	if (store_sizes(st, &before) || store_count(st, &count))
-		goto fail;
-	if (retention_active(&cfg->retention)) {
-		int more;
-		while ((more = retention_step(st, &cfg->retention, timestamp_now(), RETENTION_BATCH,
-					      &count, &res)) > 0)
-			;
-		if (more < 0)
-			goto fail;
-	}
-	if (store_vacuum(st) || store_checkpoint(st, 1) || store_sizes(st, &after))
-		goto fail;
-	printf("%s: removed %lld events; %lld events kept; file %lld -> %lld bytes\n", cfg->db_path,
-	       (long long)(res.by_age + res.by_count + res.by_bytes), (long long)count,
-	       (long long)(before.db_bytes + before.wal_bytes),
-	       (long long)(after.db_bytes + after.wal_bytes));
-	rc = 0;
-fail:
-	if (rc)
-		fprintf(stderr, "sentinel-logd: compact failed: %s\n", store_errmsg(st));
-	store_close(st);
-	return rc;
 }
 
 /* `sentinel-logd check-config`: config_parse printed the configuration. */
@@ -99,7 +59,7 @@ main(int argc, char **argv)
 		rc = migrate(&cfg);
 		break;
 	case CONFIG_COMPACT:
-		rc = compact(&cfg);
+		rc = compact_run(&cfg);
 		break;
 	case CONFIG_SERVE:
 	default:
