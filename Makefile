@@ -44,7 +44,7 @@ define cmake_build
 	$(CMAKE) --build $(1) -j$(JOBS)
 endef
 
-.PHONY: help deps deps-test lws build run test install deb format format-check bench bench-cluster clean distclean
+.PHONY: help deps deps-test lws build run test install deb format format-check bench bench-cluster bench-large clean distclean
 
 help:
 	@echo "sentinel-logd make targets:"
@@ -64,6 +64,8 @@ help:
 	@echo "  lws           build libwebsockets into $(DEPS_DIR) (cached)"
 	@echo "  bench         build, then run the benchmark suite (about 5 minutes) and print its table"
 	@echo "  bench-cluster the cluster's figures: 3 nats-server, 2 nodes (about 3 minutes)"
+	@echo "  bench-large   figures by store size: 1M, 10M and 50M events (stores built once"
+	@echo "                in build/large/, about 15 GB; the first run takes an hour or more)"
 	@echo "  fuzz          build the libFuzzer targets with clang in $(FUZZ_DIR), run each $(FUZZ_TIME) s"
 	@echo "  clean         remove $(RELEASE_DIR) and $(ASAN_DIR), keep $(DEPS_DIR)"
 	@echo "  distclean     remove build/"
@@ -130,6 +132,11 @@ bench: build
 
 bench-cluster: deps-test build
 	tools/sentinel-bench/cluster-suite.py --build-dir $(RELEASE_DIR)
+
+# Not in CI: the stores stay in build/large/ for the next run (make clean
+# keeps them; make distclean removes them).
+bench-large: build
+	tools/sentinel-bench/large-suite.py --build-dir $(RELEASE_DIR) --dir build/large
 
 clean:
 	rm -rf $(RELEASE_DIR) $(ASAN_DIR)

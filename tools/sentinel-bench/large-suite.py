@@ -1,0 +1,388 @@
+#!/usr/bin/python3
+"""Figures by store size (`make bench-large`): what requests, a live
+subscriber, ingest, retention, start-up and export cost on stores of 1M,
+10M and 50M events. Not part of the tests: it takes a while and needs disk.
+
+The stores are built once and kept under build/large/ (store-1M/, ...):
+events from large-events.py, stamped over 30 days for 50M (the same pace
+for every size) and ending when the store is built, stored through
+sentinel-import --db, in parts whose rates show the direct ingest as the
+store grows. Each run leaves every store at its size: it ingests INGEST
+events through the server (timed), then one retention pass deletes the
+INGEST oldest (timed).
+
+Per size, on a server started on the store:
+- start-up: from exec to /healthz answering 200 (median of three starts)
+- GET /api/stats and each form of GET /api/events: median and slowest of 20
+- a live subscriber's latency (sentinel-bench fanout, 1 subscriber,
+  1,000 events/s), alone, then while an auditor runs the README's heaviest
+  queries on the file (sqlite3 in its own process, as auditors do) and two
+  clients ask for /api/stats and filtered pages back to back
+- ingest: sentinel-bench ingest-http, batches of 1,000, 2 producers
+- one retention pass (--retain-age) deleting the INGEST oldest events
+- sentinel-export of the whole store, and the file's bytes per event
+
+Prints the machine and a Markdown table, one column per size; progress goes
+to stderr.
+
+Usage: large-suite.py [--build-dir DIR] [--dir DIR] [--sizes 1M,10M,50M]
+                      [--ingest N]
+"""
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+HERE = os.path.dirname(os.path.abspath(__file__))
+HOST = "127.0.0.1"
+# The pace of every store: 50M events over 30 days.
+STEP_US = 30 * 86400 * 1_000_000 // 50_000_000
+# Events per part of a build (the rate of each part is reported).
+PART = 5_000_000
+# Bytes a stored event takes, with its indexes, for the disk check.
+BYTES_PER_EVENT = 300
+
+AUDIT_QUERIES = ("events_per_type_per_hour", "events_per_service", "fields_beyond_the_usual")
+
+
+def say(*args):
+    print("large-suite:", *args, file=sys.stderr, flush=True)
+
+
+def size_of(text):
+    units = {"k": 1000, "M": 1_000_000, "G": 1_000_000_000}
+    return int(float(text[:-1]) * units[text[-1]]) if text[-1] in units else int(text)
+
+
+def iso(us):
+    t = datetime.fromtimestamp(us // 1_000_000, timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S") + f".{us % 1_000_000:06d}Z"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """sentinel-logd on a store, its stderr in a file beside the store."""
+
+    def __init__(self, logd, db, *args):
+        self.port = free_port()
+        self.log = open(os.path.join(os.path.dirname(db), "server.log"), "ab")
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen([logd, "--listen", f"{HOST}:{self.port}", "--db", db,
+                                      "--config", "", *args],
+                                     stdout=self.log, stderr=self.log)
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the server exited at start (see {self.log.name})")
+            try:
+                if self.get("/healthz", timeout=1)[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.002)
+        self.startup = time.monotonic() - t0
+
+    def get(self, path, timeout=120):
+        conn = http.client.HTTPConnection(HOST, self.port, timeout=timeout)
+        try:
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            return resp.status, resp.read()
+        finally:
+            conn.close()
+
+    def metric(self, name):
+        for line in self.get("/metrics")[1].decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return 0.0
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(120)
+        self.log.close()
+
+
+class Bench:
+    def __init__(self, build_dir):
+        self.logd = os.path.join(build_dir, "sentinel-logd")
+        self.bench = os.path.join(build_dir, "tools", "sentinel-bench", "sentinel-bench")
+        self.export = os.path.join(build_dir, "tools", "sentinel-export", "sentinel-export")
+        self.importer = os.path.join(build_dir, "tools", "sentinel-import", "sentinel-import")
+        for b in (self.logd, self.bench, self.export, self.importer):
+            if not os.access(b, os.X_OK):
+                raise SystemExit(f"large-suite: {b} is missing: build first (make build)")
+
+    def run(self, scenario, *args):
+        out = subprocess.run([self.bench, scenario, "--json", *args], capture_output=True,
+                             text=True, timeout=900)
+        if out.returncode != 0:
+            raise RuntimeError(f"sentinel-bench {scenario}: {out.stderr.strip()}")
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def build_store(b, path, n):
+    """Build a store of n events; returns its timeline and the parts' rates."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    end = int(time.time()) * 1_000_000
+    timeline = {"events": n, "origin_us": end - n * STEP_US, "step_us": STEP_US, "parts": []}
+    for first in range(0, n, PART):
+        count = min(PART, n - first)
+        t0 = time.monotonic()
+        gen = subprocess.Popen([sys.executable, os.path.join(HERE, "large-events.py"),
+                                "--first", str(first), "--count", str(count),
+                                "--origin-us", str(timeline["origin_us"]),
+                                "--step-us", str(STEP_US)], stdout=subprocess.PIPE)
+        imp = subprocess.run([b.importer, "--db", path, "--batch", "5000", "-"],
+                             stdin=gen.stdout, capture_output=True, text=True)
+        gen.stdout.close()
+        if gen.wait() != 0 or imp.returncode != 0:
+            raise RuntimeError(f"building {path}: {imp.stderr.strip()}")
+        rate = count / (time.monotonic() - t0)
+        timeline["parts"].append({"from": first, "to": first + count, "rate": rate})
+        say(f"  {path}: {first + count:,} events ({rate:,.0f} events/s for this part)")
+    with open(os.path.join(os.path.dirname(path), "timeline.json"), "w") as f:
+        json.dump(timeline, f)
+    return timeline
+
+
+def timed(server, path, n=20):
+    """Median and slowest of n GETs of path, in ms (after two to warm up)."""
+    times = []
+    for i in range(n + 2):
+        t0 = time.perf_counter()
+        status, _ = server.get(path)
+        dt = (time.perf_counter() - t0) * 1000
+        if status != 200:
+            raise RuntimeError(f"GET {path}: {status}")
+        if i >= 2:
+            times.append(dt)
+    return statistics.median(times), max(times)
+
+
+def forms(timeline):
+    """The GET /api/events forms timed, by name."""
+    end = timeline["origin_us"] + timeline["events"] * timeline["step_us"]
+    mid = timeline["origin_us"] + timeline["events"] // 2 * timeline["step_us"]
+    hour = 3600 * 1_000_000
+    return [
+        ("newest 100 (the dashboard's first read)", "order=desc&limit=100"),
+        ("100 after an id in the middle", f"after_id={timeline['events'] // 2}&limit=100"),
+        ("one type (30 %), 100", "type=monitor&limit=100"),
+        ("a rare type (0.1 %), 100", "type=error&limit=100"),
+        ("a type with no event, 10", "type=debug&limit=10"),
+        ("two types, newest 100", "type=security,config&order=desc&limit=100"),
+        ("since a time an hour before the end, 100", f"since={iso(end - hour)}&limit=100"),
+        ("an hour in the middle, 1,000", f"since={iso(mid)}&until={iso(mid + hour)}&limit=1000"),
+        ("an hour in the middle, one type, 1,000",
+         f"since={iso(mid)}&until={iso(mid + hour)}&type=security&limit=1000"),
+        ("until the middle, newest 100", f"until={iso(mid)}&order=desc&limit=100"),
+        ("since the middle, a rare type, 100", f"since={iso(mid)}&type=error&limit=100"),
+    ]
+
+
+def audit_queries():
+    """The README's heaviest audit queries, from tests/blackbox/audit_queries.sql."""
+    with open(os.path.join(ROOT, "tests", "blackbox", "audit_queries.sql"), encoding="utf-8") as f:
+        text = f.read()
+    out = []
+    for block in text.split("-- name: ")[1:]:
+        name, _, body = block.partition("\n")
+        if name.strip() in AUDIT_QUERIES:
+            out.append("\n".join(l for l in body.splitlines() if not l.startswith("--")))
+    return out
+
+
+AUDITOR = """
+import sqlite3, sys
+conn = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+queries = sys.argv[2:]
+while True:
+    for q in queries:
+        conn.execute(q).fetchall()
+        print("done", flush=True)
+"""
+
+
+def subscriber_p99(b, server, seconds):
+    r = b.run("fanout", "--post-url", f"http://{HOST}:{server.port}/api/events",
+              "--ws-url", f"ws://{HOST}:{server.port}/ws/logs", "--subscribers", "1",
+              "--rate", "1000", "--seconds", str(seconds), "--warmup", "1", "--drain", "5")
+    return r["latency_p50_us"] / 1000, r["latency_p99_us"] / 1000, r["latency_max_us"] / 1000
+
+
+def under_audit(b, server, path, timeline, seconds):
+    """The subscriber's latency while an auditor and readers load the store."""
+    auditor = subprocess.Popen([sys.executable, "-c", AUDITOR, path, *audit_queries()],
+                               stdout=subprocess.PIPE, text=True)
+    stop = threading.Event()
+    reads = [0]
+    paths = ["/api/stats"] + ["/api/events?" + q for _, q in forms(timeline)]
+
+    def reader(k):
+        while not stop.is_set():
+            server.get(paths[k % len(paths)])
+            reads[0] += 1
+            k += 1
+
+    threads = [threading.Thread(target=reader, args=(k,), daemon=True) for k in (0, 5)]
+    for t in threads:
+        t.start()
+    time.sleep(1)
+    try:
+        result = subscriber_p99(b, server, seconds)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(120)
+        auditor.send_signal(signal.SIGKILL)
+        done = auditor.communicate()[0].count("done")
+    return result, reads[0], done
+
+
+def retention_pass(b, path, ingest):
+    """Seconds for one pass deleting the ingest oldest events (by age)."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    cutoff = db.execute("SELECT ts_us FROM journal ORDER BY ts_us LIMIT 1 OFFSET ?",
+                        (ingest,)).fetchone()[0]
+    db.close()
+    age = int((time.time() * 1_000_000 - cutoff) // 1_000_000)
+    t0 = time.monotonic()
+    server = Server(b.logd, path, "--retain-age", f"{age}s", "--retention-interval", "1h")
+    last, changed = 0.0, time.monotonic()
+    while time.monotonic() - changed < 3:
+        n = server.metric("sentinel_retention_deleted_total")
+        if n != last:
+            last, changed = n, time.monotonic()
+        time.sleep(0.05)
+    server.stop()
+    return last, changed - t0
+
+
+def measure(b, label, path, timeline, ingest, seconds):
+    rows = {}
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    count, body = db.execute("SELECT count(*), avg(length(body)) FROM journal").fetchone()
+    db.close()
+    say(f"{label}: {count:,} events")
+
+    starts = []
+    for _ in range(3):
+        s = Server(b.logd, path)
+        starts.append(s.startup * 1000)
+        s.stop()
+    rows["start-up (exec to /healthz 200), ms"] = f"{statistics.median(starts):.0f}"
+
+    server = Server(b.logd, path)
+    p50, worst = timed(server, "/api/stats")
+    rows["GET /api/stats, ms (median / slowest of 20)"] = f"{p50:.2f} / {worst:.1f}"
+    p50, worst = timed(server, "/metrics")
+    rows["GET /metrics, ms"] = f"{p50:.2f} / {worst:.1f}"
+    for name, query in forms(timeline):
+        p50, worst = timed(server, "/api/events?" + query)
+        rows[f"GET /api/events: {name}, ms"] = f"{p50:.2f} / {worst:.1f}"
+
+    say(f"{label}: a live subscriber, alone, then under an auditor")
+    p50, p99, worst = subscriber_p99(b, server, seconds)
+    rows["live subscriber, 1,000 events/s: latency p50 / p99 / max, ms"] = \
+        f"{p50:.2f} / {p99:.2f} / {worst:.1f}"
+    (p50, p99, worst), reads, done = under_audit(b, server, path, timeline, seconds)
+    rows["the same while an auditor runs the heaviest queries and 2 clients read, ms"] = \
+        f"{p50:.2f} / {p99:.2f} / {worst:.1f}"
+    rows["  (reads answered meanwhile / audit queries finished)"] = f"{reads:,} / {done}"
+
+    say(f"{label}: ingest of {ingest:,} events")
+    r = b.run("ingest-http", "--post-url", f"http://{HOST}:{server.port}/api/events",
+              "--events", str(ingest), "--batch", "1000", "--producers", "2")
+    rows["ingest over HTTP, batches of 1,000, events/s"] = f"{r['value']:,.0f}"
+    server.stop()
+
+    say(f"{label}: one retention pass")
+    deleted, secs = retention_pass(b, path, ingest)
+    rows["one retention pass by age: events deleted in s"] = f"{deleted:,.0f} in {secs:.1f}"
+
+    say(f"{label}: export")
+    t0 = time.monotonic()
+    with open(os.devnull, "wb") as null:
+        subprocess.run([b.export, "--db", path], stdout=null, check=True)
+    rows["sentinel-export of the whole store, events/s"] = \
+        f"{count / (time.monotonic() - t0):,.0f}"
+
+    size = os.path.getsize(path)
+    wal = path + "-wal"
+    size += os.path.getsize(wal) if os.path.exists(wal) else 0
+    rows["store bytes per event"] = f"{size / count:.0f}"
+    rows["  (the events' own JSON, bytes per event)"] = f"{body:.0f}"
+    parts = timeline.get("parts", [])
+    if parts:
+        rows["direct ingest while building (sentinel-import), events/s: first / last part"] = \
+            f"{parts[0]['rate']:,.0f} / {parts[-1]['rate']:,.0f}"
+    return rows
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--build-dir", default=os.path.join(ROOT, "build", "release"))
+    p.add_argument("--dir", default=os.path.join(ROOT, "build", "large"))
+    p.add_argument("--sizes", default="1M,10M,50M")
+    p.add_argument("--ingest", type=int, default=500_000)
+    p.add_argument("--seconds", type=float, default=10)
+    opt = p.parse_args()
+    b = Bench(opt.build_dir)
+    labels = opt.sizes.split(",")
+
+    stores = {}
+    for label in labels:
+        path = os.path.join(opt.dir, f"store-{label}", "sentinel.db")
+        meta = os.path.join(os.path.dirname(path), "timeline.json")
+        if os.path.exists(meta):
+            with open(meta) as f:
+                stores[label] = (path, json.load(f))
+            continue
+        n = size_of(label)
+        os.makedirs(opt.dir, exist_ok=True)
+        free = shutil.disk_usage(opt.dir).free
+        if free < n * BYTES_PER_EVENT * 1.2:
+            raise SystemExit(f"large-suite: {n:,} events need about "
+                             f"{n * BYTES_PER_EVENT / 1e9:.1f} GB; {free / 1e9:.1f} GB are free")
+        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+        say(f"building {path} ({n:,} events, once)")
+        stores[label] = (path, build_store(b, path, n))
+
+    results = {label: measure(b, label, path, tl, opt.ingest, opt.seconds)
+               for label, (path, tl) in stores.items()}
+
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    print(f"Machine: {platform.node()}, {os.cpu_count()} cores, {cpu}; "
+          f"{time.strftime('%Y-%m-%d %H:%M')}; ingest and retention of {opt.ingest:,} events")
+    print()
+    print("| figure | " + " | ".join(labels) + " |")
+    print("|---|" + "---:|" * len(labels))
+    for key in results[labels[0]]:
+        print(f"| {key} | " + " | ".join(results[l].get(key, "") for l in labels) + " |")
+
+
+if __name__ == "__main__":
+    main()
