@@ -199,8 +199,16 @@ setup(store *st)
 		if (!(st->counters = counters_new(st->db, st->errmsg, &rc)))
 			return rc;
 	} else {
-		if ((rc = store_db_check_version(st->db, st->errmsg)))
+		int64_t version;
+		if ((rc = store_db_check_version(st->db, st->errmsg)) ||
+		    (rc = query_int(st, "PRAGMA user_version", &version)))
 			return rc;
+		/* The reads below use what the newest migration made. */
+		if (version < store_latest_version())
+			return err_set(st->errmsg, ERR_SCHEMA,
+				       "the store has schema version %lld: open it for writing "
+				       "first (sentinel-logd migrate) to bring it to %d",
+				       (long long)version, store_latest_version());
 		if ((rc = exec(st, "PRAGMA query_only = 1")))
 			return rc;
 	}

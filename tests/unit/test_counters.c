@@ -519,6 +519,13 @@ TEST(migration_counts_an_existing_store)
 	sq_exec(db, sql);
 	sqlite3_close(db);
 
+	/* A reader cannot use it until a writer migrated it. */
+	char errmsg[ERRMSG_SIZE] = "";
+	int err = 0;
+	ASSERT_NULL(store_open(path, STORE_READONLY, &err, errmsg));
+	ASSERT_EQ(err, ERR_SCHEMA);
+	ASSERT_NOT_NULL(strstr(errmsg, "open it for writing first"));
+
 	st = open_ok(path, STORE_WRITE);
 	ASSERT_EQ(store_schema_version(st), store_latest_version());
 	db = sq_open(path, SQLITE_OPEN_READONLY);
