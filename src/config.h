@@ -37,6 +37,7 @@ struct config {
 	int handshake_timeout;          /* --handshake-timeout, seconds */
 	int idle_timeout;               /* --idle-timeout, seconds */
 	int max_connections;            /* --max-connections */
+	int loki_max_scan;              /* --loki-max-scan: rows one Loki query reads */
 	struct cluster_options cluster; /* --jetstream and --jetstream-*: urls NULL when off */
 };
 
