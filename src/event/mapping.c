@@ -244,9 +244,7 @@ add_timestamp(const struct mapping *m, const char *text, size_t len, json_t *roo
 	int64_t us;
 
 	if (!v)
-		return err_set(errmsg, ERR_EVENT,
-			       "missing field 'timestamp' (nor '%s', named by timestamp_field)",
-			       m->timestamp_field);
+		return 0; /* neither: the ingest time, as for any event */
 	if (json_is_string(v)) {
 		if (timestamp_parse(json_string_value(v), json_string_length(v), &us))
 			return err_set(errmsg, ERR_EVENT,

@@ -11,7 +11,8 @@
  * came from the producer. A timestamp taken from another field is kept
  * there verbatim (an ISO 8601 string, or epoch seconds, milliseconds,
  * microseconds or nanoseconds as a number) and is added as "timestamp" in
- * ISO 8601 UTC with microseconds, which is also what ts_us holds.
+ * ISO 8601 UTC with microseconds, which is also what ts_us holds; an
+ * object without that field either gets the ingest time, as any event.
  */
 #ifndef SENTINEL_MAPPING_H
 #define SENTINEL_MAPPING_H

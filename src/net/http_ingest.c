@@ -132,8 +132,11 @@ begin(http_ingest *hi, struct lws *wsi, struct reply *r, int loki, struct http_u
 		 content_type_is(ct, "application/ndjson") ||
 		 content_type_is(ct, "application/jsonl"))
 		format = INGEST_NDJSON;
+	else if (content_type_is(ct, "text/plain") && opts.map.type[0])
+		format = INGEST_TEXT; /* only when asked for: lines need a type */
 	else if (content_type_is(ct, "text/plain"))
-		format = INGEST_TEXT;
+		return refuse(wsi, r, loki, HTTP_STATUS_UNSUPPORTED_MEDIA_TYPE,
+			      "text/plain bodies (one event a line) need ?type=NAME");
 	else
 		return refuse(wsi, r, loki, HTTP_STATUS_UNSUPPORTED_MEDIA_TYPE,
 			      "Content-Type must be application/json, application/x-ndjson or "
