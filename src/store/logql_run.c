@@ -260,10 +260,18 @@ put_seconds(struct buf *b, int64_t us)
 			  (long long)(us % 1000000 / 1000));
 }
 
+/* A sample value: the shortest decimal that reads back as v. */
 static int
 put_value(struct buf *b, double v)
 {
-	return buf_printf(b, "\"%.15g\"", v);
+	char text[64];
+
+	for (int digits = 15; digits <= 17; digits++) {
+		snprintf(text, sizeof text, "%.*g", digits, v);
+		if (strtod(text, NULL) == v)
+			break;
+	}
+	return buf_printf(b, "\"%s\"", text);
 }
 
 static int
