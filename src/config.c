@@ -453,7 +453,7 @@ static const struct config_option options[] = {
 	 set_idle_timeout},
 
 	HEADING("Loki API (/loki/api/v1/...):"),
-	{"loki-max-scan", 0, "N", "100000",
+	{"loki-max-scan", 0, "N", "20000",
 	 "events one query reads at most; a log query answers\n"
 	 "with what it found by then, a metric query is refused",
 	 set_loki_max_scan},

@@ -18,9 +18,6 @@ struct lws;
 struct reply;
 typedef struct loki loki;
 
-/* Rows one query reads at most, by default. */
-#define LOKI_MAX_SCAN_DEFAULT 100000
-
 /* The endpoint over the loop's read-only handle. NULL when out of memory. */
 loki *loki_create(store *reader, int max_scan);
 void loki_destroy(loki *l);
