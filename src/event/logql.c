@@ -914,7 +914,8 @@ logql_labels_json(struct logql_labels *ls, struct buf *out)
 {
 	int rc = buf_append(out, "{", 1);
 
-	qsort(ls->v, ls->n, sizeof *ls->v, by_name);
+	if (ls->n > 1)
+		qsort(ls->v, ls->n, sizeof *ls->v, by_name);
 	for (size_t i = 0; !rc && i < ls->n; i++) {
 		rc = (i && buf_append(out, ",", 1)) ||
 		     logql_json_string(out, ls->v[i].name, strlen(ls->v[i].name)) ||

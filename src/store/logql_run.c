@@ -342,7 +342,7 @@ write_listing(struct run *r, struct buf *out)
 {
 	int rc = buf_append(out, "[", 1);
 
-	if (r->req->what != LOGQL_RUN_SERIES)
+	if (r->req->what != LOGQL_RUN_SERIES && r->sets.n > 1)
 		qsort(r->sets.keys, r->sets.n, sizeof *r->sets.keys, by_string);
 	for (size_t i = 0; !rc && i < r->sets.n; i++) {
 		rc = i && buf_append(out, ",", 1);
