@@ -235,6 +235,17 @@ set_max_connections(struct config *cfg, const char *arg, char *why)
 }
 
 static int
+set_loki_max_scan(struct config *cfg, const char *arg, char *why)
+{
+	long long n;
+
+	if (units_parse_count(arg, 1000, 100000000, &n))
+		return refuse(why, "expected 1000 to 100000000");
+	cfg->loki_max_scan = (int)n;
+	return 0;
+}
+
+static int
 set_jetstream(struct config *cfg, const char *arg, char *why)
 {
 	if (strncmp(arg, "nats://", 7) && strncmp(arg, "tls://", 6))
@@ -467,6 +478,12 @@ static const struct config_option options[] = {
 	 "close a WebSocket that answers no ping for this long;\n"
 	 "pings are sent after half of it",
 	 set_idle_timeout},
+
+	HEADING("Loki API (/loki/api/v1/...):"),
+	{"loki-max-scan", 0, "N", "20000",
+	 "events one query reads at most; a log query answers\n"
+	 "with what it found by then, a metric query is refused",
+	 set_loki_max_scan},
 
 	HEADING("Cluster (several nodes on one replicated NATS JetStream stream):"),
 	{"jetstream", 0, "URLS", NULL,

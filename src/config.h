@@ -54,6 +54,7 @@ struct config {
 	int handshake_timeout;          /* --handshake-timeout, seconds */
 	int idle_timeout;               /* --idle-timeout, seconds */
 	int max_connections;            /* --max-connections */
+	int loki_max_scan;              /* --loki-max-scan: rows one Loki query reads */
 	struct cluster_options cluster; /* --jetstream and --jetstream-*: urls NULL when off */
 	enum log_format log_format;     /* --log-format */
 	const char *config_file;        /* the configuration file read, or NULL */

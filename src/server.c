@@ -355,6 +355,7 @@ open_endpoints(struct server *srv)
 							 .body_max = cfg->body_max,
 							 .body_timeout = cfg->handshake_timeout,
 						 });
+	ep->loki = loki_create(srv->reader, cfg->loki_max_scan);
 	if (ep->logs)
 		ep->api = api_create(&(struct api_sources){
 			.reader = srv->reader,
@@ -367,7 +368,7 @@ open_endpoints(struct server *srv)
 			.metrics = srv->cluster ? cluster_metrics_hook : NULL,
 			.hooks_arg = srv->cluster,
 		});
-	if (!ep->gate || !ep->logs || !ep->producers || !ep->ingest || !ep->api)
+	if (!ep->gate || !ep->logs || !ep->producers || !ep->ingest || !ep->api || !ep->loki)
 		return ERR_NOMEM;
 	srv->listener = listener_create(srv->base,
 					&(struct listener_options){
@@ -496,6 +497,7 @@ out:
 	free_event(srv.stop_timer);
 	free_event(srv.retention_timer);
 	api_destroy(srv.ep.api);
+	loki_destroy(srv.ep.loki);
 	http_ingest_destroy(srv.ep.ingest);
 	ws_ingest_destroy(srv.ep.producers);
 	ws_logs_destroy(srv.ep.logs);

@@ -12,14 +12,16 @@
 #include "api.h"
 #include "gate.h"
 #include "http_ingest.h"
+#include "loki.h"
 #include "ws_ingest.h"
 #include "ws_logs.h"
 
 struct endpoints {
 	gate *gate;
 	api *api;
-	http_ingest *ingest;  /* POST /api/events */
-	ws_logs *logs;        /* /ws/logs */
+	http_ingest *ingest;  /* POST /api/events, POST /loki/api/v1/push */
+	loki *loki;           /* the Loki API's reads */
+	ws_logs *logs;        /* /ws/logs, /loki/api/v1/tail */
 	ws_ingest *producers; /* /ws/ingest */
 };
 

@@ -79,6 +79,36 @@ route_events(struct lws *wsi, struct http_session *hs, int method)
 			    "use GET to read events or POST to ingest them");
 }
 
+/* The Loki API: push, reads, and /ready (tail is a WebSocket, ws.c). */
+static int
+route_loki(struct lws *wsi, struct http_session *hs, int method, const char *path)
+{
+	const struct endpoints *ep = endpoints_of(wsi);
+	int refused, rc;
+
+	if (!strcmp(path, "/loki/api/v1/push")) {
+		if (method != LWSHUMETH_POST)
+			return answer_error(wsi, hs, HTTP_STATUS_METHOD_NOT_ALLOWED, "use POST");
+		rc = guard(wsi, hs, AUTH_PUBLISH, &refused);
+		if (refused) {
+			hs->drop_body = hs->reply.close_after = 1;
+			return rc;
+		}
+		rc = http_ingest_begin_loki(ep->ingest, wsi, &hs->reply, &hs->upload);
+		if (!hs->upload)
+			hs->drop_body = 1;
+		return rc;
+	}
+	if (method != LWSHUMETH_GET)
+		return answer_error(wsi, hs, HTTP_STATUS_METHOD_NOT_ALLOWED, "use GET");
+	if (strcmp(path, "/ready")) { /* like /healthz, /ready needs no token */
+		rc = guard(wsi, hs, AUTH_SUBSCRIBE, &refused);
+		if (refused)
+			return rc;
+	}
+	return loki_serve(ep->loki, wsi, &hs->reply, path);
+}
+
 /* Route a request by method and path (no query string). */
 static int
 route(struct lws *wsi, struct http_session *hs, const char *path)
@@ -95,6 +125,8 @@ route(struct lws *wsi, struct http_session *hs, const char *path)
 	}
 	if (!strcmp(path, "/api/events"))
 		return route_events(wsi, hs, method);
+	if (!strncmp(path, "/loki/", 6) || !strcmp(path, "/ready"))
+		return route_loki(wsi, hs, method, path);
 	if (method == LWSHUMETH_GET) {
 		if (!strcmp(path, "/healthz"))
 			return api_healthz(ep->api, wsi, &hs->reply);

@@ -72,6 +72,22 @@ reply_error(struct lws *wsi, struct reply *r, int status, const char *msg, long 
 }
 
 int
+reply_text(struct lws *wsi, struct reply *r, int status, const char *msg)
+{
+	size_t len = strlen(msg);
+	char *text = malloc(len + 2);
+	int rc;
+
+	if (!text)
+		return ERR_NOMEM;
+	memcpy(text, msg, len);
+	text[len] = '\n';
+	rc = reply_send(wsi, r, status, "text/plain; charset=utf-8", text, len + 1);
+	free(text);
+	return rc;
+}
+
+int
 reply_write(struct lws *wsi, struct reply *r)
 {
 	if (!r->buf)

@@ -28,6 +28,10 @@ int reply_send(struct lws *wsi, struct reply *r, int status, const char *content
 /* Queue {"error": msg} (with "index" when index >= 0). Returns 0 or ERR_NOMEM. */
 int reply_error(struct lws *wsi, struct reply *r, int status, const char *msg, long index);
 
+/* Queue a plain-text error (Loki's shape): msg and a newline. Returns 0 or
+ * ERR_NOMEM. */
+int reply_text(struct lws *wsi, struct reply *r, int status, const char *msg);
+
 /*
  * The socket is writable: write the queued response. Returns 0 to keep the
  * connection, -1 to close it (written with close_after, or failed).

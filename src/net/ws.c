@@ -1,5 +1,6 @@
 /*
  * Vetting of upgrades and dispatch of WebSocket connections (see ws.h).
+ * /loki/api/v1/tail is a /ws/logs subscriber that speaks Loki's tail.
  * A connection's state (struct ws_conn) is made when its upgrade is vetted
  * and freed when it closes, or when it is destroyed without ever opening.
  */
@@ -64,14 +65,15 @@ ws_confirm_upgrade(struct lws *wsi)
 	if (gate_full(ep->gate))
 		return refuse_upgrade(wsi, 503, "Service Unavailable",
 				      "too many connections; try again later");
-	if (!strcmp(path, "/ws/logs"))
+	int tail = !strcmp(path, "/loki/api/v1/tail");
+	if (!strcmp(path, "/ws/logs") || tail)
 		role = WS_LOGS;
 	else if (!strcmp(path, "/ws/ingest"))
 		role = WS_INGEST;
 	else
 		return refuse_upgrade(wsi, 404, "Not Found",
-				      "no WebSocket endpoint at this path; use /ws/logs or "
-				      "/ws/ingest");
+				      "no WebSocket endpoint at this path; use /ws/logs, "
+				      "/ws/ingest or /loki/api/v1/tail");
 	v = gate_authorize(ep->gate, wsi, role == WS_LOGS ? AUTH_SUBSCRIBE : AUTH_PUBLISH, &why);
 	if (v != AUTH_ALLOWED)
 		return refuse_upgrade(
@@ -82,7 +84,9 @@ ws_confirm_upgrade(struct lws *wsi)
 	if (!conn)
 		return -1;
 	conn->role = role;
-	if (role == WS_LOGS && !(conn->sub = ws_logs_prepare(ep->logs, wsi, &err, errmsg))) {
+	if (role == WS_LOGS &&
+	    !(conn->sub = tail ? ws_logs_prepare_tail(ep->logs, wsi, &err, errmsg)
+			       : ws_logs_prepare(ep->logs, wsi, &err, errmsg))) {
 		free(conn);
 		return err == ERR_INVAL ? refuse_upgrade(wsi, 400, "Bad Request", errmsg) : -1;
 	}

@@ -26,8 +26,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "err.h"
 #include "log.h"
+#include "logql.h"
+#include "loki.h"
 #include "query.h"
 #include "request.h"
 #include "wire.h"
@@ -62,6 +65,7 @@ struct subscriber {
 	unsigned live_due : 1;
 	unsigned started : 1;
 	int64_t gap_from, gap_to; /* a gap to report before anything else */
+	logql *tail;              /* /loki/api/v1/tail: its query */
 	struct subscriber *prev, *next;
 };
 
@@ -150,6 +154,63 @@ ws_logs_prepare(ws_logs *l, struct lws *wsi, int *err, char *errmsg)
 	return sub;
 }
 
+struct tail_params {
+	struct subscriber *sub;
+	char *errmsg;
+};
+
+static int
+take_tail_param(const char *name, const char *value, void *arg)
+{
+	struct tail_params *tp = arg;
+	struct subscriber *sub = tp->sub;
+
+	if (!strcmp(name, "query")) {
+		logql_free(sub->tail);
+		if (!(sub->tail = logql_parse(value, tp->errmsg)))
+			return ERR_INVAL;
+		if (logql_kind(sub->tail) != LOGQL_LOG)
+			return err_set(tp->errmsg, ERR_INVAL,
+				       "tail takes a log query, not a metric");
+	} else if (!strcmp(name, "start")) {
+		if (loki_parse_time(value, &sub->q.since_us))
+			return err_set(tp->errmsg, ERR_INVAL, "invalid parameter 'start': %.64s",
+				       value);
+		sub->q.has_since = 1;
+	}
+	/* limit and delay_for change nothing here: every entry is sent. */
+	return 0;
+}
+
+struct subscriber *
+ws_logs_prepare_tail(ws_logs *l, struct lws *wsi, int *err, char *errmsg)
+{
+	struct subscriber *sub = calloc(1, sizeof *sub);
+	struct tail_params tp = {sub, errmsg};
+
+	if (!sub) {
+		*err = err_set(errmsg, ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	sub->wsi = wsi;
+	sub->logs = l;
+	query_init(&sub->q);
+	if (request_query_each(wsi, take_tail_param, &tp) ||
+	    (!sub->tail && err_set(errmsg, ERR_INVAL, "query parameter is required"))) {
+		logql_free(sub->tail);
+		free(sub);
+		*err = ERR_INVAL;
+		return NULL;
+	}
+	/* A type the selector pins is filtered before the query runs. */
+	const char *type = logql_type(sub->tail);
+	if (type) {
+		strcpy(sub->q.types[0], type);
+		sub->q.type_count = 1;
+	}
+	return sub;
+}
+
 int
 ws_logs_start(struct subscriber *sub)
 {
@@ -180,6 +241,7 @@ ws_logs_close(struct subscriber *sub)
 		if (sub->next)
 			sub->next->prev = sub->prev;
 	}
+	logql_free(sub->tail);
 	free(sub);
 }
 
@@ -266,6 +328,37 @@ queue_msg(struct subscriber *sub, const void *payload, size_t len)
 	return 0;
 }
 
+/*
+ * A tail subscriber's message for one event (its JSON, with or without
+ * "id"): queued when the query keeps it. Returns its size, 0 when the
+ * query drops it, -1 on failure.
+ */
+static long
+queue_tail(struct subscriber *sub, const char *json, size_t len, int64_t ts_us)
+{
+	struct logql_labels labels = {0};
+	struct buf b = {0};
+	char *line = NULL;
+	size_t line_len = 0;
+	long rc = logql_eval(sub->tail, json, len, &labels, &line, &line_len);
+
+	if (rc == 1) {
+		rc = buf_printf(&b, "{\"streams\":[{\"stream\":") ||
+				     logql_labels_json(&labels, &b) ||
+				     buf_printf(&b, ",\"values\":[[\"%lld000\",",
+						(long long)ts_us) ||
+				     logql_json_string(&b, line, line_len) ||
+				     buf_printf(&b, "]]}],\"dropped_entries\":null}") ||
+				     queue_msg(sub, b.data, b.len)
+			     ? -1
+			     : (long)b.len;
+	}
+	free(line);
+	buf_free(&b);
+	logql_labels_free(&labels);
+	return rc < 0 ? -1 : rc;
+}
+
 /* Send the queued frames in one write. */
 static int
 flush_frames(struct subscriber *sub)
@@ -340,7 +433,15 @@ send_row(const struct store_row *row, void *arg)
 		ps->failed = 1;
 		return 1;
 	}
-	if (wanted(sub, row->id, row->ts_us, row->type)) {
+	if (sub->tail && wanted(sub, row->id, row->ts_us, row->type)) {
+		long n = queue_tail(sub, row->body, row->body_len, row->ts_us);
+		if (n < 0) {
+			ps->failed = 1;
+			return 1;
+		}
+		ps->msgs += n > 0;
+		ps->bytes += (size_t)n;
+	} else if (wanted(sub, row->id, row->ts_us, row->type)) {
 		size_t max = row->body_len + WIRE_OVERHEAD;
 		if (frames_reserve(l, max + 10)) {
 			ps->failed = 1;
@@ -464,7 +565,13 @@ fill(struct subscriber *sub, int *parked)
 			if (m->id > sub->last_id + 1 &&
 			    report_gap(sub, sub->last_id + 1, m->id - 1))
 				return -1;
-			if (wanted(sub, m->id, m->ts_us, m->type)) {
+			if (sub->tail && wanted(sub, m->id, m->ts_us, m->type)) {
+				long n = queue_tail(sub, m->data, m->len, m->ts_us);
+				if (n < 0)
+					return -1;
+				ps.msgs += n > 0;
+				ps.bytes += (size_t)n;
+			} else if (wanted(sub, m->id, m->ts_us, m->type)) {
 				if (queue_msg(sub, m->data, m->len))
 					return -1;
 				ps.msgs++;

@@ -500,6 +500,45 @@ store_list(store *st, const struct store_filter *f, store_row_fn fn, void *arg, 
 	return rc;
 }
 
+int
+store_scan(store *st, const struct store_scan *f, store_row_fn fn, void *arg, int *count_out)
+{
+	const char *sql =
+		f->type         ? (f->descending
+					   ? "SELECT id, ts_us, type, body FROM journal WHERE type = ?4 "
+					     "AND ts_us >= ?1 AND ts_us < ?2 "
+					     "ORDER BY ts_us DESC, id DESC LIMIT ?3"
+					   : "SELECT id, ts_us, type, body FROM journal WHERE type = ?4 "
+					     "AND ts_us >= ?1 AND ts_us < ?2 "
+					     "ORDER BY ts_us, id LIMIT ?3")
+		: f->descending ? "SELECT id, ts_us, type, body FROM journal INDEXED BY journal_ts "
+				  "WHERE ts_us >= ?1 AND ts_us < ?2 "
+				  "ORDER BY ts_us DESC, id DESC LIMIT ?3"
+				: "SELECT id, ts_us, type, body FROM journal INDEXED BY journal_ts "
+				  "WHERE ts_us >= ?1 AND ts_us < ?2 ORDER BY ts_us, id LIMIT ?3";
+	sqlite3_stmt *s;
+	int rc, count = 0;
+
+	rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return fail_db(st, rc);
+	sqlite3_bind_int64(s, 1, f->since_us);
+	sqlite3_bind_int64(s, 2, f->until_us);
+	sqlite3_bind_int(s, 3, f->limit);
+	if (f->type)
+		sqlite3_bind_text(s, 4, f->type, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_row row = store_db_row(s);
+		count++;
+		if (fn(&row, arg))
+			break;
+	}
+	rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : fail_db(st, rc);
+	sqlite3_finalize(s);
+	*count_out = count;
+	return rc;
+}
+
 /* Copy the "timestamp" of event id into out (empty if none). */
 static int
 event_timestamp(store *st, int64_t id, char *out, size_t size)

@@ -117,6 +117,23 @@ struct store_filter {
  * returns non-zero. *count_out gets the number of rows visited. */
 int store_list(store *st, const struct store_filter *f, store_row_fn fn, void *arg, int *count_out);
 
+/* A time range of the journal in time order (the Loki API). */
+struct store_scan {
+	int64_t since_us, until_us; /* since_us <= ts_us < until_us */
+	const char *type;           /* only this type, or NULL */
+	int descending;             /* newest first */
+	int limit;                  /* rows at most */
+};
+
+/*
+ * Call fn for each event of the range in time order (ids break ties), in
+ * one read transaction, until fn returns non-zero or limit rows were read.
+ * It walks the time index (with the type, when one is given), so it costs
+ * the rows visited, not the size of the range. *count_out gets the number
+ * of rows visited.
+ */
+int store_scan(store *st, const struct store_scan *f, store_row_fn fn, void *arg, int *count_out);
+
 /* File sizes: the database file, its free pages, and the WAL. */
 struct store_sizes {
 	int64_t db_bytes, free_bytes, wal_bytes;
