@@ -411,12 +411,7 @@ store_read_after(store *st, int64_t after_id, int limit, store_row_fn fn, void *
 
 	sqlite3_bind_int64(s, 1, after_id);
 	sqlite3_bind_int(s, 2, limit);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct store_row row = store_db_row(s);
-		count++;
-		if (fn(&row, arg))
-			break;
-	}
+	rc = store_db_each(s, fn, arg, &count);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		rc = fail_db(st, rc);
 	else
@@ -488,12 +483,7 @@ store_list(store *st, const struct store_filter *f, store_row_fn fn, void *arg, 
 		sqlite3_bind_text(s, bind++, f->types[i], -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, bind, f->limit);
 
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct store_row row = store_db_row(s);
-		count++;
-		if (fn(&row, arg))
-			break;
-	}
+	rc = store_db_each(s, fn, arg, &count);
 	rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : fail_db(st, rc);
 	sqlite3_finalize(s);
 	*count_out = count;
@@ -527,12 +517,7 @@ store_scan(store *st, const struct store_scan *f, store_row_fn fn, void *arg, in
 	sqlite3_bind_int(s, 3, f->limit);
 	if (f->type)
 		sqlite3_bind_text(s, 4, f->type, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct store_row row = store_db_row(s);
-		count++;
-		if (fn(&row, arg))
-			break;
-	}
+	rc = store_db_each(s, fn, arg, &count);
 	rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : fail_db(st, rc);
 	sqlite3_finalize(s);
 	*count_out = count;

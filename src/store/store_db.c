@@ -101,6 +101,21 @@ store_db_row(sqlite3_stmt *s)
 }
 
 int
+store_db_each(sqlite3_stmt *s, store_row_fn fn, void *arg, int *count_out)
+{
+	int rc, count = 0;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_row row = store_db_row(s);
+		count++;
+		if (fn(&row, arg))
+			break;
+	}
+	*count_out = count;
+	return rc;
+}
+
+int
 store_db_in_list(char *sql, size_t size, size_t *len, const char *column, size_t count, int first)
 {
 	size_t n = *len;

@@ -38,6 +38,13 @@ int store_db_check_version(sqlite3 *db, char *errmsg);
 struct store_row store_db_row(sqlite3_stmt *s);
 
 /*
+ * Step s, calling fn for each row ("id, ts_us, type, body") until fn returns
+ * non-zero. Returns SQLite's last result: SQLITE_ROW when fn stopped,
+ * SQLITE_DONE at the end, or the error; *count_out gets the rows passed to fn.
+ */
+int store_db_each(sqlite3_stmt *s, store_row_fn fn, void *arg, int *count_out);
+
+/*
  * Append " AND <column> IN (?N,?N+1,...)" (count placeholders numbered from
  * first, or unnumbered when first is 0) to sql, which has size bytes and
  * holds *len of them. Returns 0, or ERR_TOOBIG when it does not fit.
