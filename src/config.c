@@ -497,7 +497,7 @@ static const struct config_option options[] = {
 	 set_js_subject},
 	{"jetstream-create", 0, NULL, NULL,
 	 "create the stream when it does not exist, with the\n"
-	 "--jetstream-replicas and --jetstream-max-* below",
+	 "replicas and limits of the next flags",
 	 set_js_create},
 	{"jetstream-replicas", 0, "N", "3", "copies of a created stream", set_js_replicas},
 	{"jetstream-max-age", 0, "DUR", NULL, "a created stream keeps events this long",
