@@ -8,7 +8,6 @@
  */
 #include "store.h"
 
-#include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include "embedded.h"
 #include "err.h"
 #include "store_db.h"
+#include "store_lock.h"
 
 /* migrations/NNNN_*.sql in order (migrations_data.c, generated). */
 extern const struct embedded_file embedded_migrations[];
@@ -27,6 +27,7 @@ struct store {
 	sqlite3 *db;
 	char *path;
 	int flags;
+	store_lock *lock; /* held by a writable handle */
 	sqlite3_stmt *append;
 	sqlite3_stmt *read_after;
 	sqlite3_stmt *last_id;
@@ -54,28 +55,6 @@ static int
 query_int(store *st, const char *sql, int64_t *out)
 {
 	return store_db_query_int(st->db, sql, out, st->errmsg);
-}
-
-/* Create every missing folder above path, like mkdir -p on its dirname. */
-static int
-make_parent_dirs(const char *path, char *errmsg)
-{
-	char buf[4096];
-	size_t len = strlen(path);
-
-	if (len >= sizeof buf)
-		return err_set(errmsg, ERR_INVAL, "path too long: %s", path);
-	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-			return err_set(errmsg, ERR_SYS, "cannot create folder %s: %s", buf,
-				       strerror(errno));
-		*p = '/';
-	}
-	return 0;
 }
 
 int
@@ -200,10 +179,10 @@ store_open(const char *path, int flags, int *err, char *errmsg)
 	}
 	st->flags = flags;
 	if (flags & STORE_WRITE) {
-		if ((rc = make_parent_dirs(path, errmsg))) {
+		/* One writer at a time; this also creates the folders. */
+		if (!(st->lock = store_lock_take(path, err, errmsg))) {
 			free(st->path);
 			free(st);
-			*err = rc;
 			return NULL;
 		}
 		open_flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
@@ -241,6 +220,7 @@ store_close(store *st)
 	if (st->db && (st->flags & STORE_WRITE))
 		sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
 	sqlite3_close(st->db);
+	store_lock_release(st->lock);
 	free(st->path);
 	free(st);
 }

@@ -1,8 +1,9 @@
 /*
  * Unit tests of store.c, on real files in a temporary folder: creation (the
  * folders, WAL mode, the schema version), appending and reading back, ids
- * that are never reused, idempotent migrations, the epoch, refusing foreign,
- * corrupt, missing and newer files, and the migrations agreeing with the
+ * that are never reused, idempotent migrations, the epoch, one writer at a
+ * time (the writer's lock), refusing foreign, corrupt, missing and newer
+ * files, and the migrations agreeing with the
  * documented schema/schema.sql (named by the environment variable
  * SENTINEL_SCHEMA). The folder is removed at the end; it is kept, and its
  * name printed, when a test fails.
@@ -610,6 +611,39 @@ TEST(sync_full)
 	store_close(st);
 }
 
+TEST(one_writer_at_a_time)
+{
+	char path[512], lock[560], pid[32], errmsg[ERRMSG_SIZE] = "";
+	int err = 0;
+
+	path_in(path, sizeof path, "lock/sentinel.db");
+	snprintf(lock, sizeof lock, "%s.lock", path);
+	snprintf(pid, sizeof pid, "pid %ld", (long)getpid());
+	store *w = open_ok(path, STORE_WRITE);
+	ASSERT_EQ(append_one(w, three[0]), 1);
+	ASSERT(file_exists(lock));
+
+	/* A second writer, even in the same process, is refused and told who
+	 * holds the store. */
+	ASSERT_NULL(store_open(path, STORE_WRITE, &err, errmsg));
+	ASSERT_EQ(err, ERR_BUSY);
+	ASSERT_NOT_NULL(strstr(errmsg, path));
+	ASSERT_NOT_NULL(strstr(errmsg, "in use by another writer"));
+	ASSERT_NOT_NULL(strstr(errmsg, pid));
+	ASSERT_NOT_NULL(strstr(errmsg, "test_store"));
+
+	/* Readers are not refused, and see what the writer committed. */
+	store *r = open_ok(path, STORE_READONLY);
+	ASSERT_EQ(last_id(r), 1);
+	store_close(r);
+
+	/* Once the writer is gone, the next one may write. */
+	store_close(w);
+	w = open_ok(path, STORE_WRITE);
+	ASSERT_EQ(append_one(w, three[1]), 2);
+	store_close(w);
+}
+
 /* Write n bytes of data to path. */
 static void
 write_file(const char *path, const void *data, size_t n)
@@ -965,6 +999,7 @@ main(int argc, char **argv)
 		TEST_ENTRY(migrations_are_idempotent),
 		TEST_ENTRY(epoch_differs_between_stores),
 		TEST_ENTRY(sync_full),
+		TEST_ENTRY(one_writer_at_a_time),
 		TEST_ENTRY(not_a_database),
 		TEST_ENTRY(missing_file),
 		TEST_ENTRY(folder_cannot_be_made),
