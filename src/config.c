@@ -555,7 +555,7 @@ static const char usage_head[] =
 	"  migrate                 apply pending schema migrations to --db and exit\n"
 	"  compact                 offline: apply the --retain-* policies to --db in\n"
 	"                          full, VACUUM it and truncate its WAL, then exit\n"
-	"                          (stop the server first)\n"
+	"                          (refused while a server runs on --db)\n"
 	"  check-config            check the configuration, print it as a\n"
 	"                          configuration file (secrets hidden) and exit\n";
 
