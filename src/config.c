@@ -415,7 +415,10 @@ static const struct config_option options[] = {
 	 "sentinel-logd.conf(5)); default:\n" CONFIG_DEFAULT_FILE "\n"
 	 "if it exists; --config '' reads none",
 	 set_config},
-	{"listen", 0, "HOST:PORT", "127.0.0.1:8000", "address to listen on", set_listen},
+	{"listen", 0, "HOST:PORT", "127.0.0.1:8000",
+	 "address to listen on: an IPv4 address, [IPv6]\n"
+	 "or a host name (resolved at start)",
+	 set_listen},
 	{"db", 0, "PATH", "data/sentinel.db", "store file, created with its folders if missing",
 	 set_db},
 	{"sync", 0, "normal|full", "normal",

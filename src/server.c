@@ -2,9 +2,12 @@
  * Server lifetime: start-up, the libevent loop with libwebsockets on it,
  * the journal's completions, and a graceful stop.
  *
- * Start: open the store for writing (migrating it), open a read-only
- * handle for the loop, seed the hub with the store's last id, start the
- * writer thread, build the endpoints, then listen. The writer wakes the
+ * Start: resolve the address and listen first, so that a server that
+ * cannot listen exits before it creates or locks anything; then open the
+ * store for writing (locking and migrating it), open a read-only handle
+ * for the loop, seed the hub with the store's last id, start the writer
+ * thread and build the endpoints. Nothing is served before the loop runs,
+ * by which time every endpoint exists. The writer wakes the
  * loop through an eventfd; the loop then collects finished batches: it
  * publishes their events to the hub, answers their producers and wakes the
  * subscribers. Stop (SIGINT/SIGTERM): refuse new work, let the writer
@@ -27,6 +30,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "address.h"
 #include "auth.h"
 #include "cluster.h"
 #include "endpoints.h"
@@ -45,6 +49,7 @@
 
 struct server {
 	const struct config *cfg;
+	struct address addr; /* --listen, resolved */
 	struct event_base *base;
 	store *reader;  /* the loop's read-only store handle */
 	writer *writer; /* the writer thread and its store handle */
@@ -209,12 +214,6 @@ raise_fd_limit(int connections)
 			 (unsigned long long)rl.rlim_cur, connections);
 }
 
-static int
-is_loopback(const char *host)
-{
-	return !strncmp(host, "127.", 4) || !strcmp(host, "::1") || !strcmp(host, "localhost");
-}
-
 /* Tokens (file and environment) and origins; refuse an open door. */
 static int
 setup_auth(struct server *srv)
@@ -237,7 +236,7 @@ setup_auth(struct server *srv)
 	for (size_t i = 0; i < cfg->origin_count; i++)
 		if (auth_allow_origin(srv->auth, cfg->origins[i]))
 			return ERR_NOMEM;
-	if (!is_loopback(cfg->host) && !auth_token_count(srv->auth) && !cfg->allow_anonymous) {
+	if (!srv->addr.loopback && !auth_token_count(srv->auth) && !cfg->allow_anonymous) {
 		log_error("refusing to listen on %s without tokens: anyone who can reach it could "
 			  "read and write events. Configure --token-file or SENTINEL_TOKENS, or "
 			  "pass --allow-anonymous",
@@ -338,15 +337,41 @@ open_store(struct server *srv)
 	return 0;
 }
 
-/* The endpoints and the listener that serves them. */
+/* Admission and the listener: bound and listening, serving nothing yet. */
+static int
+open_listener(struct server *srv)
+{
+	const struct config *cfg = srv->cfg;
+	char errmsg[ERRMSG_SIZE];
+
+	srv->ep.gate = gate_create(srv->auth, cfg->max_connections);
+	if (!srv->ep.gate)
+		return ERR_NOMEM;
+	srv->listener = listener_create(srv->base,
+					&(struct listener_options){
+						.addr = &srv->addr,
+						.port = cfg->port,
+						.tls_cert = cfg->tls_cert,
+						.tls_key = cfg->tls_key,
+						.handshake_timeout = cfg->handshake_timeout,
+						.idle_timeout = cfg->idle_timeout,
+						.verbose = cfg->verbose,
+					},
+					&srv->ep, errmsg);
+	if (!srv->listener) {
+		log_error("%s", errmsg);
+		return ERR_SYS;
+	}
+	return 0;
+}
+
+/* The endpoints the listener serves once the loop runs. */
 static int
 open_endpoints(struct server *srv)
 {
 	const struct config *cfg = srv->cfg;
 	struct endpoints *ep = &srv->ep;
-	char errmsg[ERRMSG_SIZE];
 
-	ep->gate = gate_create(srv->auth, cfg->max_connections);
 	ep->logs = ws_logs_create(srv->journal, srv->hub);
 	ep->producers = ws_ingest_create(srv->journal, cfg->event_max, cfg->body_max);
 	ep->ingest =
@@ -368,23 +393,8 @@ open_endpoints(struct server *srv)
 			.metrics = srv->cluster ? cluster_metrics_hook : NULL,
 			.hooks_arg = srv->cluster,
 		});
-	if (!ep->gate || !ep->logs || !ep->producers || !ep->ingest || !ep->api || !ep->loki)
+	if (!ep->logs || !ep->producers || !ep->ingest || !ep->api || !ep->loki)
 		return ERR_NOMEM;
-	srv->listener = listener_create(srv->base,
-					&(struct listener_options){
-						.host = cfg->host,
-						.port = cfg->port,
-						.tls_cert = cfg->tls_cert,
-						.tls_key = cfg->tls_key,
-						.handshake_timeout = cfg->handshake_timeout,
-						.idle_timeout = cfg->idle_timeout,
-						.verbose = cfg->verbose,
-					},
-					ep, errmsg);
-	if (!srv->listener) {
-		log_error("%s", errmsg);
-		return ERR_SYS;
-	}
 	return 0;
 }
 
@@ -418,13 +428,27 @@ open_events(struct server *srv)
 	return 0;
 }
 
+/* Resolve --listen once; everything after binds what this found. */
+static int
+resolve(struct server *srv)
+{
+	char errmsg[ERRMSG_SIZE];
+	int rc = address_resolve(srv->cfg->host, &srv->addr, errmsg);
+
+	if (rc)
+		log_error("%s", errmsg);
+	return rc;
+}
+
 int
 server_check(const struct config *cfg)
 {
 	struct server srv = {.cfg = cfg};
 	const char *tls[] = {cfg->tls_cert, cfg->tls_key};
-	int rc = setup_auth(&srv);
+	int rc = resolve(&srv);
 
+	if (!rc)
+		rc = setup_auth(&srv);
 	if (!rc)
 		printf("# tokens: %zu (not shown)\n", auth_token_count(srv.auth));
 	auth_destroy(srv.auth);
@@ -438,6 +462,31 @@ server_check(const struct config *cfg)
 			fclose(f);
 	}
 	return rc;
+}
+
+/* Say where the server listens, as the user named it and as bound, in
+ * the log and to a service manager. */
+static void
+log_listening(struct server *srv)
+{
+	char status[400];
+	const struct config *cfg = srv->cfg;
+	const char *s = cfg->tls_cert ? "s" : "";
+	char bound[INET6_ADDRSTRLEN + 16], named[sizeof cfg->host + 16];
+	int port = listener_port(srv->listener);
+
+	address_format(&srv->addr, port, bound, sizeof bound);
+	snprintf(named, sizeof named, strchr(cfg->host, ':') ? "[%s]:%d" : "%s:%d", cfg->host,
+		 port);
+	if (strcmp(named, bound))
+		log_info(
+			"sentinel-logd listening on http%s://%s (%s; live feed: ws%s://%s/ws/logs)",
+			s, named, bound, s, named);
+	else
+		log_info("sentinel-logd listening on http%s://%s (live feed: ws%s://%s/ws/logs)", s,
+			 named, s, named);
+	snprintf(status, sizeof status, "listening on http%s://%s", s, named);
+	notify_ready(status);
 }
 
 static void
@@ -467,17 +516,10 @@ server_run(const struct config *cfg)
 		rc = ERR_SYS;
 		goto out;
 	}
-	if ((rc = setup_auth(&srv)) || (rc = open_store(&srv)) || (rc = open_endpoints(&srv)) ||
-	    (rc = open_events(&srv)))
+	if ((rc = resolve(&srv)) || (rc = setup_auth(&srv)) || (rc = open_listener(&srv)) ||
+	    (rc = open_store(&srv)) || (rc = open_endpoints(&srv)) || (rc = open_events(&srv)))
 		goto out;
-
-	log_info("sentinel-logd listening on %s://%s:%d (live feed: %s://%s:%d/ws/logs)",
-		 cfg->tls_cert ? "https" : "http", cfg->host, cfg->port,
-		 cfg->tls_cert ? "wss" : "ws", cfg->host, cfg->port);
-	char status[400];
-	snprintf(status, sizeof status, "listening on %s://%s:%d", cfg->tls_cert ? "https" : "http",
-		 cfg->host, cfg->port);
-	notify_ready(status);
+	log_listening(&srv);
 	if (event_base_dispatch(srv.base) < 0) {
 		log_error("the event loop failed");
 		rc = ERR_SYS;

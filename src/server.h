@@ -1,7 +1,7 @@
 /*
- * The server: the composition root. It opens the store, starts the writer
- * thread, builds the journal, the hub and the endpoints, listens, and runs
- * the libevent loop until SIGINT or SIGTERM.
+ * The server: the composition root. It listens, opens the store, starts
+ * the writer thread, builds the journal, the hub and the endpoints, and
+ * runs the libevent loop until SIGINT or SIGTERM.
  */
 #ifndef SENTINEL_SERVER_H
 #define SENTINEL_SERVER_H
