@@ -60,6 +60,24 @@ set_db(struct config *cfg, const char *arg, char *why)
 }
 
 static int
+set_backup_to(struct config *cfg, const char *arg, char *why)
+{
+	if (!*arg)
+		return refuse(why, "empty path");
+	cfg->backup_to = arg;
+	return 0;
+}
+
+static int
+set_restore_from(struct config *cfg, const char *arg, char *why)
+{
+	if (!*arg)
+		return refuse(why, "empty path");
+	cfg->restore_from = arg;
+	return 0;
+}
+
+static int
 set_sync(struct config *cfg, const char *arg, char *why)
 {
 	if (strcmp(arg, "normal") && strcmp(arg, "full"))
@@ -450,6 +468,10 @@ static const struct config_option options[] = {
 	 "when a count or size bound is crossed",
 	 set_retention_interval},
 
+	HEADING("Backup and restore:"),
+	{"to", 0, "FILE", NULL, "backup: the copy to write (replaced if it exists)", set_backup_to},
+	{"from", 0, "FILE", NULL, "restore: the backup to copy into --db", set_restore_from},
+
 	HEADING("Security:"),
 	{"token-file", 0, "FILE", NULL,
 	 "tokens, one 'TOKEN ROLE[,ROLE...]' a line (roles:\n"
@@ -559,6 +581,12 @@ static const char usage_head[] =
 	"  compact                 offline: apply the --retain-* policies to --db in\n"
 	"                          full, VACUUM it and truncate its WAL, then exit\n"
 	"                          (refused while a server runs on --db)\n"
+	"  backup                  copy --db to --to, consistent also while a server\n"
+	"                          runs on --db\n"
+	"  restore                 replace --db with a copy of the backup --from and\n"
+	"                          give it a new epoch, so that clients start over\n"
+	"                          (refused while a server runs on --db)\n"
+
 	"  check-config            check the configuration, print it as a\n"
 	"                          configuration file (secrets hidden) and exit\n";
 
@@ -633,13 +661,24 @@ config__add(struct config_settings *set, const struct config_option *opt, const 
 	return 0;
 }
 
+/*
+ * May o be set by a configuration file or a variable too? Not --config,
+ * which names the file, nor the flags of one command (backup's --to,
+ * restore's --from), which a file or variable would give every command.
+ */
+static int
+lasting(const struct config_option *o)
+{
+	return o->name && o->set && o->set != set_config && o->set != set_backup_to &&
+	       o->set != set_restore_from;
+}
+
 const struct config_option *
 config__settable(const char *name, size_t len)
 {
 	for (size_t i = 0; i < OPTION_COUNT; i++) {
 		const struct config_option *o = &options[i];
-		if (o->name && o->set && o->set != set_config && strlen(o->name) == len &&
-		    !memcmp(o->name, name, len))
+		if (lasting(o) && strlen(o->name) == len && !memcmp(o->name, name, len))
 			return o;
 	}
 	return NULL;
@@ -765,10 +804,9 @@ take_command(struct config *cfg, int argc, char **argv, int *bad)
 		const char *name;
 		enum config_command command;
 	} commands[] = {
-		{"serve", CONFIG_SERVE},
-		{"migrate", CONFIG_MIGRATE},
-		{"compact", CONFIG_COMPACT},
-		{"check-config", CONFIG_CHECK},
+		{"serve", CONFIG_SERVE},     {"migrate", CONFIG_MIGRATE},
+		{"compact", CONFIG_COMPACT}, {"check-config", CONFIG_CHECK},
+		{"backup", CONFIG_BACKUP},   {"restore", CONFIG_RESTORE},
 	};
 
 	*bad = 0;
@@ -913,7 +951,7 @@ read_env(struct config *cfg, struct config_settings *set)
 		const struct config_option *o = &options[i];
 		const char *v;
 
-		if (!o->name || !o->set || o->set == set_config)
+		if (!lasting(o))
 			continue;
 		config__env_name(o, name);
 		v = getenv(name);
@@ -978,7 +1016,7 @@ print_effective(const struct config *cfg, const struct config_settings *set,
 			printf(*o->help ? "\n# %s\n" : "\n", o->help);
 			continue;
 		}
-		if (!o->set || o->set == set_config)
+		if (!lasting(o))
 			continue;
 		if (top[i] == CONFIG_FROM_DEFAULT) {
 			if (o->def || !o->arg)
@@ -1045,6 +1083,14 @@ config_parse(struct config *cfg, int argc, char **argv)
 	if (!cfg->cluster.tls_cert != !cfg->cluster.tls_key) {
 		fprintf(stderr, "sentinel-logd: --jetstream-tls-cert and --jetstream-tls-key go "
 				"together\n");
+		goto out;
+	}
+	if ((cfg->command == CONFIG_BACKUP) != !!cfg->backup_to ||
+	    (cfg->command == CONFIG_RESTORE) != !!cfg->restore_from) {
+		fprintf(stderr,
+			"sentinel-logd: 'backup' needs --to FILE and 'restore' needs --from "
+			"FILE, and only they take them\n"
+			"Try 'sentinel-logd --help'.\n");
 		goto out;
 	}
 	if (cfg->command == CONFIG_CHECK)

@@ -298,6 +298,10 @@ open_store(struct server *srv)
 		log_error("cannot open the store: %s", errmsg);
 		return err;
 	}
+	if (store_renewal(wst))
+		log_warn("store %s has a new epoch %s: %s. Clients resuming with its old epoch "
+			 "start over (reset)",
+			 cfg->db_path, store_epoch(wst), store_renewal(wst));
 	srv->reader = store_open(cfg->db_path, STORE_READONLY, &err, errmsg);
 	if (!srv->reader) {
 		log_error("cannot open the store for reading: %s", errmsg);

@@ -52,8 +52,17 @@ void store_close(store *st);
 /* The SQLite message of the last failure on this handle. */
 const char *store_errmsg(store *st);
 
-/* The store's epoch (hex), fixed when the store was created. */
+/*
+ * The store's epoch (hex), made when the store was created and renewed
+ * when a writable open finds it is a copy put back in place.
+ */
 const char *store_epoch(store *st);
+
+/*
+ * Why a writable open gave the store a new epoch (a sentence), or NULL
+ * when it kept its epoch.
+ */
+const char *store_renewal(store *st);
 
 /* The schema version of the file (PRAGMA user_version). */
 int store_schema_version(store *st);

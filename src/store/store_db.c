@@ -1,4 +1,4 @@
-/* SQLite helpers shared by store.c and store_export.c (store_db.h). */
+/* SQLite helpers shared by the store's connections (store_db.h). */
 #include "store_db.h"
 
 #include <stdio.h>
@@ -86,6 +86,33 @@ store_db_check_version(sqlite3 *db, char *errmsg)
 			       "to %d",
 			       (long long)version, store_latest_version());
 	return 0;
+}
+
+int
+store_db_epoch(sqlite3 *db, char epoch[STORE_EPOCH_SIZE], char *errmsg)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'epoch'", -1, &s, NULL);
+
+	if (rc != SQLITE_OK)
+		return store_db_fail(db, rc, errmsg);
+	epoch[0] = '\0';
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		snprintf(epoch, STORE_EPOCH_SIZE, "%s", (const char *)sqlite3_column_text(s, 0));
+	rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_db_fail(db, rc, errmsg);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_db_renew_epoch(sqlite3 *db, char epoch[STORE_EPOCH_SIZE], char *errmsg)
+{
+	int rc = store_db_exec(
+		db, "UPDATE meta SET value = lower(hex(randomblob(8))) WHERE key = 'epoch'",
+		errmsg);
+
+	return rc ? rc : store_db_epoch(db, epoch, errmsg);
 }
 
 struct store_row

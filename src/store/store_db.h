@@ -1,7 +1,8 @@
 /*
- * SQLite plumbing shared by the store's two kinds of connection, store.c
- * (the server's handles) and store_export.c (one snapshot for an export).
- * Private to src/store/: nothing outside this folder includes it.
+ * SQLite plumbing shared by the store's kinds of connection: store.c (the
+ * server's handles), store_export.c (one snapshot for an export) and
+ * store_backup.c (the two ends of a copy). Private to src/store/: nothing
+ * outside this folder includes it.
  *
  * Every helper that fails writes SQLite's message into errmsg
  * (ERRMSG_SIZE bytes) and returns a project error code (err.h).
@@ -33,6 +34,12 @@ int store_db_query_int(sqlite3 *db, const char *sql, int64_t *out, char *errmsg)
  * validates the file's header.
  */
 int store_db_check_version(sqlite3 *db, char *errmsg);
+
+/* Read the store's epoch into epoch ("" when the meta table has none). */
+int store_db_epoch(sqlite3 *db, char epoch[STORE_EPOCH_SIZE], char *errmsg);
+
+/* Give the store a new random epoch, and read it into epoch. */
+int store_db_renew_epoch(sqlite3 *db, char epoch[STORE_EPOCH_SIZE], char *errmsg);
 
 /* The columns "id, ts_us, type, body" of the current row of s. */
 struct store_row store_db_row(sqlite3_stmt *s);
