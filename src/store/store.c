@@ -174,26 +174,29 @@ setup(store *st)
  * a copy, then bring the mark up to date. A store with events but no mark
  * may be a copy too (a backup moved elsewhere, or restored together with
  * an old mark that was then removed), and is treated as one: its clients
- * start over once, rather than risk skipping reused ids.
+ * start over once, rather than risk skipping reused ids. A cluster node's
+ * ids and epoch are its stream's: a copy of its store catches up from the
+ * stream and hands out no id twice, so it keeps its epoch.
  */
 static int
 check_mark(store *st)
 {
-	char epoch[STORE_EPOCH_SIZE];
+	char epoch[STORE_EPOCH_SIZE], stream[256];
 	int64_t marked, last;
-	int rc;
+	int rc, replica;
 
 	st->mark = store_mark_open(st->path, st->flags & STORE_SYNC_FULL, epoch, &marked, &rc,
 				   st->errmsg);
 	if (!st->mark)
 		return rc;
-	if ((rc = store_last_id(st, &last)))
+	if ((rc = store_last_id(st, &last)) ||
+	    (rc = store_meta_get(st, "stream", stream, sizeof stream, &replica)))
 		return rc;
-	if (!epoch[0] && last > 0)
+	if (!replica && !epoch[0] && last > 0)
 		snprintf(st->renewal, sizeof st->renewal,
 			 "it holds ids up to %lld but has no %s.mark: it may be a copy",
 			 (long long)last, st->path);
-	else if (!strcmp(epoch, st->epoch) && last < marked)
+	else if (!replica && !strcmp(epoch, st->epoch) && last < marked)
 		snprintf(st->renewal, sizeof st->renewal,
 			 "it ends at id %lld but ids up to %lld were committed to it (%s.mark): "
 			 "it is an older copy, such as a restored backup",
