@@ -707,6 +707,15 @@ TEST(a_copy_put_back_gets_a_new_epoch)
 	ASSERT_NOT_NULL(store_renewal(st));
 	ASSERT_NOT_NULL(strstr(store_renewal(st), "has no"));
 	ASSERT(strcmp(store_epoch(st), epoch) != 0);
+
+	/* A cluster node's store takes its epoch from its stream, and keeps it. */
+	ASSERT_OK(store_meta_set(st, "stream", "SENTINEL"));
+	ASSERT_OK(store_meta_set(st, "epoch", "00112233445566ff"));
+	store_close(st);
+	ASSERT_OK(unlink(path_in(saved, sizeof saved, "copy/moved.db.mark")));
+	st = open_ok(moved, STORE_WRITE);
+	ASSERT_NULL(store_renewal(st));
+	ASSERT_STR_EQ(store_epoch(st), "00112233445566ff");
 	store_close(st);
 }
 
