@@ -485,9 +485,11 @@ static const struct config_option options[] = {
 	 "tokens",
 	 set_allow_anonymous},
 	{"allow-origin", 0, "ORIGIN", NULL,
-	 "accept browser requests only from these origins\n"
-	 "(repeatable, e.g. https://ops.example.com); requests\n"
-	 "without an Origin header are not affected",
+	 "also accept browser requests from this origin\n"
+	 "(repeatable, e.g. https://ops.example.com); without\n"
+	 "it only pages on this machine (localhost, 127.0.0.1,\n"
+	 "[::1], any port) and the server's own are accepted;\n"
+	 "requests without an Origin header are not affected",
 	 set_allow_origin},
 	{"tls-cert", 0, "FILE", NULL, "serve https:// and wss:// with this PEM certificate",
 	 set_tls_cert},

@@ -348,7 +348,7 @@ open_listener(struct server *srv)
 	const struct config *cfg = srv->cfg;
 	char errmsg[ERRMSG_SIZE];
 
-	srv->ep.gate = gate_create(srv->auth, cfg->max_connections);
+	srv->ep.gate = gate_create(srv->auth, cfg->max_connections, !srv->addr.loopback);
 	if (!srv->ep.gate)
 		return ERR_NOMEM;
 	srv->listener = listener_create(srv->base,
