@@ -478,7 +478,8 @@ static const struct config_option options[] = {
 	 "publish, subscribe, admin); the variable\n"
 	 "SENTINEL_TOKENS holds the same lines separated by ';'.\n"
 	 "With tokens, every API and stream endpoint needs one\n"
-	 "(Authorization: Bearer TOKEN, or ?token=TOKEN)",
+	 "(Authorization: Bearer TOKEN, or ?token=TOKEN).\n"
+	 "SIGHUP reloads them",
 	 set_token_file},
 	{"allow-anonymous", 0, NULL, NULL,
 	 "allow listening on a non-loopback address without\n"
@@ -491,7 +492,9 @@ static const struct config_option options[] = {
 	 "[::1], any port) and the server's own are accepted;\n"
 	 "requests without an Origin header are not affected",
 	 set_allow_origin},
-	{"tls-cert", 0, "FILE", NULL, "serve https:// and wss:// with this PEM certificate",
+	{"tls-cert", 0, "FILE", NULL,
+	 "serve https:// and wss:// with this PEM certificate\n"
+	 "(SIGHUP reloads it and the key)",
 	 set_tls_cert},
 	{"tls-key", 0, "FILE", NULL, "the certificate's PEM private key (with --tls-cert)",
 	 set_tls_key},

@@ -1,19 +1,22 @@
 /*
  * Server lifetime: start-up, the libevent loop with libwebsockets on it,
- * the journal's completions, and a graceful stop.
+ * the journal's completions, reloads and a graceful stop.
  *
- * Start: resolve the address and listen first, so that a server that
- * cannot listen exits before it creates or locks anything; then open the
- * store for writing (locking and migrating it), open a read-only handle
- * for the loop, seed the hub with the store's last id, start the writer
- * thread and build the endpoints. Nothing is served before the loop runs,
- * by which time every endpoint exists. The writer wakes the
- * loop through an eventfd; the loop then collects finished batches: it
- * publishes their events to the hub, answers their producers and wakes the
- * subscribers. Stop (SIGINT/SIGTERM): refuse new work, let the writer
- * commit and answer everything already accepted, let subscribers drain
- * what was committed and close them with 1001, close every connection, and
- * close the store (which checkpoints the WAL).
+ * Start: resolve the address, load the tokens and the TLS certificate,
+ * and listen first, so that a server that cannot listen exits before it
+ * creates or locks anything; then open the store for writing (locking and
+ * migrating it), open a read-only handle for the loop, seed the hub with
+ * the store's last id, start the writer thread and build the endpoints.
+ * Nothing is served before the loop runs, by which time every endpoint
+ * exists. The writer wakes the loop through an eventfd; the loop then
+ * collects finished batches: it publishes their events to the hub,
+ * answers their producers and wakes the subscribers. Reload (SIGHUP):
+ * swap in the tokens and the certificate read anew, or keep the old ones
+ * when the new ones do not load; connections are left alone. Stop
+ * (SIGINT/SIGTERM): refuse new work, let the writer commit and answer
+ * everything already accepted, let subscribers drain what was committed
+ * and close them with 1001, close every connection, and close the store
+ * (which checkpoints the WAL).
  *
  * Everything here runs on the loop thread but writer_notify(), which the
  * writer thread calls.
@@ -61,7 +64,7 @@ struct server {
 	struct endpoints ep;
 	listener *listener;
 	int wake_fd; /* eventfd: the writer's "batches are done" */
-	struct event *wake, *sigint, *sigterm, *stop_timer, *retention_timer;
+	struct event *wake, *sigint, *sigterm, *sighup, *stop_timer, *retention_timer;
 	int stopping;
 	int stop_waited_ms;
 	int exit_code; /* when the loop ends: 0, or 75 to be restarted */
@@ -214,38 +217,107 @@ raise_fd_limit(int connections)
 			 (unsigned long long)rl.rlim_cur, connections);
 }
 
-/* Tokens (file and environment) and origins; refuse an open door. */
+/*
+ * Read the tokens (file and environment) and origins into a new table;
+ * refuse an open door. Returns NULL with the reason in errmsg.
+ */
+static auth *
+load_auth(struct server *srv, char *errmsg)
+{
+	const struct config *cfg = srv->cfg;
+	const char *env = getenv("SENTINEL_TOKENS");
+	auth *a = auth_create();
+
+	if (!a) {
+		err_set(errmsg, ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	if ((cfg->token_file && auth_load_file(a, cfg->token_file, errmsg)) ||
+	    (env && auth_add_lines(a, env, ';', "SENTINEL_TOKENS", errmsg)))
+		goto fail;
+	for (size_t i = 0; i < cfg->origin_count; i++)
+		if (auth_allow_origin(a, cfg->origins[i])) {
+			err_set(errmsg, ERR_NOMEM, "out of memory");
+			goto fail;
+		}
+	if (!srv->addr.loopback && !auth_token_count(a) && !cfg->allow_anonymous) {
+		err_set(errmsg, ERR_INVAL,
+			"refusing to listen on %s without tokens: anyone who can reach it could "
+			"read and write events. Configure --token-file or SENTINEL_TOKENS, or "
+			"pass --allow-anonymous",
+			cfg->host);
+		goto fail;
+	}
+	return a;
+fail:
+	auth_destroy(a);
+	return NULL;
+}
+
+/* Tokens, origins and the TLS certificate, before anything listens. */
 static int
 setup_auth(struct server *srv)
 {
 	const struct config *cfg = srv->cfg;
-	const char *env = getenv("SENTINEL_TOKENS");
 	char errmsg[ERRMSG_SIZE];
 
-	srv->auth = auth_create();
-	if (!srv->auth)
-		return ERR_NOMEM;
-	if (cfg->token_file && auth_load_file(srv->auth, cfg->token_file, errmsg)) {
+	if (!(srv->auth = load_auth(srv, errmsg))) {
 		log_error("cannot load tokens: %s", errmsg);
-		return ERR_INVAL;
-	}
-	if (env && auth_add_lines(srv->auth, env, ';', "SENTINEL_TOKENS", errmsg)) {
-		log_error("cannot load tokens: %s", errmsg);
-		return ERR_INVAL;
-	}
-	for (size_t i = 0; i < cfg->origin_count; i++)
-		if (auth_allow_origin(srv->auth, cfg->origins[i]))
-			return ERR_NOMEM;
-	if (!srv->addr.loopback && !auth_token_count(srv->auth) && !cfg->allow_anonymous) {
-		log_error("refusing to listen on %s without tokens: anyone who can reach it could "
-			  "read and write events. Configure --token-file or SENTINEL_TOKENS, or "
-			  "pass --allow-anonymous",
-			  cfg->host);
 		return ERR_INVAL;
 	}
 	if (auth_token_count(srv->auth))
 		log_info("authentication on: %zu token(s)", auth_token_count(srv->auth));
+	if (cfg->tls_cert && !(srv->ep.cert = cert_load(cfg->tls_cert, cfg->tls_key, errmsg))) {
+		log_error("%s", errmsg);
+		return ERR_INVAL;
+	}
 	return 0;
+}
+
+/*
+ * SIGHUP: read the token file and the TLS certificate and key again. What
+ * fails to load is refused with a log line and the old one stays in use;
+ * connections are not touched: requests and handshakes from now on use
+ * what was loaded.
+ */
+static void
+reload(struct server *srv)
+{
+	const struct config *cfg = srv->cfg;
+	char errmsg[ERRMSG_SIZE], what[400];
+	auth *a;
+
+	if (srv->stopping)
+		return;
+	if (!(a = load_auth(srv, errmsg))) {
+		log_error("reload: tokens not reloaded, the %zu in use stay: %s",
+			  auth_token_count(srv->auth), errmsg);
+	} else {
+		gate_set_auth(srv->ep.gate, a);
+		auth_destroy(srv->auth);
+		srv->auth = a;
+		log_info("reload: %zu token(s)%s%s", auth_token_count(a),
+			 cfg->token_file ? " from " : "", cfg->token_file ? cfg->token_file : "");
+	}
+	if (!srv->ep.cert)
+		return;
+	if (cert_reload(srv->ep.cert, errmsg)) {
+		cert_describe(srv->ep.cert, what, sizeof what);
+		log_error("reload: TLS certificate not reloaded, the one in use stays (%s): %s",
+			  what, errmsg);
+		return;
+	}
+	cert_describe(srv->ep.cert, what, sizeof what);
+	log_info("reload: TLS certificate %s (%s) for new connections", cfg->tls_cert, what);
+}
+
+static void
+on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	log_info("received SIGHUP, reloading");
+	reload(arg);
 }
 
 /* --jetstream: connect, and make the store a replica of the stream. */
@@ -411,10 +483,11 @@ open_events(struct server *srv)
 	srv->wake = event_new(srv->base, srv->wake_fd, EV_READ | EV_PERSIST, on_wake, srv);
 	srv->sigint = evsignal_new(srv->base, SIGINT, on_signal, srv);
 	srv->sigterm = evsignal_new(srv->base, SIGTERM, on_signal, srv);
+	srv->sighup = evsignal_new(srv->base, SIGHUP, on_sighup, srv);
 	srv->stop_timer = evtimer_new(srv->base, on_stop_timer, srv);
-	if (!srv->wake || !srv->sigint || !srv->sigterm || !srv->stop_timer ||
+	if (!srv->wake || !srv->sigint || !srv->sigterm || !srv->sighup || !srv->stop_timer ||
 	    event_add(srv->wake, NULL) || evsignal_add(srv->sigint, NULL) ||
-	    evsignal_add(srv->sigterm, NULL)) {
+	    evsignal_add(srv->sigterm, NULL) || evsignal_add(srv->sighup, NULL)) {
 		log_error("cannot install the loop's events");
 		return ERR_SYS;
 	}
@@ -448,23 +521,20 @@ int
 server_check(const struct config *cfg)
 {
 	struct server srv = {.cfg = cfg};
-	const char *tls[] = {cfg->tls_cert, cfg->tls_key};
+	char what[400];
 	int rc = resolve(&srv);
 
+	/* The tokens, the origins, and the TLS certificate with its key. */
 	if (!rc)
 		rc = setup_auth(&srv);
 	if (!rc)
 		printf("# tokens: %zu (not shown)\n", auth_token_count(srv.auth));
-	auth_destroy(srv.auth);
-	for (int i = 0; i < 2 && !rc; i++) {
-		FILE *f = tls[i] ? fopen(tls[i], "r") : NULL;
-		if (tls[i] && !f) {
-			log_error("cannot read %s: %s", tls[i], strerror(errno));
-			rc = ERR_SYS;
-		}
-		if (f)
-			fclose(f);
+	if (!rc && srv.ep.cert) {
+		cert_describe(srv.ep.cert, what, sizeof what);
+		printf("# TLS certificate: %s\n", what);
 	}
+	auth_destroy(srv.auth);
+	cert_free(srv.ep.cert);
 	return rc;
 }
 
@@ -540,6 +610,7 @@ out:
 	free_event(srv.wake);
 	free_event(srv.sigint);
 	free_event(srv.sigterm);
+	free_event(srv.sighup);
 	free_event(srv.stop_timer);
 	free_event(srv.retention_timer);
 	api_destroy(srv.ep.api);
@@ -556,6 +627,7 @@ out:
 	store_close(srv.reader);
 	hub_destroy(srv.hub);
 	auth_destroy(srv.auth);
+	cert_free(srv.ep.cert); /* after the listener: its TLS context used it */
 	if (srv.wake_fd >= 0)
 		close(srv.wake_fd);
 	event_base_free(srv.base);

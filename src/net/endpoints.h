@@ -1,8 +1,11 @@
 /*
- * What the lws callbacks reach: admission control and the endpoints, each
- * owning its own state behind an opaque type. The set is filled once by
- * the server before the listener starts and only read afterwards; lws
- * hands it to every callback as the context's user pointer.
+ * What the lws callbacks reach: admission control, the TLS certificate and
+ * the endpoints, each owning its own state behind an opaque type. The set
+ * is filled once by the server (the gate and the certificate before the
+ * listener starts, the endpoints before the loop runs) and only read
+ * afterwards; lws hands it to every callback as the context's user
+ * pointer. A reload changes what the gate and the certificate hold, never
+ * the set.
  */
 #ifndef SENTINEL_ENDPOINTS_H
 #define SENTINEL_ENDPOINTS_H
@@ -10,6 +13,7 @@
 #include <libwebsockets.h>
 
 #include "api.h"
+#include "cert.h"
 #include "gate.h"
 #include "http_ingest.h"
 #include "loki.h"
@@ -18,6 +22,7 @@
 
 struct endpoints {
 	gate *gate;
+	cert *cert; /* --tls-cert and --tls-key, or NULL */
 	api *api;
 	http_ingest *ingest;  /* POST /api/events, POST /loki/api/v1/push */
 	loki *loki;           /* the Loki API's reads */

@@ -35,6 +35,12 @@ gate_destroy(gate *g)
 }
 
 void
+gate_set_auth(gate *g, const auth *a)
+{
+	g->auth = a;
+}
+
+void
 gate_conn_opened(gate *g)
 {
 	g->connections++;

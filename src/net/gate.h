@@ -28,6 +28,9 @@ typedef struct gate gate;
 gate *gate_create(const auth *a, int max_connections, int own_by_host);
 void gate_destroy(gate *g);
 
+/* Judge by a's tokens and origins from now on (a reload; a stays the caller's). */
+void gate_set_auth(gate *g, const auth *a);
+
 /* Count a connection opened or closed (lws' WSI_CREATE and WSI_DESTROY). */
 void gate_conn_opened(gate *g);
 void gate_conn_closed(gate *g);

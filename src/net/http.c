@@ -265,6 +265,9 @@ http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
 		return reply_write(wsi, &hs->reply);
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		return ws_confirm_upgrade(wsi);
+	/* At start, with TLS: user is the SSL_CTX lws made from the files. */
+	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+		return endpoints_of(wsi)->cert ? cert_attach(endpoints_of(wsi)->cert, user) : 0;
 	case LWS_CALLBACK_CLOSED_HTTP:
 		reset_request(hs);
 		reply_clear(&hs->reply);

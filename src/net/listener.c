@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "err.h"
 #include "http.h"
@@ -56,11 +55,6 @@ listener_create(struct event_base *base, const struct listener_options *o,
 		return NULL;
 	}
 #endif
-	if (o->tls_cert && (access(o->tls_cert, R_OK) || access(o->tls_key, R_OK))) {
-		err_set(errmsg, ERR_INVAL, "cannot read the TLS certificate %s or key %s",
-			o->tls_cert, o->tls_key);
-		return NULL;
-	}
 	l = calloc(1, sizeof *l);
 	if (!l) {
 		err_set(errmsg, ERR_NOMEM, "out of memory");
