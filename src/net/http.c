@@ -53,7 +53,7 @@ guard(struct lws *wsi, struct http_session *hs, enum auth_role role, int *refuse
 }
 
 /* The methods a path answers besides OPTIONS, which every path answers. */
-enum { ALLOW_GET = 1 << 0, ALLOW_POST = 1 << 1 };
+enum { ALLOW_GET = 1 << 0, ALLOW_HEAD = 1 << 1, ALLOW_POST = 1 << 2 };
 
 /* What serves a path. */
 enum route_kind {
@@ -76,16 +76,18 @@ struct route {
 };
 
 static const struct route routes[] = {
-	{"/api/events", 0, ROUTE_EVENTS, ALLOW_GET | ALLOW_POST, "GET, POST, OPTIONS"},
-	{"/api/stats", 0, ROUTE_STATS, ALLOW_GET, "GET, OPTIONS"},
-	{"/metrics", 0, ROUTE_METRICS, ALLOW_GET, "GET, OPTIONS"},
-	{"/healthz", 0, ROUTE_HEALTHZ, ALLOW_GET, "GET, OPTIONS"},
+	{"/api/events", 0, ROUTE_EVENTS, ALLOW_GET | ALLOW_HEAD | ALLOW_POST,
+	 "GET, HEAD, POST, OPTIONS"},
+	{"/api/stats", 0, ROUTE_STATS, ALLOW_GET | ALLOW_HEAD, "GET, HEAD, OPTIONS"},
+	{"/metrics", 0, ROUTE_METRICS, ALLOW_GET | ALLOW_HEAD, "GET, HEAD, OPTIONS"},
+	{"/healthz", 0, ROUTE_HEALTHZ, ALLOW_GET | ALLOW_HEAD, "GET, HEAD, OPTIONS"},
 	{"/loki/api/v1/push", 0, ROUTE_LOKI_PUSH, ALLOW_POST, "POST, OPTIONS"},
-	{"/ready", 0, ROUTE_READY, ALLOW_GET, "GET, OPTIONS"},
-	{"/loki/", 1, ROUTE_LOKI, ALLOW_GET, "GET, OPTIONS"},
+	{"/ready", 0, ROUTE_READY, ALLOW_GET | ALLOW_HEAD, "GET, HEAD, OPTIONS"},
+	{"/loki/", 1, ROUTE_LOKI, ALLOW_GET | ALLOW_HEAD, "GET, HEAD, OPTIONS"},
 };
 
-static const struct route dashboard = {NULL, 0, ROUTE_DASHBOARD, ALLOW_GET, "GET, OPTIONS"};
+static const struct route dashboard = {NULL, 0, ROUTE_DASHBOARD, ALLOW_GET | ALLOW_HEAD,
+				       "GET, HEAD, OPTIONS"};
 
 /* The route of path, or NULL when nothing is there. */
 static const struct route *
@@ -104,7 +106,16 @@ find_route(const char *path)
 static int
 method_bit(int method)
 {
-	return method == LWSHUMETH_GET ? ALLOW_GET : method == LWSHUMETH_POST ? ALLOW_POST : 0;
+	switch (method) {
+	case LWSHUMETH_GET:
+		return ALLOW_GET;
+	case LWSHUMETH_HEAD:
+		return ALLOW_HEAD;
+	case LWSHUMETH_POST:
+		return ALLOW_POST;
+	default:
+		return 0;
+	}
 }
 
 /* A POST of events (/api/events or Loki's push): admit it, then read its body. */
@@ -185,6 +196,8 @@ route(struct lws *wsi, struct http_session *hs, const char *path)
 	const struct route *rt;
 	enum gate_origin origin;
 
+	/* A HEAD is answered as its GET would be, without the body. */
+	hs->reply.head_only = method == LWSHUMETH_HEAD;
 	if (gate_full(ep->gate)) {
 		hs->reply.close_after = 1;
 		return answer_error(wsi, hs, HTTP_STATUS_SERVICE_UNAVAILABLE,
@@ -203,11 +216,12 @@ route(struct lws *wsi, struct http_session *hs, const char *path)
 		return answer_options(wsi, hs, rt, origin);
 	if (!(rt->methods & method_bit(method))) {
 		hs->reply.allow = rt->allow;
-		return answer_error(wsi, hs, HTTP_STATUS_METHOD_NOT_ALLOWED,
-				    rt->kind == ROUTE_EVENTS ? "use GET to read events or POST to "
-							       "ingest them"
-				    : rt->methods & ALLOW_POST ? "use POST"
-							       : "use GET");
+		return answer_error(
+			wsi, hs, HTTP_STATUS_METHOD_NOT_ALLOWED,
+			rt->kind == ROUTE_EVENTS
+				? "use GET or HEAD to read events, or POST to ingest them"
+			: rt->methods & ALLOW_POST ? "use POST"
+						   : "use GET or HEAD");
 	}
 	if (method == LWSHUMETH_POST)
 		return begin_ingest(wsi, hs, rt->kind == ROUTE_LOKI_PUSH);

@@ -32,6 +32,7 @@ reply_begin(struct reply *r)
 	r->allow = NULL;
 	r->origin[0] = '\0';
 	r->preflight = 0;
+	r->head_only = 0;
 }
 
 /* Add "name: value" to the headers at *p. Returns 0, or 1 when it does not fit. */
@@ -43,11 +44,15 @@ header(struct lws *wsi, const char *name, const char *value, unsigned char **p, 
 					   end);
 }
 
-/* The headers that depend on the request: Allow, CORS. */
+/* The headers that depend on the request and the status: Allow, WWW-Authenticate, CORS. */
 static int
-request_headers(struct lws *wsi, const struct reply *r, unsigned char **p, unsigned char *end)
+request_headers(struct lws *wsi, const struct reply *r, int status, unsigned char **p,
+		unsigned char *end)
 {
 	if (r->allow && header(wsi, "allow:", r->allow, p, end))
+		return 1;
+	if (status == HTTP_STATUS_UNAUTHORIZED &&
+	    header(wsi, "www-authenticate:", "Bearer realm=\"sentinel-logd\"", p, end))
 		return 1;
 	if (!r->origin[0])
 		return 0;
@@ -79,7 +84,7 @@ reply_send(struct lws *wsi, struct reply *r, int status, const char *content_typ
 	if (lws_add_http_common_headers(wsi, (unsigned int)status, content_type, (lws_filepos_t)len,
 					&p, end) ||
 	    header(wsi, "cache-control:", "no-store", &p, end) ||
-	    request_headers(wsi, r, &p, end) ||
+	    request_headers(wsi, r, status, &p, end) ||
 	    (r->close_after &&
 	     lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close",
 					  5, &p, end)) ||
@@ -87,6 +92,8 @@ reply_send(struct lws *wsi, struct reply *r, int status, const char *content_typ
 		free(buf);
 		return ERR_NOMEM;
 	}
+	if (r->head_only)
+		len = 0; /* counted in Content-Length, not sent */
 	memcpy(p, body, len);
 	r->buf = buf;
 	r->len = (size_t)(p - start) + len;

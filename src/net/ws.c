@@ -14,6 +14,7 @@
 #include "endpoints.h"
 #include "err.h"
 #include "ingest.h"
+#include "log.h"
 
 enum ws_role { WS_LOGS, WS_INGEST };
 
@@ -40,13 +41,35 @@ refuse_upgrade(struct lws *wsi, int status, const char *reason, const char *msg)
 		return -1;
 	n = snprintf((char *)buf + LWS_PRE, sizeof buf - LWS_PRE,
 		     "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n"
-		     "content-length: %zu\r\ncache-control: no-store\r\n"
+		     "content-length: %zu\r\ncache-control: no-store\r\n%s"
 		     "connection: close\r\n\r\n%s",
-		     status, reason, strlen(body), body);
+		     status, reason, strlen(body),
+		     status == 401 ? "www-authenticate: Bearer realm=\"sentinel-logd\"\r\n" : "",
+		     body);
 	free(body);
 	if (n < 0 || n >= (int)(sizeof buf - LWS_PRE))
 		return -1;
 	return lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_FINAL) < 0 ? -1 : 1;
+}
+
+/*
+ * Does the client take our protocol: it offers no subprotocol, or offers
+ * "sentinel" among others? Otherwise lws would drop the connection without
+ * an answer, so the caller refuses it with one.
+ */
+static int
+subprotocol_ok(struct lws *wsi)
+{
+	char *save = NULL, list[256];
+
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL) <= 0)
+		return 1;
+	if (lws_hdr_copy(wsi, list, sizeof list, WSI_TOKEN_PROTOCOL) <= 0)
+		return 0; /* too long to hold it */
+	for (char *name = strtok_r(list, ", \t", &save); name; name = strtok_r(NULL, ", \t", &save))
+		if (!strcmp(name, "sentinel"))
+			return 1;
+	return 0;
 }
 
 int
@@ -74,6 +97,14 @@ ws_confirm_upgrade(struct lws *wsi)
 		return refuse_upgrade(wsi, 404, "Not Found",
 				      "no WebSocket endpoint at this path; use /ws/logs, "
 				      "/ws/ingest or /loki/api/v1/tail");
+	if (!subprotocol_ok(wsi)) {
+		char peer[64] = "?";
+		lws_get_peer_simple(wsi, peer, sizeof peer);
+		log_info("refused a WebSocket upgrade from %s: unsupported subprotocol", peer);
+		return refuse_upgrade(
+			wsi, 400, "Bad Request",
+			"unsupported WebSocket subprotocol: offer none, or 'sentinel'");
+	}
 	v = gate_authorize(ep->gate, wsi, role == WS_LOGS ? AUTH_SUBSCRIBE : AUTH_PUBLISH, &why);
 	if (v != AUTH_ALLOWED)
 		return refuse_upgrade(
