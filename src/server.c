@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "address.h"
@@ -217,6 +218,40 @@ raise_fd_limit(int connections)
 			 (unsigned long long)rl.rlim_cur, connections);
 }
 
+/* Is gid the server's group, or one of its supplementary groups? */
+static int
+own_group(gid_t gid)
+{
+	gid_t groups[64];
+	int n = getgroups(64, groups);
+
+	if (gid == getegid())
+		return 1;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return 1;
+	return 0;
+}
+
+/*
+ * Warn when a file holding secrets may be read or changed by other users:
+ * by anyone else, by its group when that is not the server's own (the
+ * usual root:sentinel 0640 lets only the service read it), or written by
+ * its group.
+ */
+static void
+warn_if_shared(const char *what, const char *path)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) != 0)
+		return; /* loading it says why */
+	if ((sb.st_mode & (S_IRWXO | S_IWGRP)) || ((sb.st_mode & S_IRGRP) && !own_group(sb.st_gid)))
+		log_warn("the %s %s can be read or changed by other users (mode %03o): "
+			 "chmod 600 %s, or 640 with the server's group",
+			 what, path, (unsigned)(sb.st_mode & 0777), path);
+}
+
 /*
  * Read the tokens (file and environment) and origins into a new table;
  * refuse an open door. Returns NULL with the reason in errmsg.
@@ -232,6 +267,8 @@ load_auth(struct server *srv, char *errmsg)
 		err_set(errmsg, ERR_NOMEM, "out of memory");
 		return NULL;
 	}
+	if (cfg->token_file)
+		warn_if_shared("token file", cfg->token_file);
 	if ((cfg->token_file && auth_load_file(a, cfg->token_file, errmsg)) ||
 	    (env && auth_add_lines(a, env, ';', "SENTINEL_TOKENS", errmsg)))
 		goto fail;
@@ -267,6 +304,8 @@ setup_auth(struct server *srv)
 	}
 	if (auth_token_count(srv->auth))
 		log_info("authentication on: %zu token(s)", auth_token_count(srv->auth));
+	if (cfg->tls_key)
+		warn_if_shared("TLS key", cfg->tls_key);
 	if (cfg->tls_cert && !(srv->ep.cert = cert_load(cfg->tls_cert, cfg->tls_key, errmsg))) {
 		log_error("%s", errmsg);
 		return ERR_INVAL;
@@ -301,6 +340,7 @@ reload(struct server *srv)
 	}
 	if (!srv->ep.cert)
 		return;
+	warn_if_shared("TLS key", cfg->tls_key);
 	if (cert_reload(srv->ep.cert, errmsg)) {
 		cert_describe(srv->ep.cert, what, sizeof what);
 		log_error("reload: TLS certificate not reloaded, the one in use stays (%s): %s",

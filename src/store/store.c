@@ -249,6 +249,8 @@ store_open(const char *path, int flags, int *err, char *errmsg)
 			free(st);
 			return NULL;
 		}
+		if ((rc = store_db_create_file(path, st->errmsg)))
+			goto fail;
 		open_flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 	} else {
 		open_flags = SQLITE_OPEN_READONLY;

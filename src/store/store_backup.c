@@ -182,7 +182,7 @@ store_backup(const char *path, const char *to, struct store_copy *out, char *err
 		return rc;
 	if ((rc = open_source(path, &src, errmsg)))
 		goto out;
-	if ((rc = remove_file(tmp, errmsg)))
+	if ((rc = remove_file(tmp, errmsg)) || (rc = store_db_create_file(tmp, errmsg)))
 		goto out;
 	rc = sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc != SQLITE_OK) {
@@ -227,7 +227,7 @@ store_restore(const char *path, const char *from, struct store_copy *out, char *
 	/* No server may be running on the store this replaces. */
 	if (!(lock = store_lock_take(path, &rc, errmsg)))
 		return rc;
-	if ((rc = open_source(from, &src, errmsg)))
+	if ((rc = open_source(from, &src, errmsg)) || (rc = store_db_create_file(path, errmsg)))
 		goto out;
 	rc = sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc != SQLITE_OK) {

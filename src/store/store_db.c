@@ -1,9 +1,25 @@
 /* SQLite helpers shared by the store's connections (store_db.h). */
 #include "store_db.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "err.h"
+
+int
+store_db_create_file(const char *path, char *errmsg)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+
+	if (fd >= 0)
+		return close(fd) == 0 ? 0 : err_set(errmsg, ERR_SYS, "cannot create %s", path);
+	if (errno == EEXIST)
+		return 0; /* SQLite opens it, or says why it cannot */
+	return err_set(errmsg, ERR_SYS, "cannot create %s: %s", path, strerror(errno));
+}
 
 int
 store_db_map_rc(int rc)

@@ -16,6 +16,14 @@
 
 #include "store.h"
 
+/*
+ * Create the database file path, empty and with mode 0640 (less as the
+ * umask says), unless something is there already. SQLite would make it
+ * 0644, and gives the -wal and -shm files the mode of the database file:
+ * so all three are 0640. Returns 0, or ERR_SYS with a message in errmsg.
+ */
+int store_db_create_file(const char *path, char *errmsg);
+
 /* Map an SQLite result code to a project error code (0 for OK, ROW, DONE). */
 int store_db_map_rc(int sqlite_rc);
 

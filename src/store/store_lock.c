@@ -24,7 +24,11 @@ struct store_lock {
 	int fd;
 };
 
-/* Create every missing folder above path, like mkdir -p on its dirname. */
+/*
+ * Create every missing folder above path, like mkdir -p on its dirname:
+ * 0750, less as the umask says, since the store is an audit log. Folders
+ * that exist are left as they are.
+ */
 static int
 make_parent_dirs(const char *path, char *errmsg)
 {
@@ -38,7 +42,7 @@ make_parent_dirs(const char *path, char *errmsg)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+		if (mkdir(buf, 0750) != 0 && errno != EEXIST)
 			return err_set(errmsg, ERR_SYS, "cannot create folder %s: %s", buf,
 				       strerror(errno));
 		*p = '/';
@@ -106,7 +110,7 @@ store_lock_take(const char *path, int *err, char *errmsg)
 		rc = err_set(errmsg, ERR_INVAL, "path too long: %s", path);
 		goto fail;
 	}
-	fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (fd < 0) {
 		rc = err_set(errmsg, ERR_SYS, "%s: cannot open its lock file %s: %s", path,
 			     lock_path, strerror(errno));

@@ -17,11 +17,10 @@
 typedef struct store_lock store_lock;
 
 /*
- * Take the lock of the store at path, creating its folders and the lock
- * file as needed. Returns NULL with *err set and a message naming the
- * store in errmsg: ERR_BUSY when another writer holds it (the message then
- * names the holder when it is known), ERR_SYS when a folder or the lock
- * file cannot be made.
+ * Take the lock of the store at path, creating its folders (0750) and the
+ * lock file (0640) as needed, less as the umask says. Returns NULL with *err set and a message
+ * naming the store in errmsg: ERR_BUSY when another writer holds it (the message then names the
+ * holder when it is known), ERR_SYS when a folder or the lock file cannot be made.
  */
 store_lock *store_lock_take(const char *path, int *err, char *errmsg);
 

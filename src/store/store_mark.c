@@ -61,7 +61,7 @@ store_mark_open(const char *path, int sync, char epoch[STORE_EPOCH_SIZE], int64_
 		*err = err_set(errmsg, ERR_INVAL, "path too long: %s", path);
 		goto fail;
 	}
-	m->fd = open(m->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	m->fd = open(m->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (m->fd < 0) {
 		*err = err_set(errmsg, ERR_SYS, "cannot open %s: %s", m->path, strerror(errno));
 		goto fail;

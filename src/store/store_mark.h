@@ -26,7 +26,7 @@
 typedef struct store_mark store_mark;
 
 /*
- * Open (creating it if missing) the mark of the store at path and read
+ * Open (creating it, 0640, if missing) the mark of the store at path and read
  * it: epoch gets the recorded epoch, or "" when the file is new or holds
  * no valid record, and *last_id the recorded id (0 then). With sync, each
  * update is flushed to disk (fdatasync) before store_mark_set() returns.
