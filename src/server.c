@@ -461,7 +461,8 @@ open_listener(struct server *srv)
 	char errmsg[ERRMSG_SIZE];
 
 	srv->ep.gate = gate_create(srv->auth, cfg->max_connections, !srv->addr.loopback);
-	if (!srv->ep.gate)
+	srv->ep.rejects = rejects_create();
+	if (!srv->ep.gate || !srv->ep.rejects)
 		return ERR_NOMEM;
 	srv->listener = listener_create(srv->base,
 					&(struct listener_options){
@@ -504,6 +505,7 @@ open_endpoints(struct server *srv)
 			.hub = srv->hub,
 			.logs = ep->logs,
 			.producers = ep->producers,
+			.rejects = ep->rejects,
 			.sync_full = cfg->sync_full,
 			.ready = srv->cluster ? cluster_ready_hook : NULL,
 			.metrics = srv->cluster ? cluster_metrics_hook : NULL,
@@ -659,6 +661,7 @@ out:
 	ws_ingest_destroy(srv.ep.producers);
 	ws_logs_destroy(srv.ep.logs);
 	gate_destroy(srv.ep.gate);
+	rejects_destroy(srv.ep.rejects);
 	if (srv.cluster)
 		cluster_close(srv.cluster); /* owns the journal */
 	else

@@ -18,6 +18,10 @@ struct http_session {
 	struct reply reply;
 	struct http_upload *upload; /* POST /api/events in progress */
 	int drop_body;              /* answered before the body ended: discard it */
+	/* The request's refusal, for the record (rejects.h). */
+	const char *why; /* the gate's sentence, or NULL */
+	int over_limit;  /* refused past --max-connections */
+	int noted;       /* recorded already */
 };
 
 size_t
@@ -33,6 +37,20 @@ reset_request(struct http_session *hs)
 	http_ingest_release(hs->upload);
 	hs->upload = NULL;
 	hs->drop_body = 0;
+	hs->why = NULL;
+	hs->over_limit = hs->noted = 0;
+}
+
+/* If the request has just been refused, record it once (rejects.h). */
+static void
+note_refusal(struct lws *wsi, struct http_session *hs)
+{
+	int status = hs->reply.status;
+
+	if (hs->noted || !hs->reply.buf || !((status >= 400 && status < 500) || hs->over_limit))
+		return;
+	hs->noted = 1;
+	rejects_note(endpoints_of(wsi)->rejects, wsi, status, hs->why);
 }
 
 static int
@@ -49,6 +67,7 @@ guard(struct lws *wsi, struct http_session *hs, enum auth_role role, int *refuse
 	enum auth_verdict v = gate_authorize(endpoints_of(wsi)->gate, wsi, role, &why);
 
 	*refused = v != AUTH_ALLOWED;
+	hs->why = why;
 	return *refused ? answer_error(wsi, hs, v, why) : 0;
 }
 
@@ -146,10 +165,10 @@ answer_options(struct lws *wsi, struct http_session *hs, const struct route *rt,
 	       enum gate_origin origin)
 {
 	hs->reply.allow = rt->allow;
-	if (origin == GATE_ORIGIN_REFUSED)
-		return answer_error(
-			wsi, hs, HTTP_STATUS_FORBIDDEN,
-			"requests from this Origin are not allowed (see --allow-origin)");
+	if (origin == GATE_ORIGIN_REFUSED) {
+		hs->why = "requests from this Origin are not allowed (see --allow-origin)";
+		return answer_error(wsi, hs, HTTP_STATUS_FORBIDDEN, hs->why);
+	}
 	hs->reply.preflight = origin == GATE_ORIGIN_ALLOWED;
 	return reply_send(wsi, &hs->reply, HTTP_STATUS_NO_CONTENT, "text/plain", "", 0) ? -1 : 0;
 }
@@ -199,7 +218,7 @@ route(struct lws *wsi, struct http_session *hs, const char *path)
 	/* A HEAD is answered as its GET would be, without the body. */
 	hs->reply.head_only = method == LWSHUMETH_HEAD;
 	if (gate_full(ep->gate)) {
-		hs->reply.close_after = 1;
+		hs->reply.close_after = hs->over_limit = 1;
 		return answer_error(wsi, hs, HTTP_STATUS_SERVICE_UNAVAILABLE,
 				    "too many connections; try again later");
 	}
@@ -255,6 +274,7 @@ http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
 		reset_request(hs);
 		reply_begin(&hs->reply);
 		int rc = route(wsi, hs, in ? (const char *)in : "");
+		note_refusal(wsi, hs);
 		if (!hs->upload && !hs->drop_body &&
 		    lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
 			/* Answered without reading the body: drop it, then close,
@@ -263,12 +283,18 @@ http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
 		}
 		return rc;
 	}
-	case LWS_CALLBACK_HTTP_BODY:
-		return body(wsi, hs, in, len);
-	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+	case LWS_CALLBACK_HTTP_BODY: {
+		int rc = body(wsi, hs, in, len);
+		note_refusal(wsi, hs);
+		return rc;
+	}
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
 		if (hs->drop_body || !hs->upload)
 			return 0;
-		return http_ingest_end(hs->upload);
+		int rc = http_ingest_end(hs->upload);
+		note_refusal(wsi, hs);
+		return rc;
+	}
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		/* The answer ends the request. Once it is written, a keep-alive
 		 * connection is rebound for the next request, which frees this

@@ -97,6 +97,7 @@ reply_send(struct lws *wsi, struct reply *r, int status, const char *content_typ
 	memcpy(p, body, len);
 	r->buf = buf;
 	r->len = (size_t)(p - start) + len;
+	r->status = status;
 	lws_callback_on_writable(wsi);
 	return 0;
 }

@@ -16,6 +16,7 @@ struct reply {
 	unsigned char *buf; /* LWS_PRE + headers + body, ready to write */
 	size_t len;
 	int close_after; /* close the connection once the response is out */
+	int status;      /* of the response queued last */
 	/* Set by the router for the request being answered (reply_begin()
 	 * clears them): they add headers to whatever response it gets. */
 	const char *allow; /* for a 405 or OPTIONS answer: the path's methods */

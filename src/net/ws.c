@@ -14,7 +14,6 @@
 #include "endpoints.h"
 #include "err.h"
 #include "ingest.h"
-#include "log.h"
 
 enum ws_role { WS_LOGS, WS_INGEST };
 
@@ -25,18 +24,21 @@ struct ws_conn {
 };
 
 /*
- * Answer an upgrade request with an error instead of switching protocols.
- * The status line is written by hand: at this stage lws has not recorded
- * the request's HTTP version and would answer "HTTP/1.0", which WebSocket
- * clients reject as not an HTTP/1.1 response.
+ * Answer an upgrade request with an error instead of switching protocols,
+ * and record the refusal; msg goes in the log line only when it is ours
+ * (it may quote the request's parameters otherwise). The status line is
+ * written by hand: at this stage lws has not recorded the request's HTTP
+ * version and would answer "HTTP/1.0", which WebSocket clients reject as
+ * not an HTTP/1.1 response.
  */
 static int
-refuse_upgrade(struct lws *wsi, int status, const char *reason, const char *msg)
+refuse_upgrade(struct lws *wsi, int status, const char *reason, const char *msg, int ours)
 {
 	unsigned char buf[LWS_PRE + 1024];
 	char *body = ingest_error_json(msg, -1);
 	int n;
 
+	rejects_note(endpoints_of(wsi)->rejects, wsi, status, ours ? msg : NULL);
 	if (!body)
 		return -1;
 	n = snprintf((char *)buf + LWS_PRE, sizeof buf - LWS_PRE,
@@ -87,7 +89,7 @@ ws_confirm_upgrade(struct lws *wsi)
 		return -1;
 	if (gate_full(ep->gate))
 		return refuse_upgrade(wsi, 503, "Service Unavailable",
-				      "too many connections; try again later");
+				      "too many connections; try again later", 1);
 	int tail = !strcmp(path, "/loki/api/v1/tail");
 	if (!strcmp(path, "/ws/logs") || tail)
 		role = WS_LOGS;
@@ -96,19 +98,15 @@ ws_confirm_upgrade(struct lws *wsi)
 	else
 		return refuse_upgrade(wsi, 404, "Not Found",
 				      "no WebSocket endpoint at this path; use /ws/logs, "
-				      "/ws/ingest or /loki/api/v1/tail");
-	if (!subprotocol_ok(wsi)) {
-		char peer[64] = "?";
-		lws_get_peer_simple(wsi, peer, sizeof peer);
-		log_info("refused a WebSocket upgrade from %s: unsupported subprotocol", peer);
-		return refuse_upgrade(
-			wsi, 400, "Bad Request",
-			"unsupported WebSocket subprotocol: offer none, or 'sentinel'");
-	}
+				      "/ws/ingest or /loki/api/v1/tail",
+				      1);
+	if (!subprotocol_ok(wsi))
+		return refuse_upgrade(wsi, 400, "Bad Request",
+				      "unsupported subprotocol: offer none, or 'sentinel'", 1);
 	v = gate_authorize(ep->gate, wsi, role == WS_LOGS ? AUTH_SUBSCRIBE : AUTH_PUBLISH, &why);
 	if (v != AUTH_ALLOWED)
 		return refuse_upgrade(
-			wsi, v, v == AUTH_UNAUTHENTICATED ? "Unauthorized" : "Forbidden", why);
+			wsi, v, v == AUTH_UNAUTHENTICATED ? "Unauthorized" : "Forbidden", why, 1);
 
 	ws_forget(wsi); /* a second upgrade on one connection replaces the first */
 	conn = calloc(1, sizeof *conn);
@@ -119,7 +117,7 @@ ws_confirm_upgrade(struct lws *wsi)
 	    !(conn->sub = tail ? ws_logs_prepare_tail(ep->logs, wsi, &err, errmsg)
 			       : ws_logs_prepare(ep->logs, wsi, &err, errmsg))) {
 		free(conn);
-		return err == ERR_INVAL ? refuse_upgrade(wsi, 400, "Bad Request", errmsg) : -1;
+		return err == ERR_INVAL ? refuse_upgrade(wsi, 400, "Bad Request", errmsg, 0) : -1;
 	}
 	lws_set_opaque_user_data(wsi, conn);
 	return 0;
