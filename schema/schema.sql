@@ -29,11 +29,13 @@ CREATE INDEX journal_ts ON journal (ts_us);
 CREATE INDEX journal_type_ts ON journal (type, ts_us);
 
 -- meta: facts about the store as a whole.
---   epoch  random hex made when the store was created; clients resuming
---          with an id also send the epoch it came from, so that an id from
---          a store that was since re-created is not trusted. A node of a
---          cluster (--jetstream) sets it to its stream's identity instead,
---          the same on every node.
+--   epoch  random hex made when the store was created, and made anew
+--          when the store turns out to be an older copy put back in place
+--          (sentinel-logd restore, or a store that ends below the mark
+--          beside it); clients resuming with an id also send the epoch it
+--          came from, so that an id from a store that was since re-created
+--          or restored is not trusted. A node of a cluster (--jetstream)
+--          sets it to its stream's identity instead, the same on every node.
 --   applied_seq  (cluster nodes only) the highest stream sequence applied
 --          to the journal, written in the same transaction as its rows.
 --   stream  (cluster nodes only) the name of the stream applied.

@@ -60,6 +60,24 @@ set_db(struct config *cfg, const char *arg, char *why)
 }
 
 static int
+set_backup_to(struct config *cfg, const char *arg, char *why)
+{
+	if (!*arg)
+		return refuse(why, "empty path");
+	cfg->backup_to = arg;
+	return 0;
+}
+
+static int
+set_restore_from(struct config *cfg, const char *arg, char *why)
+{
+	if (!*arg)
+		return refuse(why, "empty path");
+	cfg->restore_from = arg;
+	return 0;
+}
+
+static int
 set_sync(struct config *cfg, const char *arg, char *why)
 {
 	if (strcmp(arg, "normal") && strcmp(arg, "full"))
@@ -415,7 +433,10 @@ static const struct config_option options[] = {
 	 "sentinel-logd.conf(5)); default:\n" CONFIG_DEFAULT_FILE "\n"
 	 "if it exists; --config '' reads none",
 	 set_config},
-	{"listen", 0, "HOST:PORT", "127.0.0.1:8000", "address to listen on", set_listen},
+	{"listen", 0, "HOST:PORT", "127.0.0.1:8000",
+	 "address to listen on: an IPv4 address, [IPv6]\n"
+	 "or a host name (resolved at start)",
+	 set_listen},
 	{"db", 0, "PATH", "data/sentinel.db", "store file, created with its folders if missing",
 	 set_db},
 	{"sync", 0, "normal|full", "normal",
@@ -447,24 +468,33 @@ static const struct config_option options[] = {
 	 "when a count or size bound is crossed",
 	 set_retention_interval},
 
+	HEADING("Backup and restore:"),
+	{"to", 0, "FILE", NULL, "backup: the copy to write (replaced if it exists)", set_backup_to},
+	{"from", 0, "FILE", NULL, "restore: the backup to copy into --db", set_restore_from},
+
 	HEADING("Security:"),
 	{"token-file", 0, "FILE", NULL,
 	 "tokens, one 'TOKEN ROLE[,ROLE...]' a line (roles:\n"
 	 "publish, subscribe, admin); the variable\n"
 	 "SENTINEL_TOKENS holds the same lines separated by ';'.\n"
 	 "With tokens, every API and stream endpoint needs one\n"
-	 "(Authorization: Bearer TOKEN, or ?token=TOKEN)",
+	 "(Authorization: Bearer TOKEN, or ?token=TOKEN).\n"
+	 "SIGHUP reloads them",
 	 set_token_file},
 	{"allow-anonymous", 0, NULL, NULL,
 	 "allow listening on a non-loopback address without\n"
 	 "tokens",
 	 set_allow_anonymous},
 	{"allow-origin", 0, "ORIGIN", NULL,
-	 "accept browser requests only from these origins\n"
-	 "(repeatable, e.g. https://ops.example.com); requests\n"
-	 "without an Origin header are not affected",
+	 "also accept browser requests from this origin\n"
+	 "(repeatable, e.g. https://ops.example.com); without\n"
+	 "it only pages on this machine (localhost, 127.0.0.1,\n"
+	 "[::1], any port) and the server's own are accepted;\n"
+	 "requests without an Origin header are not affected",
 	 set_allow_origin},
-	{"tls-cert", 0, "FILE", NULL, "serve https:// and wss:// with this PEM certificate",
+	{"tls-cert", 0, "FILE", NULL,
+	 "serve https:// and wss:// with this PEM certificate\n"
+	 "(SIGHUP reloads it and the key)",
 	 set_tls_cert},
 	{"tls-key", 0, "FILE", NULL, "the certificate's PEM private key (with --tls-cert)",
 	 set_tls_key},
@@ -555,7 +585,13 @@ static const char usage_head[] =
 	"  migrate                 apply pending schema migrations to --db and exit\n"
 	"  compact                 offline: apply the --retain-* policies to --db in\n"
 	"                          full, VACUUM it and truncate its WAL, then exit\n"
-	"                          (stop the server first)\n"
+	"                          (refused while a server runs on --db)\n"
+	"  backup                  copy --db to --to, consistent also while a server\n"
+	"                          runs on --db\n"
+	"  restore                 replace --db with a copy of the backup --from and\n"
+	"                          give it a new epoch, so that clients start over\n"
+	"                          (refused while a server runs on --db)\n"
+
 	"  check-config            check the configuration, print it as a\n"
 	"                          configuration file (secrets hidden) and exit\n";
 
@@ -630,13 +666,24 @@ config__add(struct config_settings *set, const struct config_option *opt, const 
 	return 0;
 }
 
+/*
+ * May o be set by a configuration file or a variable too? Not --config,
+ * which names the file, nor the flags of one command (backup's --to,
+ * restore's --from), which a file or variable would give every command.
+ */
+static int
+lasting(const struct config_option *o)
+{
+	return o->name && o->set && o->set != set_config && o->set != set_backup_to &&
+	       o->set != set_restore_from;
+}
+
 const struct config_option *
 config__settable(const char *name, size_t len)
 {
 	for (size_t i = 0; i < OPTION_COUNT; i++) {
 		const struct config_option *o = &options[i];
-		if (o->name && o->set && o->set != set_config && strlen(o->name) == len &&
-		    !memcmp(o->name, name, len))
+		if (lasting(o) && strlen(o->name) == len && !memcmp(o->name, name, len))
 			return o;
 	}
 	return NULL;
@@ -762,10 +809,9 @@ take_command(struct config *cfg, int argc, char **argv, int *bad)
 		const char *name;
 		enum config_command command;
 	} commands[] = {
-		{"serve", CONFIG_SERVE},
-		{"migrate", CONFIG_MIGRATE},
-		{"compact", CONFIG_COMPACT},
-		{"check-config", CONFIG_CHECK},
+		{"serve", CONFIG_SERVE},     {"migrate", CONFIG_MIGRATE},
+		{"compact", CONFIG_COMPACT}, {"check-config", CONFIG_CHECK},
+		{"backup", CONFIG_BACKUP},   {"restore", CONFIG_RESTORE},
 	};
 
 	*bad = 0;
@@ -910,7 +956,7 @@ read_env(struct config *cfg, struct config_settings *set)
 		const struct config_option *o = &options[i];
 		const char *v;
 
-		if (!o->name || !o->set || o->set == set_config)
+		if (!lasting(o))
 			continue;
 		config__env_name(o, name);
 		v = getenv(name);
@@ -975,7 +1021,7 @@ print_effective(const struct config *cfg, const struct config_settings *set,
 			printf(*o->help ? "\n# %s\n" : "\n", o->help);
 			continue;
 		}
-		if (!o->set || o->set == set_config)
+		if (!lasting(o))
 			continue;
 		if (top[i] == CONFIG_FROM_DEFAULT) {
 			if (o->def || !o->arg)
@@ -1042,6 +1088,14 @@ config_parse(struct config *cfg, int argc, char **argv)
 	if (!cfg->cluster.tls_cert != !cfg->cluster.tls_key) {
 		fprintf(stderr, "sentinel-logd: --jetstream-tls-cert and --jetstream-tls-key go "
 				"together\n");
+		goto out;
+	}
+	if ((cfg->command == CONFIG_BACKUP) != !!cfg->backup_to ||
+	    (cfg->command == CONFIG_RESTORE) != !!cfg->restore_from) {
+		fprintf(stderr,
+			"sentinel-logd: 'backup' needs --to FILE and 'restore' needs --from "
+			"FILE, and only they take them\n"
+			"Try 'sentinel-logd --help'.\n");
 		goto out;
 	}
 	if (cfg->command == CONFIG_CHECK)

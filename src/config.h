@@ -29,6 +29,8 @@ enum config_command {
 	CONFIG_MIGRATE, /* apply migrations to --db and exit */
 	CONFIG_COMPACT, /* offline retention pass and VACUUM of --db */
 	CONFIG_CHECK,   /* check-config: the configuration was printed; check the rest */
+	CONFIG_BACKUP,  /* copy --db to --to */
+	CONFIG_RESTORE, /* replace --db with a copy of --from, under a new epoch */
 	CONFIG_EXIT,    /* --help or --version was printed: exit 0 */
 };
 
@@ -39,6 +41,8 @@ struct config {
 	char host[256];                    /* --listen host part */
 	int port;                          /* --listen port part */
 	const char *db_path;               /* --db */
+	const char *backup_to;             /* backup --to */
+	const char *restore_from;          /* restore --from */
 	int sync_full;                     /* --sync full */
 	size_t event_max;                  /* --max-event-bytes */
 	size_t body_max;                   /* --max-body-bytes */

@@ -7,7 +7,17 @@
 #include "retention.h"
 #include "server.h"
 #include "store.h"
+#include "store_backup.h"
 #include "timestamp.h"
+
+/* Say so when opening the store gave it a new epoch. */
+static void
+report_renewal(const char *path, store *st)
+{
+	if (store_renewal(st))
+		fprintf(stderr, "sentinel-logd: %s has a new epoch %s: %s\n", path, store_epoch(st),
+			store_renewal(st));
+}
 
 /* `sentinel-logd migrate`: bring the store's schema up to date. */
 static int
@@ -21,6 +31,7 @@ migrate(const struct config *cfg)
 		fprintf(stderr, "sentinel-logd: cannot migrate: %s\n", errmsg);
 		return 1;
 	}
+	report_renewal(cfg->db_path, st);
 	printf("%s: schema version %d\n", cfg->db_path, store_schema_version(st));
 	store_close(st);
 	return 0;
@@ -41,6 +52,7 @@ compact(const struct config *cfg)
 		fprintf(stderr, "sentinel-logd: cannot compact: %s\n", errmsg);
 		return 1;
 	}
+	report_renewal(cfg->db_path, st);
 	if (store_sizes(st, &before) || store_count(st, &count))
 		goto fail;
 	if (retention_active(&cfg->retention)) {
@@ -77,6 +89,40 @@ check_config(const struct config *cfg)
 	return 0;
 }
 
+/* `sentinel-logd backup`: a consistent copy of the store, also while it is served. */
+static int
+backup(const struct config *cfg)
+{
+	struct store_copy c;
+	char errmsg[ERRMSG_SIZE];
+
+	if (store_backup(cfg->db_path, cfg->backup_to, &c, errmsg)) {
+		fprintf(stderr, "sentinel-logd: cannot back up %s: %s\n", cfg->db_path, errmsg);
+		return 1;
+	}
+	printf("%s: backed up to %s: %lld events, last id %lld, epoch %s, %lld bytes\n",
+	       cfg->db_path, cfg->backup_to, (long long)c.events, (long long)c.last_id, c.epoch,
+	       (long long)c.bytes);
+	return 0;
+}
+
+/* `sentinel-logd restore`: put a backup in place of the store, under a new epoch. */
+static int
+restore(const struct config *cfg)
+{
+	struct store_copy c;
+	char errmsg[ERRMSG_SIZE];
+
+	if (store_restore(cfg->db_path, cfg->restore_from, &c, errmsg)) {
+		fprintf(stderr, "sentinel-logd: cannot restore %s: %s\n", cfg->db_path, errmsg);
+		return 1;
+	}
+	printf("%s: restored from %s: %lld events, last id %lld, new epoch %s (clients resuming "
+	       "with the old epoch start over)\n",
+	       cfg->db_path, cfg->restore_from, (long long)c.events, (long long)c.last_id, c.epoch);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -100,6 +146,12 @@ main(int argc, char **argv)
 		break;
 	case CONFIG_COMPACT:
 		rc = compact(&cfg);
+		break;
+	case CONFIG_BACKUP:
+		rc = backup(&cfg);
+		break;
+	case CONFIG_RESTORE:
+		rc = restore(&cfg);
 		break;
 	case CONFIG_SERVE:
 	default:

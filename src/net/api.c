@@ -313,6 +313,14 @@ api_metrics(api *a, struct lws *wsi, struct reply *r)
 			      "sentinel_commit_duration_seconds_count %llu\n",
 			      (unsigned long long)ws.latency_count, ws.latency_sum,
 			      (unsigned long long)ws.latency_count);
+	rc = rc || buf_printf(&b, "# HELP sentinel_requests_rejected_total Requests and upgrades "
+				  "refused, by reason.\n"
+				  "# TYPE sentinel_requests_rejected_total counter\n");
+	for (int i = 0; !rc && i < REJECTS_REASONS; i++)
+		rc = buf_printf(
+			&b, "sentinel_requests_rejected_total{reason=\"%s\"} %llu\n",
+			rejects_reason_name((enum rejects_reason)i),
+			(unsigned long long)rejects_count(a->src.rejects, (enum rejects_reason)i));
 	rc = rc || (a->src.metrics && a->src.metrics(a->src.hooks_arg, &b));
 	if (rc) {
 		buf_free(&b);

@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "hub.h"
+#include "rejects.h"
 #include "store.h"
 #include "writer.h"
 #include "ws_ingest.h"
@@ -25,6 +26,7 @@ struct api_sources {
 	hub *hub;             /* the newest committed id */
 	ws_logs *logs;        /* subscriber counters */
 	ws_ingest *producers; /* /ws/ingest connections */
+	rejects *rejects;     /* refused requests, by reason */
 	int sync_full;        /* --sync full */
 	/* Optional, for a replicated journal: its readiness (1, or 0 with a
 	 * reason) for /healthz, and its samples appended to /metrics. */

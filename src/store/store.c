@@ -5,10 +5,13 @@
  * reused; the schema is built only by the embedded migrations (never a
  * second copy of the DDL here); reads are short transactions, keyed by id,
  * so that a long replay never holds a snapshot that starves checkpoints.
+ * A writable handle holds the store's lock (store_lock.h) and keeps its
+ * mark (store_mark.h) at the last id it committed; at open, a store that
+ * ends below its mark is an older copy put back in place and gets a new
+ * epoch, since its next ids were already handed out under the old one.
  */
 #include "store.h"
 
-#include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +20,10 @@
 
 #include "embedded.h"
 #include "err.h"
+#include "log.h"
 #include "store_db.h"
+#include "store_lock.h"
+#include "store_mark.h"
 
 /* migrations/NNNN_*.sql in order (migrations_data.c, generated). */
 extern const struct embedded_file embedded_migrations[];
@@ -27,6 +33,11 @@ struct store {
 	sqlite3 *db;
 	char *path;
 	int flags;
+	store_lock *lock;          /* held by a writable handle */
+	store_mark *mark;          /* kept by a writable handle */
+	int64_t marked_id;         /* the last id written to the mark */
+	int mark_failed;           /* a mark update failed (logged once) */
+	char renewal[ERRMSG_SIZE]; /* why the epoch was renewed at open, or "" */
 	sqlite3_stmt *append;
 	sqlite3_stmt *read_after;
 	sqlite3_stmt *last_id;
@@ -54,28 +65,6 @@ static int
 query_int(store *st, const char *sql, int64_t *out)
 {
 	return store_db_query_int(st->db, sql, out, st->errmsg);
-}
-
-/* Create every missing folder above path, like mkdir -p on its dirname. */
-static int
-make_parent_dirs(const char *path, char *errmsg)
-{
-	char buf[4096];
-	size_t len = strlen(path);
-
-	if (len >= sizeof buf)
-		return err_set(errmsg, ERR_INVAL, "path too long: %s", path);
-	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-			return err_set(errmsg, ERR_SYS, "cannot create folder %s: %s", buf,
-				       strerror(errno));
-		*p = '/';
-	}
-	return 0;
 }
 
 int
@@ -177,14 +166,68 @@ setup(store *st)
 	    (rc = prepare(st, "SELECT min(id) FROM journal WHERE ts_us >= ?", &st->first_id_since)))
 		return rc;
 
-	sqlite3_stmt *s;
-	if ((rc = prepare(st, "SELECT value FROM meta WHERE key = 'epoch'", &s)))
+	return store_db_epoch(st->db, st->epoch, st->errmsg);
+}
+
+/*
+ * Read the mark beside a writable store; renew the epoch if the store is
+ * a copy, then bring the mark up to date. A store with events but no mark
+ * may be a copy too (a backup moved elsewhere, or restored together with
+ * an old mark that was then removed), and is treated as one: its clients
+ * start over once, rather than risk skipping reused ids. A cluster node's
+ * ids and epoch are its stream's: a copy of its store catches up from the
+ * stream and hands out no id twice, so it keeps its epoch.
+ */
+static int
+check_mark(store *st)
+{
+	char epoch[STORE_EPOCH_SIZE], stream[256];
+	int64_t marked, last;
+	int rc, replica;
+
+	st->mark = store_mark_open(st->path, st->flags & STORE_SYNC_FULL, epoch, &marked, &rc,
+				   st->errmsg);
+	if (!st->mark)
 		return rc;
-	if (sqlite3_step(s) == SQLITE_ROW)
-		snprintf(st->epoch, sizeof st->epoch, "%s",
-			 (const char *)sqlite3_column_text(s, 0));
-	sqlite3_finalize(s);
+	if ((rc = store_last_id(st, &last)) ||
+	    (rc = store_meta_get(st, "stream", stream, sizeof stream, &replica)))
+		return rc;
+	if (!replica && !epoch[0] && last > 0)
+		snprintf(st->renewal, sizeof st->renewal,
+			 "it holds ids up to %lld but has no %s.mark: it may be a copy",
+			 (long long)last, st->path);
+	else if (!replica && !strcmp(epoch, st->epoch) && last < marked)
+		snprintf(st->renewal, sizeof st->renewal,
+			 "it ends at id %lld but ids up to %lld were committed to it (%s.mark): "
+			 "it is an older copy, such as a restored backup",
+			 (long long)last, (long long)marked, st->path);
+	if (st->renewal[0] && (rc = store_db_renew_epoch(st->db, st->epoch, st->errmsg)))
+		return rc;
+	if ((rc = store_mark_set(st->mark, st->epoch, last, st->errmsg)))
+		return rc;
+	st->marked_id = last;
 	return 0;
+}
+
+/* After a commit: move the mark to the new last id, if it grew. */
+static void
+advance_mark(store *st)
+{
+	char errmsg[ERRMSG_SIZE];
+	int64_t last;
+
+	if (!st->mark || store_last_id(st, &last) || last == st->marked_id)
+		return;
+	if (store_mark_set(st->mark, st->epoch, last, errmsg)) {
+		/* The commit stands; only the detection of a restored copy
+		 * is weaker until the mark can be written again. */
+		if (!st->mark_failed)
+			log_warn("%s", errmsg);
+		st->mark_failed = 1;
+		return;
+	}
+	st->mark_failed = 0;
+	st->marked_id = last;
 }
 
 store *
@@ -200,12 +243,14 @@ store_open(const char *path, int flags, int *err, char *errmsg)
 	}
 	st->flags = flags;
 	if (flags & STORE_WRITE) {
-		if ((rc = make_parent_dirs(path, errmsg))) {
+		/* One writer at a time; this also creates the folders. */
+		if (!(st->lock = store_lock_take(path, err, errmsg))) {
 			free(st->path);
 			free(st);
-			*err = rc;
 			return NULL;
 		}
+		if ((rc = store_db_create_file(path, st->errmsg)))
+			goto fail;
 		open_flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 	} else {
 		open_flags = SQLITE_OPEN_READONLY;
@@ -217,7 +262,7 @@ store_open(const char *path, int flags, int *err, char *errmsg)
 		goto fail;
 	}
 	sqlite3_extended_result_codes(st->db, 1);
-	if ((rc = setup(st)))
+	if ((rc = setup(st)) || ((flags & STORE_WRITE) && (rc = check_mark(st))))
 		goto fail;
 	return st;
 fail:
@@ -241,6 +286,8 @@ store_close(store *st)
 	if (st->db && (st->flags & STORE_WRITE))
 		sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
 	sqlite3_close(st->db);
+	store_mark_close(st->mark);
+	store_lock_release(st->lock);
 	free(st->path);
 	free(st);
 }
@@ -255,6 +302,12 @@ const char *
 store_epoch(store *st)
 {
 	return st->epoch;
+}
+
+const char *
+store_renewal(store *st)
+{
+	return st->renewal[0] ? st->renewal : NULL;
 }
 
 int
@@ -273,7 +326,11 @@ store_begin(store *st)
 int
 store_commit(store *st)
 {
-	return exec(st, "COMMIT");
+	int rc = exec(st, "COMMIT");
+
+	if (!rc)
+		advance_mark(st);
+	return rc;
 }
 
 int

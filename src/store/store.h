@@ -3,7 +3,9 @@
  *
  * A store handle is one SQLite connection and is used by one thread only.
  * The server opens one writable handle for the writer thread and one
- * read-only handle for the event loop; tools open their own.
+ * read-only handle for the event loop; tools open their own. One writable
+ * handle at a time, in any process, may hold a store (store_lock.h);
+ * read-only handles are never refused for that.
  */
 #ifndef SENTINEL_STORE_H
 #define SENTINEL_STORE_H
@@ -17,7 +19,7 @@ typedef struct store store;
 
 enum store_flags {
 	STORE_READONLY = 0,
-	STORE_WRITE = 1 << 0,     /* create the file and folders, migrate */
+	STORE_WRITE = 1 << 0,     /* lock, create the file and folders, migrate */
 	STORE_SYNC_FULL = 1 << 1, /* fsync every commit (power-loss safe) */
 };
 
@@ -36,20 +38,31 @@ struct store_row {
 typedef int (*store_row_fn)(const struct store_row *row, void *arg);
 
 /*
- * Open the store at path. With STORE_WRITE the folders and file are created
- * as needed and pending migrations applied. Returns NULL on failure with
- * *err set and a message, which names the file, in errmsg.
+ * Open the store at path. With STORE_WRITE the handle takes the writer's
+ * lock (ERR_BUSY when another writer holds it), the folders and file are
+ * created as needed and pending migrations applied. Returns NULL on failure
+ * with *err set and a message, which names the file, in errmsg.
  */
 store *store_open(const char *path, int flags, int *err, char *errmsg);
 
-/* Close the handle; a writable one checkpoints and truncates the WAL first. */
+/* Close the handle; a writable one checkpoints and truncates the WAL first,
+ * then releases the writer's lock. */
 void store_close(store *st);
 
 /* The SQLite message of the last failure on this handle. */
 const char *store_errmsg(store *st);
 
-/* The store's epoch (hex), fixed when the store was created. */
+/*
+ * The store's epoch (hex), made when the store was created and renewed
+ * when a writable open finds it is a copy put back in place.
+ */
 const char *store_epoch(store *st);
+
+/*
+ * Why a writable open gave the store a new epoch (a sentence), or NULL
+ * when it kept its epoch.
+ */
+const char *store_renewal(store *st);
 
 /* The schema version of the file (PRAGMA user_version). */
 int store_schema_version(store *st);

@@ -1,7 +1,8 @@
 /*
- * SQLite plumbing shared by the store's two kinds of connection, store.c
- * (the server's handles) and store_export.c (one snapshot for an export).
- * Private to src/store/: nothing outside this folder includes it.
+ * SQLite plumbing shared by the store's kinds of connection: store.c (the
+ * server's handles), store_export.c (one snapshot for an export) and
+ * store_backup.c (the two ends of a copy). Private to src/store/: nothing
+ * outside this folder includes it.
  *
  * Every helper that fails writes SQLite's message into errmsg
  * (ERRMSG_SIZE bytes) and returns a project error code (err.h).
@@ -14,6 +15,14 @@
 #include <stdint.h>
 
 #include "store.h"
+
+/*
+ * Create the database file path, empty and with mode 0640 (less as the
+ * umask says), unless something is there already. SQLite would make it
+ * 0644, and gives the -wal and -shm files the mode of the database file:
+ * so all three are 0640. Returns 0, or ERR_SYS with a message in errmsg.
+ */
+int store_db_create_file(const char *path, char *errmsg);
 
 /* Map an SQLite result code to a project error code (0 for OK, ROW, DONE). */
 int store_db_map_rc(int sqlite_rc);
@@ -33,6 +42,12 @@ int store_db_query_int(sqlite3 *db, const char *sql, int64_t *out, char *errmsg)
  * validates the file's header.
  */
 int store_db_check_version(sqlite3 *db, char *errmsg);
+
+/* Read the store's epoch into epoch ("" when the meta table has none). */
+int store_db_epoch(sqlite3 *db, char epoch[STORE_EPOCH_SIZE], char *errmsg);
+
+/* Give the store a new random epoch, and read it into epoch. */
+int store_db_renew_epoch(sqlite3 *db, char epoch[STORE_EPOCH_SIZE], char *errmsg);
 
 /* The columns "id, ts_us, type, body" of the current row of s. */
 struct store_row store_db_row(sqlite3_stmt *s);

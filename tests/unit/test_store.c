@@ -1,11 +1,12 @@
 /*
  * Unit tests of store.c, on real files in a temporary folder: creation (the
  * folders, WAL mode, the schema version), appending and reading back, ids
- * that are never reused, idempotent migrations, the epoch, refusing foreign,
- * corrupt, missing and newer files, and the migrations agreeing with the
- * documented schema/schema.sql (named by the environment variable
- * SENTINEL_SCHEMA). The folder is removed at the end; it is kept, and its
- * name printed, when a test fails.
+ * that are never reused, idempotent migrations, the epoch (also renewed for
+ * a copy put back in place), one writer at a time (the writer's lock),
+ * refusing foreign, corrupt, missing and newer files, and the migrations
+ * agreeing with the documented schema/schema.sql (named by the environment
+ * variable SENTINEL_SCHEMA). The folder is removed at the end; it is kept,
+ * and its name printed, when a test fails.
  */
 #define _GNU_SOURCE /* nftw's FTW_DEPTH and FTW_PHYS */
 #include <ftw.h>
@@ -610,6 +611,114 @@ TEST(sync_full)
 	store_close(st);
 }
 
+TEST(one_writer_at_a_time)
+{
+	char path[512], lock[560], pid[32], errmsg[ERRMSG_SIZE] = "";
+	int err = 0;
+
+	path_in(path, sizeof path, "lock/sentinel.db");
+	snprintf(lock, sizeof lock, "%s.lock", path);
+	snprintf(pid, sizeof pid, "pid %ld", (long)getpid());
+	store *w = open_ok(path, STORE_WRITE);
+	ASSERT_EQ(append_one(w, three[0]), 1);
+	ASSERT(file_exists(lock));
+
+	/* A second writer, even in the same process, is refused and told who
+	 * holds the store. */
+	ASSERT_NULL(store_open(path, STORE_WRITE, &err, errmsg));
+	ASSERT_EQ(err, ERR_BUSY);
+	ASSERT_NOT_NULL(strstr(errmsg, path));
+	ASSERT_NOT_NULL(strstr(errmsg, "in use by another writer"));
+	ASSERT_NOT_NULL(strstr(errmsg, pid));
+	ASSERT_NOT_NULL(strstr(errmsg, "test_store"));
+
+	/* Readers are not refused, and see what the writer committed. */
+	store *r = open_ok(path, STORE_READONLY);
+	ASSERT_EQ(last_id(r), 1);
+	store_close(r);
+
+	/* Once the writer is gone, the next one may write. */
+	store_close(w);
+	w = open_ok(path, STORE_WRITE);
+	ASSERT_EQ(append_one(w, three[1]), 2);
+	store_close(w);
+}
+
+/* Copy the file from to to, byte for byte. */
+static void
+copy_file(const char *from, const char *to)
+{
+	char buf[65536];
+	size_t n;
+	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+
+	ASSERT_NOT_NULL(in);
+	ASSERT_NOT_NULL(out);
+	while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+		ASSERT_EQ(fwrite(buf, 1, n, out), n);
+	ASSERT_OK(fclose(in));
+	ASSERT_OK(fclose(out));
+}
+
+TEST(a_copy_put_back_gets_a_new_epoch)
+{
+	char path[512], saved[512], moved[512], epoch[STORE_EPOCH_SIZE];
+
+	path_in(path, sizeof path, "copy/sentinel.db");
+	path_in(saved, sizeof saved, "copy/saved.db");
+	store *st = open_ok(path, STORE_WRITE);
+	ASSERT_NULL(store_renewal(st)); /* a new store */
+	ASSERT_EQ(append_one(st, three[0]), 1);
+	snprintf(epoch, sizeof epoch, "%s", store_epoch(st));
+	store_close(st); /* checkpointed: the file holds everything */
+	copy_file(path, saved);
+
+	/* The store goes on; a reopen keeps the epoch. */
+	st = open_ok(path, STORE_WRITE);
+	ASSERT_NULL(store_renewal(st));
+	ASSERT_STR_EQ(store_epoch(st), epoch);
+	ASSERT_EQ(append_one(st, three[1]), 2);
+	ASSERT_EQ(append_one(st, three[2]), 3);
+	store_close(st);
+
+	/* The copy, taken at id 1, is put back: id 2 would be handed out again. */
+	copy_file(saved, path);
+	st = open_ok(path, STORE_WRITE);
+	ASSERT_NOT_NULL(store_renewal(st));
+	ASSERT_NOT_NULL(strstr(store_renewal(st), "ends at id 1 but ids up to 3"));
+	assert_epoch(store_epoch(st));
+	ASSERT(strcmp(store_epoch(st), epoch) != 0);
+	snprintf(epoch, sizeof epoch, "%s", store_epoch(st));
+	ASSERT_EQ(append_one(st, three[1]), 2);
+	store_close(st);
+
+	/* The new epoch is kept from then on. */
+	st = open_ok(path, STORE_WRITE);
+	ASSERT_NULL(store_renewal(st));
+	ASSERT_STR_EQ(store_epoch(st), epoch);
+	store_close(st);
+	st = open_ok(path, STORE_READONLY);
+	ASSERT_STR_EQ(store_epoch(st), epoch);
+	store_close(st);
+
+	/* A copy with events but no mark of its own may be anyone's copy. */
+	copy_file(path, path_in(moved, sizeof moved, "copy/moved.db"));
+	st = open_ok(moved, STORE_WRITE);
+	ASSERT_NOT_NULL(store_renewal(st));
+	ASSERT_NOT_NULL(strstr(store_renewal(st), "has no"));
+	ASSERT(strcmp(store_epoch(st), epoch) != 0);
+
+	/* A cluster node's store takes its epoch from its stream, and keeps it. */
+	ASSERT_OK(store_meta_set(st, "stream", "SENTINEL"));
+	ASSERT_OK(store_meta_set(st, "epoch", "00112233445566ff"));
+	store_close(st);
+	ASSERT_OK(unlink(path_in(saved, sizeof saved, "copy/moved.db.mark")));
+	st = open_ok(moved, STORE_WRITE);
+	ASSERT_NULL(store_renewal(st));
+	ASSERT_STR_EQ(store_epoch(st), "00112233445566ff");
+	store_close(st);
+}
+
 /* Write n bytes of data to path. */
 static void
 write_file(const char *path, const void *data, size_t n)
@@ -965,6 +1074,8 @@ main(int argc, char **argv)
 		TEST_ENTRY(migrations_are_idempotent),
 		TEST_ENTRY(epoch_differs_between_stores),
 		TEST_ENTRY(sync_full),
+		TEST_ENTRY(one_writer_at_a_time),
+		TEST_ENTRY(a_copy_put_back_gets_a_new_epoch),
 		TEST_ENTRY(not_a_database),
 		TEST_ENTRY(missing_file),
 		TEST_ENTRY(folder_cannot_be_made),
