@@ -2,9 +2,10 @@
  * The SQLite store.
  *
  * Invariants: ids come from AUTOINCREMENT, so they only grow and are never
- * reused; the schema is built only by the embedded migrations (never a
- * second copy of the DDL here); reads are short transactions, keyed by id,
- * so that a long replay never holds a snapshot that starves checkpoints.
+ * reused, and opening for writing first moves the sequence past any id an
+ * unclean stop may have handed out (store_ids.c); the schema is built only by the embedded
+ * migrations (never a second copy of the DDL here); reads are short transactions, keyed by id, so
+ * that a long replay never holds a snapshot that starves checkpoints.
  */
 #include "store.h"
 
@@ -18,6 +19,7 @@
 #include "embedded.h"
 #include "err.h"
 #include "store_db.h"
+#include "store_ids.h"
 
 /* migrations/NNNN_*.sql in order (migrations_data.c, generated). */
 extern const struct embedded_file embedded_migrations[];
@@ -34,6 +36,7 @@ struct store {
 	sqlite3_stmt *first_id_since;
 	sqlite3_stmt *meta_set;
 	char epoch[STORE_EPOCH_SIZE];
+	int64_t lost_from, lost_to; /* ids found lost at open (store_ids.h) */
 	char errmsg[ERRMSG_SIZE];
 };
 
@@ -153,6 +156,10 @@ setup(store *st)
 		if ((rc = exec(st, "PRAGMA journal_size_limit = 4194304")))
 			return rc;
 		if ((rc = migrate(st)))
+			return rc;
+		/* Before anything can append: ids an unclean stop may have
+		 * handed out are never assigned again. */
+		if ((rc = store_ids_recover(st, &st->lost_from, &st->lost_to)))
 			return rc;
 		/* id NULL: the next id; a given id is a replicated journal's. */
 		if ((rc = prepare(st,
@@ -728,4 +735,31 @@ int
 store_vacuum(store *st)
 {
 	return exec(st, "VACUUM");
+}
+
+void
+store_lost_at_open(const store *st, int64_t *from_out, int64_t *to_out)
+{
+	*from_out = st->lost_from;
+	*to_out = st->lost_to;
+}
+
+/* ------------------------------------------------------------ module-private */
+
+sqlite3 *
+store__db(store *st)
+{
+	return st->db;
+}
+
+char *
+store__errmsg(store *st)
+{
+	return st->errmsg;
+}
+
+int
+store__flags(const store *st)
+{
+	return st->flags;
 }

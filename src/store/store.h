@@ -80,8 +80,17 @@ int store_append_at(store *st, const struct logevent *ev, int64_t id);
 int store_meta_set(store *st, const char *key, const char *value);
 int store_meta_get(store *st, const char *key, char *out, size_t size, int *found);
 
-/* The highest id ever assigned (0 for a new store). */
+/*
+ * The highest id ever assigned or given up (0 for a new store): new ids
+ * are above it.
+ */
 int store_last_id(store *st, int64_t *id_out);
+
+/*
+ * The ids that opening this writable handle found lost to an unclean stop
+ * (store_ids.h), or 0 and 0.
+ */
+void store_lost_at_open(const store *st, int64_t *from_out, int64_t *to_out);
 
 /* The lowest id still stored, or 0 when the journal is empty. */
 int store_first_id(store *st, int64_t *id_out);

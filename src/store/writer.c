@@ -16,6 +16,7 @@
 #include "err.h"
 #include "log.h"
 #include "retention.h"
+#include "store_ids.h"
 #include "timestamp.h"
 #include "wire.h"
 
@@ -38,6 +39,8 @@ struct writer {
 	void *notify_arg;
 	writer_commit_fn on_commit; /* set before any batch: no lock needed */
 	void *on_commit_arg;
+	int64_t last_id; /* the last id assigned (writer thread only) */
+	int64_t id_mark; /* ids up to it may be handed out (store_ids.h) */
 
 	/* Retention, run between commits (writer thread only but for
 	 * maintenance_due and the results, which are guarded by lock). */
@@ -98,6 +101,22 @@ fail:
 	return rc;
 }
 
+/*
+ * Before a group is committed, make sure that its ids are below a durable
+ * high-water mark, so that no power cut can give them out twice.
+ */
+static int
+reserve_ids(writer *w, struct ingest_batch *list)
+{
+	int64_t n = 0;
+
+	/* Ids a replicated journal assigned are its own to keep. */
+	for (struct ingest_batch *b = list; b; b = b->next)
+		if (!b->ids_assigned)
+			n += (int64_t)b->count;
+	return n ? store_ids_reserve(w->st, w->last_id + n, &w->id_mark) : 0;
+}
+
 /* Build the wire form of a committed batch; NULL entries if out of memory. */
 static void
 build_msgs(struct ingest_batch *b)
@@ -149,6 +168,8 @@ process(writer *w, struct ingest_batch *list)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (!rc)
+		rc = reserve_ids(w, list);
+	if (!rc)
 		rc = commit_group(w, list);
 	double secs = seconds_since(&t0);
 	/* A full disk, or another process holding the write lock past the busy
@@ -177,6 +198,8 @@ process(writer *w, struct ingest_batch *list)
 		/* Ids are consecutive within a batch: one transaction, one writer. */
 		build_msgs(b);
 		events += b->count;
+		if (b->count)
+			w->last_id = b->last_id;
 	}
 	record_commit(w, events, batches, rc, secs);
 	if (w->on_commit)
@@ -383,6 +406,13 @@ writer_create(store *st, const struct retention_policy *policy, writer_notify_fn
 		*err = ERR_NOMEM;
 		return NULL;
 	}
+	if (store_last_id(st, &w->last_id) || store_ids_mark(st, &w->id_mark)) {
+		log_error("cannot read the store's ids: %s", store_errmsg(st));
+		store_close(st);
+		free(w);
+		*err = ERR_IO;
+		return NULL;
+	}
 	w->st = st;
 	if (policy)
 		w->policy = *policy;
@@ -494,6 +524,9 @@ writer_stop(writer *w)
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);
 	w->joined = 1;
+	/* The rest of the reserved block was never handed out. */
+	if ((!atomic_load(&w->state)) && store_ids_release(w->st))
+		log_warn("cannot release the reserved ids: %s", store_errmsg(w->st));
 	store_close(w->st);
 	w->st = NULL;
 }
