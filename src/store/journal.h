@@ -71,7 +71,11 @@ int journal_read_after(journal *j, int64_t after_id, int limit, store_row_fn fn,
 /* The lowest id still kept, or 0 when the journal is empty. */
 int journal_first_id(journal *j, int64_t *id_out);
 
-/* The highest id the journal has assigned or given up (new ids are above it). */
+/*
+ * The highest id the journal has assigned or given up (new ids are above
+ * it); INT64_MAX when it cannot tell (a replicated journal whose other
+ * nodes may be ahead of this one).
+ */
 int journal_last_id(journal *j, int64_t *id_out);
 
 /*
