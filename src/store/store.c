@@ -37,6 +37,7 @@ struct store {
 	sqlite3_stmt *meta_set;
 	char epoch[STORE_EPOCH_SIZE];
 	int64_t lost_from, lost_to; /* ids found lost at open (store_ids.h) */
+	int64_t wal_frames;         /* after the last commit, with manual checkpoints */
 	char errmsg[ERRMSG_SIZE];
 };
 
@@ -372,6 +373,20 @@ store_meta_get(store *st, const char *key, char *out, size_t size, int *found)
 	return 0;
 }
 
+int
+store_check_file(store *st)
+{
+	int moved = 0;
+	int rc = sqlite3_file_control(st->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved);
+
+	if (rc != SQLITE_OK)
+		return fail_db(st, rc);
+	if (moved)
+		return err_set(st->errmsg, ERR_IO, "the store file %s was deleted or replaced",
+			       st->path);
+	return 0;
+}
+
 /* Step a prepared one-integer query; NULL or no row reads as 0. */
 static int
 step_int(store *st, sqlite3_stmt *s, int64_t *out)
@@ -435,6 +450,39 @@ store_checkpoint(store *st, int truncate)
 		st->db, NULL, truncate ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE,
 		NULL, NULL);
 	return rc == SQLITE_OK ? 0 : fail_db(st, rc);
+}
+
+/* The WAL hook of manual checkpoints: note the WAL's length, checkpoint nothing. */
+static int
+note_wal_frames(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	(void)db;
+	(void)name;
+	((store *)arg)->wal_frames = frames;
+	return SQLITE_OK;
+}
+
+void
+store_manual_checkpoints(store *st)
+{
+	/* This replaces the hook that checkpoints automatically. */
+	sqlite3_wal_hook(st->db, note_wal_frames, st);
+}
+
+int64_t
+store_wal_frames(const store *st)
+{
+	return st->wal_frames;
+}
+
+void
+store_abandon(store *st)
+{
+	if (!st)
+		return;
+	sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	st->flags &= ~STORE_WRITE; /* store_close: no checkpoint */
+	store_close(st);
 }
 
 int

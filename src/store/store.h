@@ -81,6 +81,13 @@ int store_meta_set(store *st, const char *key, const char *value);
 int store_meta_get(store *st, const char *key, char *out, size_t size, int *found);
 
 /*
+ * Check that the file at the store's path is still the one this handle
+ * has open: ERR_IO, with a message, when it was deleted, renamed or
+ * replaced since (whatever is written then is out of everyone's reach).
+ */
+int store_check_file(store *st);
+
+/*
  * The highest id ever assigned or given up (0 for a new store): new ids
  * are above it.
  */
@@ -195,5 +202,23 @@ int store_type_counts(store *st, void (*fn)(const char *type, int64_t count, voi
 
 /* Checkpoint the WAL; with truncate, also shrink it to zero bytes. */
 int store_checkpoint(store *st, int truncate);
+
+/*
+ * Take the checkpoints of a writable handle over from SQLite, whose
+ * automatic ones ignore their errors: commits no longer checkpoint, and
+ * store_wal_frames() says how long the WAL has grown, so that the caller
+ * checkpoints with store_checkpoint() and sees when one fails.
+ */
+void store_manual_checkpoints(store *st);
+
+/* The WAL's length in frames after the last commit (store_manual_checkpoints). */
+int64_t store_wal_frames(const store *st);
+
+/*
+ * Close a writable handle after a write or sync on it failed: nothing more
+ * is written, not even the checkpoint a clean close makes. The next open
+ * recovers from the WAL.
+ */
+void store_abandon(store *st);
 
 #endif

@@ -22,6 +22,8 @@
 
 /* A commit group stops growing once it holds this many event bytes. */
 #define GROUP_MAX_BYTES (2 * 1024 * 1024)
+/* Checkpoint after a commit that leaves the WAL this long (SQLite's default). */
+#define WAL_CHECKPOINT_FRAMES 1000
 
 struct writer {
 	store *st;
@@ -95,7 +97,8 @@ commit_group(writer *w, struct ingest_batch *list)
 	}
 	if ((rc = store_commit(w->st)))
 		goto fail;
-	return 0;
+	/* Committed to a file nobody will find again: not acknowledged. */
+	return store_check_file(w->st);
 fail:
 	store_rollback(w->st);
 	return rc;
@@ -216,13 +219,52 @@ publish_count(writer *w)
 	pthread_mutex_unlock(&w->lock);
 }
 
+/*
+ * A write of the writer's own (a checkpoint, a retention step) failed. A
+ * busy store or a full disk may pass; any other failure stops the writer
+ * as a failed commit does, since after a failed write or fsync what the
+ * disk holds is not known, and a later sync that succeeds proves nothing.
+ */
+static void
+maintenance_failed(writer *w, int rc, const char *what)
+{
+	if (rc == ERR_BUSY || rc == ERR_FULL) {
+		log_warn("%s failed, will try again: %s", what, store_errmsg(w->st));
+		return;
+	}
+	if (atomic_load(&w->state))
+		return;
+	log_error("%s failed, no further events will be accepted until restart: %s", what,
+		  store_errmsg(w->st));
+	atomic_store(&w->state, rc);
+}
+
+/*
+ * Checkpoint once the WAL has grown past SQLite's usual 1,000 frames. The
+ * writer does what SQLite would do after a commit, but sees a failure
+ * (store_manual_checkpoints).
+ */
+static void
+checkpoint_if_due(writer *w)
+{
+	int rc;
+
+	if (atomic_load(&w->state) || store_wal_frames(w->st) < WAL_CHECKPOINT_FRAMES)
+		return;
+	if ((rc = store_checkpoint(w->st, 0)))
+		maintenance_failed(w, rc, "checkpoint");
+}
+
 /* Keep the WAL near its target size, also while readers are attached. */
 static void
 bound_wal(writer *w)
 {
 	struct store_sizes sz;
-	if (!store_sizes(w->st, &sz) && sz.wal_bytes > RETENTION_WAL_TARGET)
-		store_checkpoint(w->st, 1);
+	int rc;
+
+	if (!store_sizes(w->st, &sz) && sz.wal_bytes > RETENTION_WAL_TARGET &&
+	    (rc = store_checkpoint(w->st, 1)))
+		maintenance_failed(w, rc, "checkpoint");
 }
 
 /* Log the passes not yet reported (at most once a second unless forced). */
@@ -254,8 +296,9 @@ finish_pass(writer *w)
 	int64_t total = r->by_age + r->by_count + r->by_bytes;
 
 	if (total) {
-		if (retention_compact(w->st, 100000))
-			log_warn("compaction failed: %s", store_errmsg(w->st));
+		int rc = retention_compact(w->st, 100000);
+		if (rc)
+			maintenance_failed(w, rc, "compaction");
 		/* Passes follow each other quickly under a count or size bound:
 		 * report them at most once a second. */
 		struct retention_result *u = &w->unlogged;
@@ -296,9 +339,10 @@ maintain(writer *w, int64_t committed)
 		budget -= w->pass.by_age + w->pass.by_count + w->pass.by_bytes - before;
 	} while (rc > 0 && budget > 0);
 	publish_count(w);
-	bound_wal(w);
 	if (rc < 0)
-		log_error("retention step failed: %s", store_errmsg(w->st));
+		maintenance_failed(w, rc, "retention step");
+	else
+		bound_wal(w);
 	if (rc <= 0) {
 		finish_pass(w);
 		pthread_mutex_lock(&w->lock);
@@ -382,8 +426,10 @@ writer_main(void *arg)
 			w->maintenance_due = 0;
 		int maintain_now = w->maintenance_due && !w->stopping;
 		pthread_mutex_unlock(&w->lock);
-		if (list)
+		if (list) {
 			w->notify(w->notify_arg);
+			checkpoint_if_due(w);
+		}
 		/* Alternate one commit and one retention step, so that neither
 		 * sustained ingest nor a long pass starves the other. */
 		if (maintain_now)
@@ -413,6 +459,7 @@ writer_create(store *st, const struct retention_policy *policy, writer_notify_fn
 		*err = ERR_IO;
 		return NULL;
 	}
+	store_manual_checkpoints(st);
 	w->st = st;
 	if (policy)
 		w->policy = *policy;
@@ -524,10 +571,15 @@ writer_stop(writer *w)
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);
 	w->joined = 1;
-	/* The rest of the reserved block was never handed out. */
-	if ((!atomic_load(&w->state)) && store_ids_release(w->st))
-		log_warn("cannot release the reserved ids: %s", store_errmsg(w->st));
-	store_close(w->st);
+	if (atomic_load(&w->state)) {
+		/* A write failed: leave the file as it is, the WAL included. */
+		store_abandon(w->st);
+	} else {
+		/* The rest of the reserved block was never handed out. */
+		if (store_ids_release(w->st))
+			log_warn("cannot release the reserved ids: %s", store_errmsg(w->st));
+		store_close(w->st);
+	}
 	w->st = NULL;
 }
 
