@@ -3,9 +3,10 @@
  *
  * Invariants: ids come from AUTOINCREMENT, so they only grow and are never
  * reused, and opening for writing first moves the sequence past any id an
- * unclean stop may have handed out (store_ids.c); the schema is built only by the embedded
- * migrations (never a second copy of the DDL here); reads are short transactions, keyed by id, so
- * that a long replay never holds a snapshot that starves checkpoints.
+ * unclean stop may have handed out (store_ids.c); the schema is built only
+ * by the embedded migrations (never a second copy of the DDL here); reads
+ * are short transactions, keyed by id, so that a long replay never holds a
+ * snapshot that starves checkpoints.
  */
 #include "store.h"
 

@@ -67,9 +67,10 @@ static int
 commit_group(writer *w, struct ingest_batch *list)
 {
 	int64_t applied = 0;
-	int rc = store_begin(w->st);
+	/* A store file deleted or replaced since: write nothing to it. */
+	int rc = store_check_file(w->st);
 
-	if (rc)
+	if (rc || (rc = store_begin(w->st)))
 		return rc;
 	for (struct ingest_batch *b = list; b; b = b->next) {
 		for (size_t i = 0; i < b->count; i++) {
@@ -97,7 +98,7 @@ commit_group(writer *w, struct ingest_batch *list)
 	}
 	if ((rc = store_commit(w->st)))
 		goto fail;
-	/* Committed to a file nobody will find again: not acknowledged. */
+	/* If it went just now, the commit went with it: not acknowledged. */
 	return store_check_file(w->st);
 fail:
 	store_rollback(w->st);
@@ -221,14 +222,17 @@ publish_count(writer *w)
 
 /*
  * A write of the writer's own (a checkpoint, a retention step) failed. A
- * busy store or a full disk may pass; any other failure stops the writer
- * as a failed commit does, since after a failed write or fsync what the
- * disk holds is not known, and a later sync that succeeds proves nothing.
+ * busy store (readers holding a snapshot) or a full disk may pass; any
+ * other failure stops the writer as a failed commit does, since after a
+ * failed write or fsync what the disk holds is not known, and a later sync
+ * that succeeds proves nothing.
  */
 static void
 maintenance_failed(writer *w, int rc, const char *what)
 {
-	if (rc == ERR_BUSY || rc == ERR_FULL) {
+	if (rc == ERR_BUSY)
+		return; /* the next one will do */
+	if (rc == ERR_FULL) {
 		log_warn("%s failed, will try again: %s", what, store_errmsg(w->st));
 		return;
 	}
