@@ -539,14 +539,18 @@ send_greetings(struct subscriber *sub)
 	ws_logs *l = sub->logs;
 
 	if (sub->hello_due) {
-		int64_t first;
-		if (journal_first_id(l->journal, &first))
-			return -1;
+		int64_t first, last = hub_last_id(l->hub), lo, hi;
+		if (journal_first_id(l->journal, &first) ||
+		    journal_lost(l->journal, last, &lo, &hi))
+			return read_failed(l);
+		/* Right after an unclean stop the newest id is the end of a lost
+		 * range, which no event has: name the newest event's. */
+		if (hi == last)
+			last = lo - 1;
 		if (send_control(sub,
 				 "{\"control\":\"hello\",\"epoch\":\"%s\",\"first_id\":%lld,"
 				 "\"last_id\":%lld}",
-				 journal_epoch(l->journal), (long long)first,
-				 (long long)hub_last_id(l->hub)))
+				 journal_epoch(l->journal), (long long)first, (long long)last))
 			return -1;
 		sub->hello_due = 0;
 	}

@@ -29,11 +29,18 @@ been handed out and is gone, then "live", then every new event; a seed
 client (control=0) resuming the same way gets the same events. New ids are
 above every id the subscriber ever saw.
 
+Gaps by reason (test_gaps_name_their_reason, the production binary): a
+kill -9 under --sync normal records the rest of the reserved block as lost;
+after retention removed events on both sides of it, a subscriber resuming
+from before gets one gap per reason, and one resuming above every id gets
+"reset".
+
 Set POWERLOSS_SEED to replay a run.
 """
 
 import os
 import random
+import subprocess
 import threading
 import time
 
@@ -102,7 +109,7 @@ class Round:
 class Stats:
     def __init__(self):
         self.cuts = self.at_start = self.by_writes = self.acked = self.lost = 0
-        self.inflight_kept = self.inflight_gone = self.lost_rounds = 0
+        self.lost_rounds = self.lost_max = 0
         self.modes = {m: 0 for m in MODES}
 
 
@@ -149,6 +156,7 @@ def verify(srv, ledger, sync, stats, known_lost):
     new = set(missing) - known_lost
     if new:
         stats.lost_rounds += 1
+        stats.lost_max = max(stats.lost_max, len(new))
     stats.lost += len(new)
     known_lost |= new
 
@@ -216,7 +224,8 @@ def power_cut_rounds(sync, cuts):
           f"drop/torn/partial {stats.modes['drop']}/{stats.modes['torn']}/"
           f"{stats.modes['partial']}) in {time.monotonic() - t0:.1f} s; "
           f"{stats.acked} events acknowledged, {stats.lost} of them lost "
-          f"(in {stats.lost_rounds} cuts); {inflight} batches were in flight at a cut")
+          f"(in {stats.lost_rounds} cuts, at most {stats.lost_max} in one); "
+          f"{inflight} batches were in flight at a cut")
 
 
 def test_power_cuts_sync_full():
@@ -230,8 +239,10 @@ def test_power_cuts_sync_normal():
 # ---------------------------------------------------------------- resuming
 
 def ids_and_controls(msgs):
-    return [m["id"] if "id" in m else (m["control"], m.get("from_id"), m.get("to_id"),
-                                       m.get("reason"))
+    """Events as their ids, control messages as tuples (live: with its last_id)."""
+    return [m["id"] if "id" in m else
+            ("live", m["last_id"], None, None) if m["control"] == "live" else
+            (m["control"], m.get("from_id"), m.get("to_id"), m.get("reason"))
             for m in msgs]
 
 
@@ -283,8 +294,9 @@ def resume_across_cuts(sync):
         plain = Subscriber(srv.ws_url(f"/ws/logs?after_id={x}"))
         head = resume.wait_for(1)
         expect_eq(head[0]["control"], "hello", "first message after the restart")
-        top = head[0]["last_id"]
-        expect(top >= x, f"hello's last_id {top} is below an id the subscriber received ({x})")
+        expect_eq(head[0]["last_id"], kept, "hello's last_id: the newest event's")
+        # Under --sync normal the ids up to the reserved mark are lost.
+        top = lost[-1][1] if sync == "normal" else kept
         # Everything up to "live" comes before any new event is posted.
         deadline = time.monotonic() + 30
         while not any(m.get("control") == "live" for m in resume.messages()):
@@ -300,7 +312,7 @@ def resume_across_cuts(sync):
             expect(top >= last_ack, f"the lost range ends at {top}, below an acknowledged id "
                    f"({last_ack})")
             expect_eq(lost[-1], (kept + 1, top), "the range recorded in lost_ids")
-        expected.append(("live", None, None, None))
+        expected.append(("live", top, None, None))
         expect_eq(ids_and_controls(before_live), expected,
                   f"round {no}: what a subscriber resuming after id {x} gets before 'live' "
                   f"(the store kept up to {kept} of {last_ack})")
@@ -331,6 +343,48 @@ def resume_across_cuts(sync):
         srv.stop()
 
 
+def test_gaps_name_their_reason():
+    # A kill -9 under --sync normal cannot be told from a power cut: the
+    # rest of the reserved block is recorded as lost. Then retention removes
+    # events on both sides of it; a gap is reported per reason.
+    srv = Server(sync="normal").start()
+    status, a = srv.post([{"type": "agent", "message": "a", "data": {"uid": f"a{i}"}}
+                          for i in range(10)])
+    expect_eq((status, a["first_id"], a["last_id"]), (200, 1, 10), "first batch")
+    srv.kill9()
+    srv.restart()
+    _, _, lost = read_store(srv)
+    expect_eq(len(lost), 1, f"lost ranges after the kill: {lost}")
+    lo, hi = lost[0]
+    expect_eq(lo, 11, "the lost range starts after the last id stored")
+    status, b = srv.post([{"type": "agent", "message": "b", "data": {"uid": f"b{i}"}}
+                          for i in range(10)])
+    expect_eq((status, b["first_id"]), (200, hi + 1), "new ids start above the lost range")
+    srv.stop()
+    r = subprocess.run([BINARY, "compact", "--db", srv.db_path, "--retain-events", "5"],
+                       capture_output=True, timeout=60)
+    expect_eq(r.returncode, 0, f"sentinel-logd compact: {r.stderr!r}")
+    srv.restart()
+    sub = Subscriber(srv.ws_url("/ws/logs?after_id=3&control=1"))
+    plain = Subscriber(srv.ws_url("/ws/logs?after_id=3"))
+    got = sub.wait_for(10)
+    expect_eq(ids_and_controls(got),
+              [("hello", None, None, None), ("gap", 4, 10, "retention"),
+               ("gap", 11, hi, "lost"), ("gap", hi + 1, hi + 5, "retention"),
+               *range(hi + 6, hi + 11), ("live", hi + 10, None, None)],
+              "a subscriber resuming after id 3")
+    expect_eq(got[0]["last_id"], hi + 10, "hello's last_id")
+    expect_eq([m["id"] for m in plain.wait_for(5)], list(range(hi + 6, hi + 11)),
+              "a seed client resuming after id 3: events only")
+    # An id above every id the store handed out is not from this store.
+    above = Subscriber(srv.ws_url(f"/ws/logs?after_id={hi + 11}&control=1"))
+    expect_eq(ids_and_controls(above.wait_for(8))[1:],
+              [("reset", None, None, None), *range(hi + 6, hi + 11),
+               ("live", hi + 10, None, None)],
+              f"a subscriber resuming after id {hi + 11}, above all: reset, from the oldest")
+    srv.stop()
+
+
 def test_resume_across_cuts_sync_normal():
     resume_across_cuts("normal")
 
@@ -340,5 +394,6 @@ def test_resume_across_cuts_sync_full():
 
 
 if __name__ == "__main__":
-    run(test_resume_across_cuts_sync_normal, test_resume_across_cuts_sync_full,
-        test_power_cuts_sync_full, test_power_cuts_sync_normal)
+    run(test_gaps_name_their_reason, test_resume_across_cuts_sync_normal,
+        test_resume_across_cuts_sync_full, test_power_cuts_sync_full,
+        test_power_cuts_sync_normal)

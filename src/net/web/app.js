@@ -206,8 +206,8 @@ function onControl(ws, msg) {
       if (msg.reason === 'lost') {
         /* An unclean stop (a power cut) took these back after they were sent. */
         enqueue({
-          notice: `Events #${msg.from_id}–#${msg.to_id} were lost when the server stopped ` +
-            'uncleanly: those of them shown here are no longer stored.',
+          notice: `Events #${msg.from_id}–#${msg.to_id} may have been sent before the server ` +
+            'stopped uncleanly, and are not stored.',
         });
       } else if (!state.loadingHistory) {
         enqueue({
