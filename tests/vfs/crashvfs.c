@@ -34,6 +34,8 @@
  *
  * Threading: every operation that changes a file, and every cut, holds one
  * mutex, so a cut waits for the operation under way and none runs after it.
+ * What is kept for a file lives as long as the process (reachable from a
+ * global, so leak checkers do not count it).
  */
 #include "crashvfs.h"
 
