@@ -293,7 +293,10 @@ def svg_plot(samples, path, minutes):
     w, h, left, bottom, top, right = 640, 220, 56, 32, 14, 14
     xs = [s["t"] / 60 for s in samples]
     ys = [s["rss_kib"] / 1024 for s in samples]
-    ymax = max(ys) * 1.15 if ys else 1
+    # Four gridlines at a round step: 1, 2 or 5 times a power of ten.
+    top_y = max(ys) * 1.1 if ys else 1
+    step = next(m * 10 ** e for e in range(-1, 6) for m in (1, 2, 5) if 4 * m * 10 ** e >= top_y)
+    ymax = 4 * step
     xmax = max(xs[-1] if xs else 1, 1e-9)
 
     def px(x):
@@ -311,7 +314,7 @@ def svg_plot(samples, path, minutes):
         out.append(f'<line x1="{left}" x2="{w - right}" y1="{py(y):.1f}" y2="{py(y):.1f}" '
                    f'stroke="#ddd"/>')
         out.append(f'<text x="{left - 6}" y="{py(y) + 4:.1f}" text-anchor="end">'
-                   f'{y:.0f}</text>')
+                   f'{y:g}</text>')
     for i in range(6):
         x = xmax * i / 5
         out.append(f'<text x="{px(x):.1f}" y="{h - bottom + 16}" text-anchor="middle">'
@@ -448,7 +451,8 @@ def main():
     cpu = samples[-1]["cpu_s"]
     summary = [
         f"Soak of {minutes:g} minutes ({time.strftime('%Y-%m-%d')}): {args.rate:g} events/s "
-        f"posted, {args.subscribers} subscribers, retention {retain} events.",
+        f"offered ({acked / duration:.0f} acknowledged a second on average), "
+        f"{args.subscribers} subscribers, retention {retain} events.",
         "",
         "| figure | value |",
         "|---|---:|",
