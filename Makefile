@@ -44,7 +44,11 @@ define cmake_build
 	$(CMAKE) --build $(1) -j$(JOBS)
 endef
 
-.PHONY: help deps deps-test lws build run test install deb format format-check bench bench-cluster clean distclean
+# `make soak`: hours of mixed load (tests/soak/soak.py), not part of `make test`.
+SOAK_MINUTES ?= 30
+SOAK_ARGS    ?=
+
+.PHONY: help deps deps-test lws build run test install deb format format-check bench bench-cluster soak clean distclean
 
 help:
 	@echo "sentinel-logd make targets:"
@@ -64,6 +68,8 @@ help:
 	@echo "  lws           build libwebsockets into $(DEPS_DIR) (cached)"
 	@echo "  bench         build, then run the benchmark suite (about 5 minutes) and print its table"
 	@echo "  bench-cluster the cluster's figures: 3 nats-server, 2 nodes (about 3 minutes)"
+	@echo "  soak          build, then run mixed load for SOAK_MINUTES (30) and check that"
+	@echo "                nothing grows and no stream has a gap (SOAK_ARGS=\"--hours 4\")"
 	@echo "  fuzz          build the libFuzzer targets with clang in $(FUZZ_DIR), run each $(FUZZ_TIME) s"
 	@echo "  clean         remove $(RELEASE_DIR) and $(ASAN_DIR), keep $(DEPS_DIR)"
 	@echo "  distclean     remove build/"
@@ -130,6 +136,9 @@ bench: build
 
 bench-cluster: deps-test build
 	tools/sentinel-bench/cluster-suite.py --build-dir $(RELEASE_DIR)
+
+soak: deps-test build
+	/usr/bin/python3 tests/soak/soak.py --build-dir $(RELEASE_DIR) --minutes $(SOAK_MINUTES) $(SOAK_ARGS)
 
 clean:
 	rm -rf $(RELEASE_DIR) $(ASAN_DIR)

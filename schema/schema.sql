@@ -29,20 +29,43 @@ CREATE INDEX journal_ts ON journal (ts_us);
 CREATE INDEX journal_type_ts ON journal (type, ts_us);
 
 -- meta: facts about the store as a whole.
---   epoch  random hex made when the store was created, and made anew
---          when the store turns out to be an older copy put back in place
---          (sentinel-logd restore, or a store that ends below the mark
---          beside it); clients resuming with an id also send the epoch it
---          came from, so that an id from a store that was since re-created
---          or restored is not trusted. A node of a cluster (--jetstream)
---          sets it to its stream's identity instead, the same on every node.
+--   epoch        random hex made when the store was created, and made anew
+--                when the store turns out to be an older copy put back in
+--                place (sentinel-logd restore, or a store that ends below
+--                the mark file beside it); clients resuming with an id also
+--                send the epoch it came from, so that an id from a store
+--                that was since re-created or restored is not trusted. A
+--                node of a cluster (--jetstream) sets it to its stream's
+--                identity instead, the same on every node.
+--   id_reserved  the durable high-water mark of the ids this store assigns
+--                itself: no id above it was ever handed out. Under --sync
+--                normal a commit reaches the disk only at the next sync,
+--                but its events are broadcast and acknowledged at once; so
+--                the server moves this mark ahead in blocks, each with a
+--                synced commit of its own, before it hands out any id of
+--                the block. (A cluster node's ids come from its stream.)
 --   applied_seq  (cluster nodes only) the highest stream sequence applied
---          to the journal, written in the same transaction as its rows.
---   stream  (cluster nodes only) the name of the stream applied.
+--                to the journal, written in the same transaction as its
+--                rows.
+--   stream       (cluster nodes only) the name of the stream applied.
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 ) WITHOUT ROWID;
+
+-- lost_ids: ids that may have been handed out before an unclean stop (a
+-- power cut, a kill) and are not in the journal: those between the
+-- journal's last id and id_reserved when the store was next opened for
+-- writing. The journal's sequence then moves past them, so they are never
+-- used again, and subscribers resuming across them are told
+-- {"control":"gap",...,"reason":"lost"}.
+--   from_id, to_id  the range, inclusive
+--   found_at        when it was found (ISO 8601, UTC)
+CREATE TABLE lost_ids (
+    from_id  INTEGER PRIMARY KEY,
+    to_id    INTEGER NOT NULL,
+    found_at TEXT NOT NULL
+);
 
 -- events: the journal as auditors read it, one column per event field.
 --   message, timestamp  strings as sent (timestamp verbatim)

@@ -414,6 +414,13 @@ open_store(struct server *srv)
 		log_warn("store %s has a new epoch %s: %s. Clients resuming with its old epoch "
 			 "start over (reset)",
 			 cfg->db_path, store_epoch(wst), store_renewal(wst));
+	int64_t lost_from, lost_to;
+	store_lost_at_open(wst, &lost_from, &lost_to);
+	if (lost_to)
+		log_warn("the store was not stopped cleanly: ids %lld to %lld may have been handed "
+			 "out and are lost; new ids start at %lld, and subscribers resuming across "
+			 "them are told so",
+			 (long long)lost_from, (long long)lost_to, (long long)lost_to + 1);
 	srv->reader = store_open(cfg->db_path, STORE_READONLY, &err, errmsg);
 	if (!srv->reader) {
 		log_error("cannot open the store for reading: %s", errmsg);

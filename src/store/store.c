@@ -2,13 +2,15 @@
  * The SQLite store.
  *
  * Invariants: ids come from AUTOINCREMENT, so they only grow and are never
- * reused; the schema is built only by the embedded migrations (never a
- * second copy of the DDL here); reads are short transactions, keyed by id,
- * so that a long replay never holds a snapshot that starves checkpoints.
- * A writable handle holds the store's lock (store_lock.h) and keeps its
- * mark (store_mark.h) at the last id it committed; at open, a store that
- * ends below its mark is an older copy put back in place and gets a new
- * epoch, since its next ids were already handed out under the old one.
+ * reused, and opening for writing first moves the sequence past any id an
+ * unclean stop may have handed out (store_ids.c); the schema is built only
+ * by the embedded migrations (never a second copy of the DDL here); reads
+ * are short transactions, keyed by id, so that a long replay never holds a
+ * snapshot that starves checkpoints. A writable handle holds the store's
+ * lock (store_lock.h) and keeps its mark (store_mark.h) at the last id it
+ * committed; at open, a store that ends below its mark is an older copy put
+ * back in place and gets a new epoch, since its next ids were already
+ * handed out under the old one.
  */
 #include "store.h"
 
@@ -22,6 +24,7 @@
 #include "err.h"
 #include "log.h"
 #include "store_db.h"
+#include "store_ids.h"
 #include "store_lock.h"
 #include "store_mark.h"
 
@@ -45,6 +48,8 @@ struct store {
 	sqlite3_stmt *first_id_since;
 	sqlite3_stmt *meta_set;
 	char epoch[STORE_EPOCH_SIZE];
+	int64_t lost_from, lost_to; /* ids found lost at open (store_ids.h) */
+	int64_t wal_frames;         /* after the last commit, with manual checkpoints */
 	char errmsg[ERRMSG_SIZE];
 };
 
@@ -142,6 +147,10 @@ setup(store *st)
 		if ((rc = exec(st, "PRAGMA journal_size_limit = 4194304")))
 			return rc;
 		if ((rc = migrate(st)))
+			return rc;
+		/* Before anything can append: ids an unclean stop may have
+		 * handed out are never assigned again. */
+		if ((rc = store_ids_recover(st, &st->lost_from, &st->lost_to)))
 			return rc;
 		/* id NULL: the next id; a given id is a replicated journal's. */
 		if ((rc = prepare(st,
@@ -422,6 +431,20 @@ store_meta_get(store *st, const char *key, char *out, size_t size, int *found)
 	return 0;
 }
 
+int
+store_check_file(store *st)
+{
+	int moved = 0;
+	int rc = sqlite3_file_control(st->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved);
+
+	if (rc != SQLITE_OK)
+		return fail_db(st, rc);
+	if (moved)
+		return err_set(st->errmsg, ERR_IO, "the store file %s was deleted or replaced",
+			       st->path);
+	return 0;
+}
+
 /* Step a prepared one-integer query; NULL or no row reads as 0. */
 static int
 step_int(store *st, sqlite3_stmt *s, int64_t *out)
@@ -485,6 +508,39 @@ store_checkpoint(store *st, int truncate)
 		st->db, NULL, truncate ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE,
 		NULL, NULL);
 	return rc == SQLITE_OK ? 0 : fail_db(st, rc);
+}
+
+/* The WAL hook of manual checkpoints: note the WAL's length, checkpoint nothing. */
+static int
+note_wal_frames(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	(void)db;
+	(void)name;
+	((store *)arg)->wal_frames = frames;
+	return SQLITE_OK;
+}
+
+void
+store_manual_checkpoints(store *st)
+{
+	/* This replaces the hook that checkpoints automatically. */
+	sqlite3_wal_hook(st->db, note_wal_frames, st);
+}
+
+int64_t
+store_wal_frames(const store *st)
+{
+	return st->wal_frames;
+}
+
+void
+store_abandon(store *st)
+{
+	if (!st)
+		return;
+	sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	st->flags &= ~STORE_WRITE; /* store_close: no checkpoint */
+	store_close(st);
 }
 
 int
@@ -785,4 +841,31 @@ int
 store_vacuum(store *st)
 {
 	return exec(st, "VACUUM");
+}
+
+void
+store_lost_at_open(const store *st, int64_t *from_out, int64_t *to_out)
+{
+	*from_out = st->lost_from;
+	*to_out = st->lost_to;
+}
+
+/* ------------------------------------------------------------ module-private */
+
+sqlite3 *
+store__db(store *st)
+{
+	return st->db;
+}
+
+char *
+store__errmsg(store *st)
+{
+	return st->errmsg;
+}
+
+int
+store__flags(const store *st)
+{
+	return st->flags;
 }

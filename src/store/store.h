@@ -93,8 +93,24 @@ int store_append_at(store *st, const struct logevent *ev, int64_t id);
 int store_meta_set(store *st, const char *key, const char *value);
 int store_meta_get(store *st, const char *key, char *out, size_t size, int *found);
 
-/* The highest id ever assigned (0 for a new store). */
+/*
+ * Check that the file at the store's path is still the one this handle
+ * has open: ERR_IO, with a message, when it was deleted, renamed or
+ * replaced since (whatever is written then is out of everyone's reach).
+ */
+int store_check_file(store *st);
+
+/*
+ * The highest id ever assigned or given up (0 for a new store): new ids
+ * are above it.
+ */
 int store_last_id(store *st, int64_t *id_out);
+
+/*
+ * The ids that opening this writable handle found lost to an unclean stop
+ * (store_ids.h), or 0 and 0.
+ */
+void store_lost_at_open(const store *st, int64_t *from_out, int64_t *to_out);
 
 /* The lowest id still stored, or 0 when the journal is empty. */
 int store_first_id(store *st, int64_t *id_out);
@@ -199,5 +215,23 @@ int store_type_counts(store *st, void (*fn)(const char *type, int64_t count, voi
 
 /* Checkpoint the WAL; with truncate, also shrink it to zero bytes. */
 int store_checkpoint(store *st, int truncate);
+
+/*
+ * Take the checkpoints of a writable handle over from SQLite, whose
+ * automatic ones ignore their errors: commits no longer checkpoint, and
+ * store_wal_frames() says how long the WAL has grown, so that the caller
+ * checkpoints with store_checkpoint() and sees when one fails.
+ */
+void store_manual_checkpoints(store *st);
+
+/* The WAL's length in frames after the last commit (store_manual_checkpoints). */
+int64_t store_wal_frames(const store *st);
+
+/*
+ * Close a writable handle after a write or sync on it failed: nothing more
+ * is written, not even the checkpoint a clean close makes. The next open
+ * recovers from the WAL.
+ */
+void store_abandon(store *st);
 
 #endif

@@ -67,4 +67,10 @@ int store_db_each(sqlite3_stmt *s, store_row_fn fn, void *arg, int *count_out);
 int store_db_in_list(char *sql, size_t size, size_t *len, const char *column, size_t count,
 		     int first);
 
+/* A store handle's connection, message buffer and flags, for the store's
+ * other files (store_ids.c). */
+sqlite3 *store__db(store *st);
+char *store__errmsg(store *st);
+int store__flags(const store *st);
+
 #endif

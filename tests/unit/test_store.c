@@ -1,12 +1,13 @@
 /*
  * Unit tests of store.c, on real files in a temporary folder: creation (the
  * folders, WAL mode, the schema version), appending and reading back, ids
- * that are never reused, idempotent migrations, the epoch (also renewed for
- * a copy put back in place), one writer at a time (the writer's lock),
- * refusing foreign, corrupt, missing and newer files, and the migrations
- * agreeing with the documented schema/schema.sql (named by the environment
- * variable SENTINEL_SCHEMA). The folder is removed at the end; it is kept,
- * and its name printed, when a test fails.
+ * that are never reused (also when a store was closed without giving its
+ * reserved ids back, as after a crash), idempotent migrations, the epoch
+ * (also renewed for a copy put back in place), one writer at a time (the
+ * writer's lock), refusing foreign, corrupt, missing and newer files, and
+ * the migrations agreeing with the documented schema/schema.sql (named by
+ * the environment variable SENTINEL_SCHEMA). The folder is removed at the
+ * end; it is kept, and its name printed, when a test fails.
  */
 #define _GNU_SOURCE /* nftw's FTW_DEPTH and FTW_PHYS */
 #include <ftw.h>
@@ -21,6 +22,7 @@
 #include "err.h"
 #include "logevent.h"
 #include "store.h"
+#include "store_ids.h"
 
 #define US       INT64_C(1000000)
 #define NOW      (INT64_C(1773064800) * US + 123456)
@@ -430,6 +432,101 @@ TEST(ids_are_never_reused)
 	store_close(st);
 }
 
+/* The ids found lost when st was opened, as "from-to" (or "none"). */
+static const char *
+lost_at_open(store *st, char *buf, size_t size)
+{
+	int64_t from, to;
+	store_lost_at_open(st, &from, &to);
+	if (!to)
+		snprintf(buf, size, "none");
+	else
+		snprintf(buf, size, "%lld-%lld", (long long)from, (long long)to);
+	return buf;
+}
+
+static const char *
+lost_after(store *st, int64_t id, char *buf, size_t size)
+{
+	int64_t from = -1, to = -1;
+	ASSERT_OK(store_ids_lost(st, id, &from, &to));
+	snprintf(buf, size, "%lld-%lld", (long long)from, (long long)to);
+	return buf;
+}
+
+TEST(ids_survive_an_unclean_stop)
+{
+	char path[512], buf[64];
+	int64_t mark = -1, ids[3];
+
+	path_in(path, sizeof path, "mark/sentinel.db");
+	store *st = open_ok(path, STORE_WRITE);
+	ASSERT_STR_EQ(lost_at_open(st, buf, sizeof buf), "none");
+	ASSERT_OK(store_ids_mark(st, &mark));
+	ASSERT_EQ(mark, 0);
+	/* Ids 1..3 are reserved with a block ahead, then assigned. */
+	ASSERT_OK(store_ids_reserve(st, 3, &mark));
+	ASSERT_EQ(mark, 3 + STORE_IDS_BLOCK);
+	append_all(st, three, 3, ids);
+	ASSERT_EQ(ids[2], 3);
+	/* Within the mark: nothing to write, the mark stays. */
+	ASSERT_OK(store_ids_reserve(st, 3 + STORE_IDS_BLOCK, &mark));
+	ASSERT_EQ(mark, 3 + STORE_IDS_BLOCK);
+	int64_t stored = -1;
+	ASSERT_OK(store_ids_mark(st, &stored));
+	ASSERT_EQ(stored, mark);
+	/* Closed without giving the rest of the block back, as a crash. */
+	store_close(st);
+
+	st = open_ok(path, STORE_WRITE);
+	char want[64];
+	snprintf(want, sizeof want, "4-%d", 3 + STORE_IDS_BLOCK);
+	ASSERT_STR_EQ(lost_at_open(st, buf, sizeof buf), want);
+	ASSERT_EQ(last_id(st), 3 + STORE_IDS_BLOCK);
+	ASSERT_EQ(append_one(st, three[0]), 4 + STORE_IDS_BLOCK);
+	ASSERT_STR_EQ(lost_after(st, 0, buf, sizeof buf), want);
+	ASSERT_STR_EQ(lost_after(st, 4, buf, sizeof buf), want);
+	ASSERT_STR_EQ(lost_after(st, 3 + STORE_IDS_BLOCK, buf, sizeof buf), want);
+	ASSERT_STR_EQ(lost_after(st, 4 + STORE_IDS_BLOCK, buf, sizeof buf), "0-0");
+	/* A clean stop gives the reservation back: nothing lost next time. */
+	ASSERT_OK(store_ids_reserve(st, 5 + STORE_IDS_BLOCK, &mark));
+	ASSERT_OK(store_ids_release(st));
+	store_close(st);
+
+	st = open_ok(path, STORE_WRITE);
+	ASSERT_STR_EQ(lost_at_open(st, buf, sizeof buf), "none");
+	ASSERT_EQ(last_id(st), 4 + STORE_IDS_BLOCK);
+	store_close(st);
+
+	/* Readers see the recorded range too. */
+	st = open_ok(path, STORE_READONLY);
+	ASSERT_STR_EQ(lost_after(st, 1, buf, sizeof buf), want);
+	store_close(st);
+	sqlite3 *db = sq_open(path, SQLITE_OPEN_READONLY);
+	ASSERT_EQ(sq_int(db, "SELECT count(*) FROM lost_ids"), 1);
+	ASSERT_EQ(sq_int(db, "SELECT count(*) FROM lost_ids WHERE found_at LIKE "
+			     "'20__-__-__T__:__:__.___Z'"),
+		  1);
+	sqlite3_close(db);
+}
+
+TEST(ids_need_no_mark_under_sync_full)
+{
+	char path[512], buf[64];
+	int64_t mark = 0, ids[3];
+
+	path_in(path, sizeof path, "markfull/sentinel.db");
+	store *st = open_ok(path, STORE_WRITE | STORE_SYNC_FULL);
+	ASSERT_OK(store_ids_reserve(st, 3, &mark));
+	ASSERT_EQ(mark, 0);
+	append_all(st, three, 3, ids);
+	store_close(st);
+	st = open_ok(path, STORE_WRITE | STORE_SYNC_FULL);
+	ASSERT_STR_EQ(lost_at_open(st, buf, sizeof buf), "none");
+	ASSERT_EQ(append_one(st, three[0]), 4);
+	store_close(st);
+}
+
 static int64_t
 event_count(store *st)
 {
@@ -570,7 +667,8 @@ TEST(migrations_are_idempotent)
 	}
 
 	db = sq_open(path, SQLITE_OPEN_READONLY);
-	ASSERT_EQ(sq_int(db, "SELECT count(*) FROM meta"), 1);
+	ASSERT_EQ(sq_int(db, "SELECT count(*) FROM meta"), 2);
+	ASSERT_EQ(sq_int(db, "SELECT count(*) FROM meta WHERE key IN ('epoch', 'id_reserved')"), 2);
 	ASSERT_EQ(sq_int(db, "SELECT count(*) FROM sqlite_master"), objects);
 	ASSERT_EQ(sq_int(db, "PRAGMA user_version"), store_latest_version());
 	sqlite3_close(db);
@@ -1044,6 +1142,7 @@ TEST(migrations_match_schema_sql)
 	/* And the comparison compared something. */
 	ASSERT(schema_has_object(&migrated, "table journal"));
 	ASSERT(schema_has_object(&migrated, "table meta"));
+	ASSERT(schema_has_object(&migrated, "table lost_ids"));
 	ASSERT(schema_has_object(&migrated, "view events"));
 	ASSERT(schema_has_object(&migrated, "index journal_ts"));
 	ASSERT(schema_has_object(&migrated, "index journal_type_ts"));
@@ -1070,6 +1169,8 @@ main(int argc, char **argv)
 		TEST_ENTRY(open_creates_folders_and_wal_file),
 		TEST_ENTRY(append_and_read),
 		TEST_ENTRY(ids_are_never_reused),
+		TEST_ENTRY(ids_survive_an_unclean_stop),
+		TEST_ENTRY(ids_need_no_mark_under_sync_full),
 		TEST_ENTRY(retention_deletes),
 		TEST_ENTRY(migrations_are_idempotent),
 		TEST_ENTRY(epoch_differs_between_stores),

@@ -17,7 +17,8 @@
  * history by time, not by size: a busy store could send millions.)
  * "reset" (the store was re-created, ids start over) clears the page and
  * starts again with a probe; "gap" (retention removed events before the
- * page could read them) is shown as a notice in the feed.
+ * page could read them, or an unclean stop lost events the page may have
+ * shown) is shown as a notice in the feed.
  *
  * Memory is bounded everywhere: the feed keeps MAX_ROWS rows, events wait
  * for the next frame in a queue cut to MAX_ROWS, events received while
@@ -202,7 +203,13 @@ function onControl(ws, msg) {
       connect();
       break;
     case 'gap':
-      if (!state.loadingHistory) {
+      if (msg.reason === 'lost') {
+        /* An unclean stop (a power cut) took these back after they were sent. */
+        enqueue({
+          notice: `Events #${msg.from_id}–#${msg.to_id} may have been sent before the server ` +
+            'stopped uncleanly, and are not stored.',
+        });
+      } else if (!state.loadingHistory) {
         enqueue({
           notice: `Events #${msg.from_id}–#${msg.to_id} were removed by retention ` +
             'before this page could show them.',
