@@ -357,7 +357,9 @@ on_sighup(evutil_socket_t sig, short what, void *arg)
 	(void)sig;
 	(void)what;
 	log_info("received SIGHUP, reloading");
+	notify_reloading();
 	reload(arg);
+	notify_ready("reloaded");
 }
 
 /* --jetstream: connect, and make the store a replica of the stream. */
