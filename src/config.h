@@ -6,6 +6,7 @@
 #define SENTINEL_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cluster.h"
 #include "retention.h"
@@ -14,6 +15,7 @@ enum config_command {
 	CONFIG_SERVE,   /* run the server (the default) */
 	CONFIG_MIGRATE, /* apply migrations to --db and exit */
 	CONFIG_COMPACT, /* offline retention pass and VACUUM of --db */
+	CONFIG_VERIFY,  /* check the hash chain of --db */
 	CONFIG_EXIT,    /* --help or --version was printed: exit 0 */
 };
 
@@ -37,6 +39,10 @@ struct config {
 	int handshake_timeout;          /* --handshake-timeout, seconds */
 	int idle_timeout;               /* --idle-timeout, seconds */
 	int max_connections;            /* --max-connections */
+	int64_t sql_timeout_us;         /* --sql-timeout */
+	int64_t sql_max_rows;           /* --sql-max-rows */
+	int readers;                    /* --readers: threads of the reader pool */
+	int json;                       /* --json (verify) */
 	struct cluster_options cluster; /* --jetstream and --jetstream-*: urls NULL when off */
 };
 

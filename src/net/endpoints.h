@@ -10,6 +10,7 @@
 #include <libwebsockets.h>
 
 #include "api.h"
+#include "api_sql.h"
 #include "gate.h"
 #include "http_ingest.h"
 #include "ws_ingest.h"
@@ -18,6 +19,7 @@
 struct endpoints {
 	gate *gate;
 	api *api;
+	api_sql *sql;         /* POST /api/sql */
 	http_ingest *ingest;  /* POST /api/events */
 	ws_logs *logs;        /* /ws/logs */
 	ws_ingest *producers; /* /ws/ingest */

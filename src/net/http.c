@@ -1,8 +1,10 @@
 /*
  * HTTP routing. Each connection's session holds at most one request in
- * flight: an upload while a POST body arrives and commits, then the
- * response until it is written (reply.h). Responses are written whole,
- * in one lws_write of headers and body (HTTP/1 only: the build has no h2).
+ * flight: an upload while a POST body arrives and commits (or a query's
+ * body), then the response until it is written. Responses are written
+ * whole, in one lws_write of headers and body (reply.h), but those that
+ * come from the reader pool (/api/sql, /api/verify), which are streamed
+ * in chunks (reply_stream.h). HTTP/1 only: the build has no h2.
  */
 #include "http.h"
 
@@ -16,8 +18,10 @@
 
 struct http_session {
 	struct reply reply;
-	struct http_upload *upload; /* POST /api/events in progress */
-	int drop_body;              /* answered before the body ended: discard it */
+	struct http_upload *upload;  /* POST /api/events in progress */
+	struct sql_upload *sql;      /* POST /api/sql: its body arriving */
+	struct reply_stream *stream; /* an answer from the reader pool */
+	int drop_body;               /* answered before the body ended: discard it */
 };
 
 size_t
@@ -32,6 +36,10 @@ reset_request(struct http_session *hs)
 {
 	http_ingest_release(hs->upload);
 	hs->upload = NULL;
+	api_sql_release(hs->sql);
+	hs->sql = NULL;
+	reply_stream_free(hs->stream);
+	hs->stream = NULL;
 	hs->drop_body = 0;
 }
 
@@ -79,6 +87,31 @@ route_events(struct lws *wsi, struct http_session *hs, int method)
 			    "use GET to read events or POST to ingest them");
 }
 
+/* POST /api/sql and GET /api/verify: for auditors (and admins). */
+static int
+route_audit(struct lws *wsi, struct http_session *hs, int method, int sql)
+{
+	const struct endpoints *ep = endpoints_of(wsi);
+	int refused, rc;
+
+	if (method != (sql ? LWSHUMETH_POST : LWSHUMETH_GET)) {
+		hs->reply.close_after = method == LWSHUMETH_POST;
+		return answer_error(wsi, hs, HTTP_STATUS_METHOD_NOT_ALLOWED,
+				    sql ? "use POST with the query as the body" : "use GET");
+	}
+	rc = guard(wsi, hs, AUTH_AUDIT, &refused);
+	if (refused) {
+		hs->drop_body = hs->reply.close_after = sql;
+		return rc;
+	}
+	if (!sql)
+		return api_verify(ep->api, wsi, &hs->reply, &hs->stream);
+	rc = api_sql_begin(ep->sql, wsi, &hs->reply, &hs->sql);
+	if (!hs->sql)
+		hs->drop_body = 1;
+	return rc;
+}
+
 /* Route a request by method and path (no query string). */
 static int
 route(struct lws *wsi, struct http_session *hs, const char *path)
@@ -95,6 +128,8 @@ route(struct lws *wsi, struct http_session *hs, const char *path)
 	}
 	if (!strcmp(path, "/api/events"))
 		return route_events(wsi, hs, method);
+	if (!strcmp(path, "/api/sql") || !strcmp(path, "/api/verify"))
+		return route_audit(wsi, hs, method, path[5] == 's');
 	if (method == LWSHUMETH_GET) {
 		if (!strcmp(path, "/healthz"))
 			return api_healthz(ep->api, wsi, &hs->reply);
@@ -123,9 +158,9 @@ body(struct lws *wsi, struct http_session *hs, const void *in, size_t len)
 {
 	int rc;
 
-	if (hs->drop_body || !hs->upload)
+	if (hs->drop_body || (!hs->upload && !hs->sql))
 		return 0; /* answered already: drop it */
-	rc = http_ingest_body(hs->upload, in, len);
+	rc = hs->sql ? api_sql_body(hs->sql, in, len) : http_ingest_body(hs->upload, in, len);
 	if (rc == 1) {
 		reset_request(hs);
 		hs->drop_body = 1;
@@ -144,7 +179,7 @@ http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
 		reset_request(hs);
 		hs->reply.close_after = 0;
 		int rc = route(wsi, hs, in ? (const char *)in : "");
-		if (!hs->upload && !hs->drop_body &&
+		if (!hs->upload && !hs->sql && !hs->drop_body &&
 		    lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
 			/* Answered without reading the body: drop it, then close,
 			 * since the rest of it may still be on its way. */
@@ -155,10 +190,27 @@ http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
 	case LWS_CALLBACK_HTTP_BODY:
 		return body(wsi, hs, in, len);
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		if (hs->drop_body || !hs->upload)
+		if (hs->drop_body)
 			return 0;
-		return http_ingest_end(hs->upload);
+		if (hs->sql) {
+			int rc = api_sql_end(hs->sql, &hs->stream);
+			api_sql_release(hs->sql);
+			hs->sql = NULL;
+			return rc;
+		}
+		return hs->upload ? http_ingest_end(hs->upload) : 0;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
+		if (hs->stream) {
+			int rc = reply_stream_write(hs->stream, &hs->reply);
+			if (rc == REPLY_STREAM_MORE)
+				return 0;
+			/* Free it before the transaction completes (see below). */
+			reply_stream_free(hs->stream);
+			hs->stream = NULL;
+			if (rc == REPLY_STREAM_DONE)
+				return lws_http_transaction_completed(wsi) ? -1 : 0;
+			return rc == REPLY_STREAM_ERROR ? 0 : -1;
+		}
 		/* The request is answered: nothing of it is needed any more.
 		 * Release it first: when reply_write() completes the transaction,
 		 * lws frees this session's memory without a CLOSED_HTTP. */
