@@ -353,117 +353,144 @@ link_order(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The id of the kept event next to id (after it, or before it); 0 if none. */
-static int
-neighbour(sqlite3 *db, int64_t id, int after, int64_t *out, char *errmsg)
-{
-	sqlite3_stmt *s;
-	int rc = sqlite3_prepare_v2(db,
-				    after ? "SELECT min(id) FROM journal WHERE id > ?"
-					  : "SELECT max(id) FROM journal WHERE id < ?",
-				    -1, &s, NULL);
+/*
+ * The statements one call of store_chain__forget runs, once per run of
+ * deleted events: prepared once per call, not once per run.
+ */
+enum {
+	FORGET_NEXT, /* the kept event after an id */
+	FORGET_PREV, /* the kept event before an id */
+	FORGET_LAST, /* the newest deleted link below an id */
+	FORGET_DROP, /* deleted links between two ids but one */
+	FORGET_KEEP, /* record a deleted link */
+	FORGET_COUNT
+};
 
-	if (rc != SQLITE_OK)
-		return store_db_fail(db, rc, errmsg);
-	sqlite3_bind_int64(s, 1, id);
+static const char *const forget_sql[FORGET_COUNT] = {
+	"SELECT min(id) FROM journal WHERE id > ?1",
+	"SELECT max(id) FROM journal WHERE id < ?1",
+	"SELECT id, hash FROM chain_deleted WHERE id < ?1 ORDER BY id DESC LIMIT 1",
+	"DELETE FROM chain_deleted WHERE id > ?1 AND id < ?2 AND id <> ?3",
+	"INSERT OR REPLACE INTO chain_deleted (id, hash) VALUES (?1, ?2)",
+};
+
+struct forget {
+	sqlite3 *db;
+	sqlite3_stmt *s[FORGET_COUNT];
+	char *errmsg;
+};
+
+/*
+ * Bind the first nids of ids to statement k and step it once; *row says
+ * whether it gave a row (NULL: no matter). The caller resets it.
+ */
+static int
+forget_step(struct forget *f, int k, int nids, const int64_t *ids, int *row)
+{
+	sqlite3_stmt *s = f->s[k];
+	int rc;
+
+	for (int i = 0; i < nids; i++)
+		sqlite3_bind_int64(s, i + 1, ids[i]);
 	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*out = sqlite3_column_int64(s, 0); /* NULL reads as 0 */
-	rc = rc == SQLITE_ROW ? 0 : store_db_fail(db, rc, errmsg);
-	sqlite3_finalize(s);
-	return rc;
+	if (row)
+		*row = rc == SQLITE_ROW;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_db_fail(f->db, rc, f->errmsg);
 }
 
+/* The id of the kept event next to id (after it, or before it); 0 if none. */
 static int
-exec_ids(sqlite3 *db, const char *sql, int64_t a, int64_t b, int64_t c, char *errmsg)
+neighbour(struct forget *f, int64_t id, int after, int64_t *out)
 {
-	sqlite3_stmt *s;
-	int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+	int k = after ? FORGET_NEXT : FORGET_PREV;
+	int rc = forget_step(f, k, 1, &id, NULL);
 
-	if (rc != SQLITE_OK)
-		return store_db_fail(db, rc, errmsg);
-	int n = sqlite3_bind_parameter_count(s);
-	if (n >= 1)
-		sqlite3_bind_int64(s, 1, a);
-	if (n >= 2)
-		sqlite3_bind_int64(s, 2, b);
-	if (n >= 3)
-		sqlite3_bind_int64(s, 3, c);
-	rc = sqlite3_step(s);
-	rc = rc == SQLITE_DONE ? 0 : store_db_fail(db, rc, errmsg);
-	sqlite3_finalize(s);
+	if (!rc)
+		*out = sqlite3_column_int64(f->s[k], 0); /* NULL reads as 0 */
+	sqlite3_reset(f->s[k]);
 	return rc;
 }
 
 /*
- * The deleted events in links[0..n) all lie between the kept events below
- * and above (0: none): of them and of the deleted links already there, only
- * the newest is still needed, by the kept event above. Below every kept
- * event it becomes the anchor.
+ * The deleted events of one run all lie between the kept events below and
+ * above (0: none), newest its newest: of them and of the deleted links
+ * already there, only the newest is still needed, by the kept event above.
+ * Below every kept event it becomes the anchor.
  */
 static int
-forget_run(sqlite3 *db, const struct store_link *newest, int64_t below, int64_t above, char *errmsg)
+forget_run(struct forget *f, const struct store_link *newest, int64_t below, int64_t above)
 {
 	struct store_link keep = *newest, old;
 	int64_t upper = above ? above : INT64_MAX;
-	int found, rc;
+	sqlite3_stmt *last = f->s[FORGET_LAST];
+	int rc, row;
 
-	if ((rc = query_link(db,
-			     "SELECT id, hash FROM chain_deleted WHERE id < ? ORDER BY id DESC "
-			     "LIMIT 1",
-			     upper, &old.id, old.hash, &found, errmsg)))
+	if ((rc = forget_step(f, FORGET_LAST, 1, &upper, &row))) {
+		sqlite3_reset(last);
 		return rc;
-	if (found && old.id > below && old.id > keep.id)
-		keep = old;
+	}
+	if (row && sqlite3_column_int64(last, 0) > below &&
+	    sqlite3_column_int64(last, 0) > keep.id &&
+	    sqlite3_column_bytes(last, 1) == CHAIN_HASH_SIZE) {
+		keep.id = sqlite3_column_int64(last, 0);
+		memcpy(keep.hash, sqlite3_column_blob(last, 1), CHAIN_HASH_SIZE);
+	}
+	sqlite3_reset(last);
 	if (!below) {
 		/* Never move the anchor back (an event below it can only have
 		 * been inserted by hand). */
-		if ((rc = store_chain__anchor(db, &old.id, old.hash, errmsg)))
+		if ((rc = store_chain__anchor(f->db, &old.id, old.hash, f->errmsg)))
 			return rc;
 		if (old.id > keep.id)
 			keep = old;
-		if ((rc = meta_set_link(db, "chain_anchor", keep.id, keep.hash, errmsg)))
+		if ((rc = meta_set_link(f->db, "chain_anchor", keep.id, keep.hash, f->errmsg)))
 			return rc;
-		return exec_ids(db, "DELETE FROM chain_deleted WHERE id < ?", upper, 0, 0, errmsg);
-	}
-	if ((rc = exec_ids(db, "DELETE FROM chain_deleted WHERE id > ? AND id < ? AND id <> ?",
-			   below, upper, keep.id, errmsg)))
+		/* All of them: 0 < id < upper. */
+		rc = forget_step(f, FORGET_DROP, 3, (int64_t[]){0, upper, 0}, NULL);
+		sqlite3_reset(f->s[FORGET_DROP]);
 		return rc;
-	if (keep.id != newest->id)
-		return 0;
-	sqlite3_stmt *s;
-	rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO chain_deleted (id, hash) VALUES (?, ?)",
-				-1, &s, NULL);
-	if (rc != SQLITE_OK)
-		return store_db_fail(db, rc, errmsg);
-	sqlite3_bind_int64(s, 1, keep.id);
-	sqlite3_bind_blob(s, 2, keep.hash, CHAIN_HASH_SIZE, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	rc = rc == SQLITE_DONE ? 0 : store_db_fail(db, rc, errmsg);
-	sqlite3_finalize(s);
+	}
+	rc = forget_step(f, FORGET_DROP, 3, (int64_t[]){below, upper, keep.id}, NULL);
+	sqlite3_reset(f->s[FORGET_DROP]);
+	if (rc || keep.id != newest->id)
+		return rc;
+	sqlite3_bind_blob(f->s[FORGET_KEEP], 2, keep.hash, CHAIN_HASH_SIZE, SQLITE_STATIC);
+	rc = forget_step(f, FORGET_KEEP, 1, &keep.id, NULL);
+	sqlite3_reset(f->s[FORGET_KEEP]);
 	return rc;
 }
 
 int
 store_chain__forget(sqlite3 *db, struct store_link *links, int n, char *errmsg)
 {
-	int rc;
+	struct forget f = {.db = db, .errmsg = errmsg};
+	int rc = 0;
 
 	qsort(links, (size_t)n, sizeof *links, link_order);
+	for (int k = 0; k < FORGET_COUNT; k++) {
+		int prc = sqlite3_prepare_v2(db, forget_sql[k], -1, &f.s[k], NULL);
+		if (prc != SQLITE_OK) {
+			rc = store_db_fail(db, prc, errmsg);
+			goto out;
+		}
+	}
 	for (int i = 0; i < n;) {
 		int64_t above, below;
 		int j = i;
-		if ((rc = neighbour(db, links[i].id, 1, &above, errmsg)) ||
-		    (rc = neighbour(db, links[i].id, 0, &below, errmsg)))
-			return rc;
+		if ((rc = neighbour(&f, links[i].id, 1, &above)) ||
+		    (rc = neighbour(&f, links[i].id, 0, &below)))
+			goto out;
 		/* The run: every deleted id below the next kept event. */
 		while (j + 1 < n && (!above || links[j + 1].id < above))
 			j++;
-		if ((rc = forget_run(db, &links[j], below, above, errmsg)))
-			return rc;
+		if ((rc = forget_run(&f, &links[j], below, above)))
+			goto out;
 		i = j + 1;
 	}
-	return 0;
+out:
+	for (int k = 0; k < FORGET_COUNT; k++)
+		sqlite3_finalize(f.s[k]);
+	return rc;
 }
 
 /* ------------------------------------------------------------ the check */
