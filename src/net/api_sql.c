@@ -156,6 +156,8 @@ api_sql_begin(api_sql *a, struct lws *wsi, struct reply *r, struct sql_upload **
 int
 api_sql_body(struct sql_upload *u, const void *in, size_t len)
 {
+	if (len == 0)
+		return 0;
 	if (u->len + len > u->expected)
 		return refuse(u->wsi, u->reply, HTTP_STATUS_REQ_ENTITY_TOO_LARGE,
 			      "the request body is longer than its Content-Length")
