@@ -3,8 +3,9 @@
  * `sentinel-export --with-hash`, with nothing but the file: no store, no
  * server. It recomputes every link (chain.h) from the anchor line on and
  * names the first line whose event does not follow from the lines before
- * it; with --head it also checks that the chain ends at a head written
- * down earlier (GET /api/stats, sentinel-logd verify).
+ * it; with --head it also checks that the chain passes through a head
+ * written down earlier (GET /api/stats, sentinel-logd verify): then
+ * nothing up to that head can have changed since.
  *
  * A line is read as the export writes it, by position, not as JSON: the
  * anchor and deleted links are {"chain":"anchor"|"deleted","id":N,
@@ -36,13 +37,16 @@ static const char usage[] =
 	"breaks, or the number of events and the last link when it is intact.\n"
 	"\n"
 	"Options:\n"
-	"  --head HASH      the chain must end with this hash (hex), e.g. a head\n"
-	"                   written down from GET /api/stats\n"
-	"  --head-id N      ... at this id\n"
+	"  --head HASH      a head written down earlier (GET /api/stats): the event\n"
+	"                   --head-id must carry this hash (hex), which proves that\n"
+	"                   nothing up to it changed since; without --head-id, the\n"
+	"                   last link of the export must be this hash\n"
+	"  --head-id N      the id of that head\n"
 	"  -h, --help       show this help and exit\n"
 	"  -V, --version    show the version and exit\n"
 	"\n"
-	"Exit status: 0 intact, 1 broken (or not the head given), 2 bad arguments,\n"
+	"Exit status: 0 intact (through the head given), 1 broken or another head,\n"
+	"2 bad arguments,\n"
 	"3 the file cannot be read or is not such an export.\n";
 
 struct options {
@@ -205,7 +209,8 @@ main(int argc, char **argv)
 	char *text = NULL;
 	size_t cap = 0;
 	long long lineno = 0, first = 0, last = 0;
-	int status = EXIT_UNREADABLE, rc;
+	int status = EXIT_UNREADABLE, rc, head_seen = 0;
+	unsigned char at_head[CHAIN_HASH_SIZE];
 
 	rc = parse_args(&opt, argc, argv);
 	if (rc)
@@ -272,6 +277,10 @@ main(int argc, char **argv)
 				first = l.id;
 			last = l.id;
 		}
+		if (opt.has_head_id && l.id == opt.head_id) {
+			memcpy(at_head, l.hash, CHAIN_HASH_SIZE);
+			head_seen = 1;
+		}
 	}
 	if (!lineno) {
 		fprintf(stderr, PROG ": %s is empty: no anchor\n", name);
@@ -287,16 +296,19 @@ main(int argc, char **argv)
 	printf(", from the anchor id %lld\n  last link: id %lld hash %s\n", (long long)k.anchor_id,
 	       (long long)k.prev_id, hex);
 	status = EXIT_INTACT;
-	if (opt.has_head_id && opt.head_id != k.prev_id) {
-		printf("  but it should end at id %lld: it is not the chain of that head\n",
-		       opt.head_id);
+	if (opt.has_head_id && !head_seen) {
+		printf("  but it does not hold id %lld, the head given\n", opt.head_id);
 		status = EXIT_BROKEN;
-	}
-	if (opt.has_head && memcmp(opt.head, k.prev, CHAIN_HASH_SIZE)) {
-		chain_hex(opt.head, hex);
-		printf("  but it should end with the hash %s: it is not the chain of that head\n",
-		       hex);
+	} else if (opt.has_head &&
+		   memcmp(opt.head, opt.has_head_id ? at_head : k.prev, CHAIN_HASH_SIZE)) {
+		chain_hex(opt.has_head_id ? at_head : k.prev, hex);
+		printf("  but the hash at id %lld is %s, not the head given: the chain was "
+		       "changed or rebuilt up to there\n",
+		       opt.has_head_id ? opt.head_id : (long long)k.prev_id, hex);
 		status = EXIT_BROKEN;
+	} else if (opt.has_head) {
+		printf("  and it passes through the head given (id %lld)\n",
+		       opt.has_head_id ? opt.head_id : (long long)k.prev_id);
 	}
 out:
 	free(text);
