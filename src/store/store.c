@@ -11,6 +11,12 @@
  * committed; at open, a store that ends below its mark is an older copy put
  * back in place and gets a new epoch, since its next ids were already
  * handed out under the old one.
+ *
+ * A writable handle links every event it appends into the hash chain
+ * (chain.h) in the same statement: it keeps the newest link (the head) in
+ * memory, restores it when a transaction rolls back, and records it in meta
+ * with every commit that made links. Deletions keep what the chain needs
+ * (store_chain__forget) in the transaction that deletes.
  */
 #include "store.h"
 
@@ -20,6 +26,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "chain.h"
 #include "embedded.h"
 #include "err.h"
 #include "log.h"
@@ -51,6 +58,15 @@ struct store {
 	int64_t lost_from, lost_to; /* ids found lost at open (store_ids.h) */
 	int64_t wal_frames;         /* after the last commit, with manual checkpoints */
 	char errmsg[ERRMSG_SIZE];
+
+	/* The hash chain, on a writable handle. */
+	chain *chain;
+	unsigned char head[CHAIN_HASH_SIZE]; /* the newest link */
+	int64_t head_id;
+	unsigned char begin_head[CHAIN_HASH_SIZE]; /* the head when the transaction began */
+	int64_t begin_head_id;
+	int64_t next_id; /* the id store_append gives next; 0: read it first */
+	int head_dirty;  /* links were made in this transaction */
 };
 
 /* Record the connection's last error and return its project code. */
@@ -152,9 +168,16 @@ setup(store *st)
 		 * handed out are never assigned again. */
 		if ((rc = store_ids_recover(st, &st->lost_from, &st->lost_to)))
 			return rc;
-		/* id NULL: the next id; a given id is a replicated journal's. */
+		/* Events stored before the chain existed get their links now,
+		 * before anything new is appended. */
+		if (!(st->chain = chain_new()))
+			return err_set(st->errmsg, ERR_NOMEM, "cannot get a SHA-256 context");
+		if ((rc = store_chain__upgrade(st->db, st->chain, st->errmsg)) ||
+		    (rc = store_chain__head(st->db, &st->head_id, st->head, st->errmsg)))
+			return rc;
 		if ((rc = prepare(st,
-				  "INSERT INTO journal (id, ts_us, type, body) VALUES (?, ?, ?, ?)",
+				  "INSERT INTO journal (id, ts_us, type, body, hash) "
+				  "VALUES (?, ?, ?, ?, ?)",
 				  &st->append)) ||
 		    (rc = prepare(st, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
 				  &st->meta_set)))
@@ -292,6 +315,7 @@ store_close(store *st)
 	sqlite3_finalize(st->first_id);
 	sqlite3_finalize(st->first_id_since);
 	sqlite3_finalize(st->meta_set);
+	chain_free(st->chain);
 	if (st->db && (st->flags & STORE_WRITE))
 		sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
 	sqlite3_close(st->db);
@@ -329,17 +353,35 @@ store_schema_version(store *st)
 int
 store_begin(store *st)
 {
-	return exec(st, "BEGIN IMMEDIATE");
+	int rc = exec(st, "BEGIN IMMEDIATE");
+
+	if (!rc) {
+		memcpy(st->begin_head, st->head, CHAIN_HASH_SIZE);
+		st->begin_head_id = st->head_id;
+		st->next_id = 0;
+		st->head_dirty = 0;
+	}
+	return rc;
 }
 
 int
 store_commit(store *st)
 {
-	int rc = exec(st, "COMMIT");
+	int rc;
 
-	if (!rc)
-		advance_mark(st);
-	return rc;
+	if (st->head_dirty) {
+		char text[32], hex[CHAIN_HEX_SIZE];
+		snprintf(text, sizeof text, "%lld", (long long)st->head_id);
+		chain_hex(st->head, hex);
+		if ((rc = store_meta_set(st, "chain_head_id", text)) ||
+		    (rc = store_meta_set(st, "chain_head_hash", hex)))
+			return rc;
+	}
+	if ((rc = exec(st, "COMMIT")))
+		return rc;
+	st->head_dirty = 0;
+	advance_mark(st);
+	return 0;
 }
 
 int
@@ -348,28 +390,62 @@ store_rollback(store *st)
 	/* Keep the message of the failure that led here: SQLite may have rolled
 	 * back already, and "no transaction is active" would replace it. */
 	int rc = sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+
+	/* The links made since the transaction began are gone with it. */
+	memcpy(st->head, st->begin_head, CHAIN_HASH_SIZE);
+	st->head_id = st->begin_head_id;
+	st->next_id = 0;
+	st->head_dirty = 0;
 	return rc == SQLITE_OK || sqlite3_get_autocommit(st->db) ? 0 : store_db_map_rc(rc);
 }
 
-/* Insert ev with id, or with the next id when id is 0. */
+/*
+ * At a transaction's first append: the next id AUTOINCREMENT would give,
+ * and, if another handle appended since this one's last link, its head.
+ */
+static int
+prepare_append(store *st)
+{
+	int64_t seq;
+	int rc = store_last_id(st, &seq);
+
+	if (rc)
+		return rc;
+	if (seq > st->head_id &&
+	    (rc = store_chain__head(st->db, &st->head_id, st->head, st->errmsg)))
+		return rc;
+	st->next_id = seq + 1;
+	return 0;
+}
+
+/* Insert ev with id, or with the next id when id is 0, and link it. */
 static int
 insert(store *st, const struct logevent *ev, int64_t id, int64_t *id_out)
 {
 	sqlite3_stmt *s = st->append;
+	unsigned char hash[CHAIN_HASH_SIZE];
 	int rc;
 
-	if (id)
-		sqlite3_bind_int64(s, 1, id);
-	else
-		sqlite3_bind_null(s, 1);
+	if (!st->next_id && (rc = prepare_append(st)))
+		return rc;
+	if (!id)
+		id = st->next_id;
+	if (chain_link(st->chain, st->head, id, ev->body, ev->body_len, hash))
+		return err_set(st->errmsg, ERR_SYS, "SHA-256 failed");
+	sqlite3_bind_int64(s, 1, id);
 	sqlite3_bind_int64(s, 2, ev->ts_us);
 	sqlite3_bind_text(s, 3, ev->type, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 4, ev->body, (int)ev->body_len, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 5, hash, CHAIN_HASH_SIZE, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE)
 		return fail_db(st, rc);
-	*id_out = sqlite3_last_insert_rowid(st->db);
+	memcpy(st->head, hash, CHAIN_HASH_SIZE);
+	st->head_id = id;
+	st->next_id = id + 1;
+	st->head_dirty = 1;
+	*id_out = id;
 	return 0;
 }
 
@@ -748,14 +824,22 @@ store_oldest_ts(store *st, int64_t *ts_us_out)
 static int
 delete_selected(store *st, sqlite3_stmt *sel, int limit, int64_t *deleted_out, int64_t *max_id)
 {
-	int64_t *ids = malloc((size_t)(limit > 0 ? limit : 1) * sizeof *ids);
+	struct store_link *links = malloc((size_t)(limit > 0 ? limit : 1) * sizeof *links);
 	sqlite3_stmt *del = NULL;
 	int n = 0, rc;
 
-	if (!ids)
+	if (!links)
 		return ERR_NOMEM;
-	while (n < limit && (rc = sqlite3_step(sel)) == SQLITE_ROW)
-		ids[n++] = sqlite3_column_int64(sel, 0);
+	while (n < limit && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		const void *hash = sqlite3_column_blob(sel, 1);
+		links[n].id = sqlite3_column_int64(sel, 0);
+		/* A missing hash stays missing: the walk then breaks after it. */
+		if (hash && sqlite3_column_bytes(sel, 1) == CHAIN_HASH_SIZE)
+			memcpy(links[n].hash, hash, CHAIN_HASH_SIZE);
+		else
+			memset(links[n].hash, 0, CHAIN_HASH_SIZE);
+		n++;
+	}
 	if (n < limit && rc != SQLITE_DONE) {
 		rc = fail_db(st, rc);
 		goto out;
@@ -767,21 +851,23 @@ delete_selected(store *st, sqlite3_stmt *sel, int limit, int64_t *deleted_out, i
 		goto out;
 	}
 	for (int i = 0; i < n; i++) {
-		sqlite3_bind_int64(del, 1, ids[i]);
+		sqlite3_bind_int64(del, 1, links[i].id);
 		rc = sqlite3_step(del);
 		sqlite3_reset(del);
 		if (rc != SQLITE_DONE) {
 			rc = fail_db(st, rc);
 			goto out;
 		}
-		if (ids[i] > *max_id)
-			*max_id = ids[i];
+		if (links[i].id > *max_id)
+			*max_id = links[i].id;
 	}
+	if (n && (rc = store_chain__forget(st->db, links, n, st->errmsg)))
+		goto out;
 	*deleted_out = n;
 	rc = 0;
 out:
 	sqlite3_finalize(del);
-	free(ids);
+	free(links);
 	return rc;
 }
 
@@ -794,7 +880,7 @@ store_delete_older(store *st, int64_t cutoff_us, const char *type, const char *c
 	sqlite3_stmt *sel;
 	int rc, bind = 1;
 
-	n = (size_t)snprintf(sql, sizeof sql, "SELECT id FROM journal WHERE ts_us < ?");
+	n = (size_t)snprintf(sql, sizeof sql, "SELECT id, hash FROM journal WHERE ts_us < ?");
 	if (type)
 		n += (size_t)snprintf(sql + n, sizeof sql - n, " AND type = ?");
 	if (exclude_count &&
@@ -819,8 +905,8 @@ int
 store_delete_oldest(store *st, int limit, int64_t *deleted_out, int64_t *max_id)
 {
 	sqlite3_stmt *sel;
-	int rc = sqlite3_prepare_v2(st->db, "SELECT id FROM journal ORDER BY id LIMIT ?", -1, &sel,
-				    NULL);
+	int rc = sqlite3_prepare_v2(st->db, "SELECT id, hash FROM journal ORDER BY id LIMIT ?", -1,
+				    &sel, NULL);
 	if (rc != SQLITE_OK)
 		return fail_db(st, rc);
 	sqlite3_bind_int(sel, 1, limit);
