@@ -116,6 +116,7 @@ struct bench_cpu {
 	int server_ok;
 	int ended;
 	double self_pct, server_pct; /* of one core, once ended */
+	double server_cpu_s;         /* the server's CPU time in the interval, once ended */
 };
 
 void bench_cpu_begin(struct bench_cpu *c, pid_t server);
@@ -123,8 +124,12 @@ void bench_cpu_begin(struct bench_cpu *c, pid_t server);
 /* Close the interval (only the first call counts). */
 void bench_cpu_end(struct bench_cpu *c);
 
-/* Add "client x%, server y%" (of one core) to r; ends the interval if open. */
-void bench_cpu_report(struct bench_cpu *c, struct report *r);
+/*
+ * Add "client x%, server y%" (of one core) to r, and the server's CPU time
+ * per unit of work: units of what (e.g. "event") done in the interval.
+ * Ends the interval if open.
+ */
+void bench_cpu_report(struct bench_cpu *c, struct report *r, double units, const char *what);
 
 /*
  * The JSON of `count` benchmark events with sequence numbers from seq on,

@@ -594,7 +594,7 @@ fill_report(struct fanout *f, struct totals *t, struct report *r)
 		    (unsigned long long)expected);
 	report_note(r, "publisher lag max %s",
 		    report_duration((double)f->max_lag_us, lag, sizeof lag));
-	bench_cpu_report(&f->cpu, r);
+	bench_cpu_report(&f->cpu, r, (double)t->in_window, "delivery");
 	if (t->other)
 		report_note(r, "%llu other messages", (unsigned long long)t->other);
 	if (!short_run)

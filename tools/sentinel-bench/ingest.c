@@ -411,7 +411,7 @@ ingest(const struct bench_opts *o, struct report *r, int ws)
 	report_note(r, "%s p50 %s, p99 %s", ws ? "answer" : "request",
 		    report_duration((double)hist_quantile(&run.lat, 0.5), p50, sizeof p50),
 		    report_duration((double)hist_quantile(&run.lat, 0.99), p99, sizeof p99));
-	bench_cpu_report(&cpu, r);
+	bench_cpu_report(&cpu, r, (double)run.accepted, run.batch == 1 ? "request" : "event");
 	if (rc) {
 		r->incomplete = 1;
 		report_note(r, "%llu errors%s%s%s", (unsigned long long)run.errors,
