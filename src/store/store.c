@@ -11,6 +11,14 @@
  * committed; at open, a store that ends below its mark is an older copy put
  * back in place and gets a new epoch, since its next ids were already
  * handed out under the old one.
+ *
+ * Appends are staged and inserted STAGE_ROWS at a time with one statement
+ * (a statement costs about as much as the rows it inserts, and AUTOINCREMENT
+ * writes its sequence row once per statement), with the ids SQLite would
+ * have chosen: the store's next id is read when the transaction begins.
+ * Staged rows are copied, so an event may be freed once appended; they are
+ * inserted before the commit, and an error inserting them fails the commit
+ * like any error inside the transaction.
  */
 #include "store.h"
 
@@ -20,6 +28,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "buf.h"
 #include "embedded.h"
 #include "err.h"
 #include "log.h"
@@ -27,6 +36,15 @@
 #include "store_ids.h"
 #include "store_lock.h"
 #include "store_mark.h"
+
+/* Rows per multi-row INSERT. */
+#define STAGE_ROWS 64
+
+/* An appended row not yet inserted; its texts are in the store's stage_text. */
+struct staged {
+	int64_t id, ts_us;
+	size_t type_off, body_off, body_len;
+};
 
 /* migrations/NNNN_*.sql in order (migrations_data.c, generated). */
 extern const struct embedded_file embedded_migrations[];
@@ -47,6 +65,12 @@ struct store {
 	sqlite3_stmt *first_id;
 	sqlite3_stmt *first_id_since;
 	sqlite3_stmt *meta_set;
+	sqlite3_stmt *append_many; /* STAGE_ROWS rows */
+	sqlite3_stmt *max_id;
+	struct staged stage[STAGE_ROWS];
+	int staged;
+	struct buf stage_text;
+	int64_t next_id; /* in a transaction: the id of the next store_append */
 	char epoch[STORE_EPOCH_SIZE];
 	int64_t lost_from, lost_to; /* ids found lost at open (store_ids.h) */
 	int64_t wal_frames;         /* after the last commit, with manual checkpoints */
@@ -122,6 +146,23 @@ prepare(store *st, const char *sql, sqlite3_stmt **out)
 	return rc == SQLITE_OK ? 0 : fail_db(st, rc);
 }
 
+/* The INSERT of STAGE_ROWS rows. */
+static int
+prepare_append_many(store *st)
+{
+	static const char head[] = "INSERT INTO journal (id, ts_us, type, body) VALUES ";
+	char sql[sizeof head + STAGE_ROWS * sizeof "(?,?,?,?),"];
+	size_t n = sizeof head - 1;
+
+	memcpy(sql, head, n);
+	for (int i = 0; i < STAGE_ROWS; i++) {
+		memcpy(sql + n, i ? ",(?,?,?,?)" : "(?,?,?,?)", i ? 10 : 9);
+		n += i ? 10 : 9;
+	}
+	sql[n] = '\0';
+	return prepare(st, sql, &st->append_many);
+}
+
 /* Pragmas, migrations and statements: everything after sqlite3_open. */
 static int
 setup(store *st)
@@ -157,7 +198,9 @@ setup(store *st)
 				  "INSERT INTO journal (id, ts_us, type, body) VALUES (?, ?, ?, ?)",
 				  &st->append)) ||
 		    (rc = prepare(st, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-				  &st->meta_set)))
+				  &st->meta_set)) ||
+		    (rc = prepare(st, "SELECT max(id) FROM journal", &st->max_id)) ||
+		    (rc = prepare_append_many(st)))
 			return rc;
 	} else {
 		if ((rc = store_db_check_version(st->db, st->errmsg)))
@@ -292,6 +335,9 @@ store_close(store *st)
 	sqlite3_finalize(st->first_id);
 	sqlite3_finalize(st->first_id_since);
 	sqlite3_finalize(st->meta_set);
+	sqlite3_finalize(st->append_many);
+	sqlite3_finalize(st->max_id);
+	buf_free(&st->stage_text);
 	if (st->db && (st->flags & STORE_WRITE))
 		sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
 	sqlite3_close(st->db);
@@ -326,34 +372,115 @@ store_schema_version(store *st)
 	return query_int(st, "PRAGMA user_version", &v) ? -1 : (int)v;
 }
 
+static int step_int(store *st, sqlite3_stmt *s, int64_t *out);
+
+/* Forget the staged rows (after they were inserted, or with a rollback). */
+static void
+unstage(store *st)
+{
+	st->staged = 0;
+	st->stage_text.len = 0;
+}
+
+/* Bind one staged row to parameters from 4 * i + 1 on. */
+static void
+bind_row(store *st, sqlite3_stmt *s, int i, const struct staged *r)
+{
+	const char *text = st->stage_text.data;
+
+	sqlite3_bind_int64(s, 4 * i + 1, r->id);
+	sqlite3_bind_int64(s, 4 * i + 2, r->ts_us);
+	sqlite3_bind_text(s, 4 * i + 3, text + r->type_off, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4 * i + 4, text + r->body_off, (int)r->body_len, SQLITE_STATIC);
+}
+
+static int
+step_done(store *st, sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : fail_db(st, rc);
+}
+
+/* Insert the staged rows: all in one statement when there are STAGE_ROWS. */
+static int
+flush(store *st)
+{
+	int rc = 0;
+
+	if (st->staged == STAGE_ROWS) {
+		for (int i = 0; i < STAGE_ROWS; i++)
+			bind_row(st, st->append_many, i, &st->stage[i]);
+		rc = step_done(st, st->append_many);
+	} else {
+		for (int i = 0; !rc && i < st->staged; i++) {
+			bind_row(st, st->append, 0, &st->stage[i]);
+			rc = step_done(st, st->append);
+		}
+	}
+	unstage(st);
+	return rc;
+}
+
 int
 store_begin(store *st)
 {
-	return exec(st, "BEGIN IMMEDIATE");
+	int64_t seq, max;
+	int rc;
+
+	unstage(st);
+	if ((rc = exec(st, "BEGIN IMMEDIATE")))
+		return rc;
+	/* AUTOINCREMENT's choice: past the highest id ever used. */
+	if (!st->append || (rc = store_last_id(st, &seq)) || (rc = step_int(st, st->max_id, &max)))
+		return rc;
+	st->next_id = (seq > max ? seq : max) + 1;
+	return 0;
 }
 
 int
 store_commit(store *st)
 {
-	int rc = exec(st, "COMMIT");
+	int rc = flush(st);
 
-	if (!rc)
-		advance_mark(st);
-	return rc;
+	if (rc || (rc = exec(st, "COMMIT")))
+		return rc;
+	advance_mark(st);
+	return 0;
 }
 
 int
 store_rollback(store *st)
 {
+	unstage(st);
 	/* Keep the message of the failure that led here: SQLite may have rolled
 	 * back already, and "no transaction is active" would replace it. */
 	int rc = sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	return rc == SQLITE_OK || sqlite3_get_autocommit(st->db) ? 0 : store_db_map_rc(rc);
 }
 
-/* Insert ev with id, or with the next id when id is 0. */
+/* Stage ev with id; the rows go in when STAGE_ROWS are staged, or at commit. */
 static int
-insert(store *st, const struct logevent *ev, int64_t id, int64_t *id_out)
+stage(store *st, const struct logevent *ev, int64_t id)
+{
+	struct staged *r = &st->stage[st->staged];
+	size_t type_len = strlen(ev->type) + 1;
+
+	r->id = id;
+	r->ts_us = ev->ts_us;
+	r->type_off = st->stage_text.len;
+	r->body_off = r->type_off + type_len;
+	r->body_len = ev->body_len;
+	if (buf_append(&st->stage_text, ev->type, type_len) ||
+	    buf_append(&st->stage_text, ev->body, ev->body_len))
+		return err_set(st->errmsg, ERR_NOMEM, "out of memory");
+	return ++st->staged == STAGE_ROWS ? flush(st) : 0;
+}
+
+/* Insert ev at once, outside a transaction, with the next id or id. */
+static int
+insert_now(store *st, const struct logevent *ev, int64_t id, int64_t *id_out)
 {
 	sqlite3_stmt *s = st->append;
 	int rc;
@@ -365,10 +492,8 @@ insert(store *st, const struct logevent *ev, int64_t id, int64_t *id_out)
 	sqlite3_bind_int64(s, 2, ev->ts_us);
 	sqlite3_bind_text(s, 3, ev->type, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 4, ev->body, (int)ev->body_len, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return fail_db(st, rc);
+	if ((rc = step_done(st, s)))
+		return rc;
 	*id_out = sqlite3_last_insert_rowid(st->db);
 	return 0;
 }
@@ -376,18 +501,36 @@ insert(store *st, const struct logevent *ev, int64_t id, int64_t *id_out)
 int
 store_append(store *st, const struct logevent *ev, int64_t *id_out)
 {
-	return insert(st, ev, 0, id_out);
+	int64_t id = st->next_id;
+	int rc;
+
+	/* Outside a transaction nothing would insert it later. */
+	if (sqlite3_get_autocommit(st->db))
+		return insert_now(st, ev, 0, id_out);
+	if (id <= 0)
+		return err_set(st->errmsg, ERR_FULL, "no event id is left");
+	if ((rc = stage(st, ev, id)))
+		return rc;
+	st->next_id = id == INT64_MAX ? -1 : id + 1;
+	*id_out = id;
+	return 0;
 }
 
 int
 store_append_at(store *st, const struct logevent *ev, int64_t id)
 {
-	int64_t got;
+	int rc;
 
 	if (id < 1)
 		return err_set(st->errmsg, ERR_INVAL, "event id %lld is not positive",
 			       (long long)id);
-	return insert(st, ev, id, &got);
+	if (sqlite3_get_autocommit(st->db))
+		return insert_now(st, ev, id, &id);
+	if ((rc = stage(st, ev, id)))
+		return rc;
+	if (id >= st->next_id)
+		st->next_id = id == INT64_MAX ? -1 : id + 1;
+	return 0;
 }
 
 int
