@@ -64,6 +64,15 @@ struct bench_opts {
 	/* fsync */
 	const char *dir;
 	unsigned count;
+
+	/* ingest-http, fanout: any 2xx answer accepts a post's events (a
+	 * server other than sentinel-logd, such as nginx with nchan) */
+	int any_2xx;
+	/* fanout: events in one post at most */
+	unsigned max_batch;
+
+	/* nats-ingest, nats-replay */
+	const char *nats_url;
 };
 
 /* Scenarios: each returns 0, or 1 when the run failed or is incomplete. */
@@ -73,6 +82,8 @@ int bench_fanout(const struct bench_opts *o, struct report *r);
 int bench_replay(const struct bench_opts *o, struct report *r);
 int bench_idle(const struct bench_opts *o, struct report *r);
 int bench_fsync(const struct bench_opts *o, struct report *r);
+int bench_nats_ingest(const struct bench_opts *o, struct report *r);
+int bench_nats_replay(const struct bench_opts *o, struct report *r);
 
 /*
  * Post events through the HTTP client until the server holds at least
