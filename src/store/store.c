@@ -17,6 +17,14 @@
  * memory, restores it when a transaction rolls back, and records it in meta
  * with every commit that made links. Deletions keep what the chain needs
  * (store_chain__forget) in the transaction that deletes.
+ *
+ * Inside a transaction, appends are staged and inserted STAGE_ROWS at a
+ * time with one statement (a statement costs about as much as the rows it
+ * inserts, and AUTOINCREMENT writes its sequence row once per statement),
+ * with the ids AUTOINCREMENT would have chosen. Staged rows are copied, so
+ * an event may be freed once appended; they are inserted before the
+ * commit, and an error inserting them fails the commit like any error
+ * inside the transaction.
  */
 #include "store.h"
 
@@ -26,6 +34,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "buf.h"
 #include "chain.h"
 #include "embedded.h"
 #include "err.h"
@@ -34,6 +43,17 @@
 #include "store_ids.h"
 #include "store_lock.h"
 #include "store_mark.h"
+
+/* Rows per multi-row INSERT, and the parameters of one row. */
+#define STAGE_ROWS 64
+#define ROW_PARAMS 5
+
+/* An appended row not yet inserted; its texts are in the store's stage_text. */
+struct staged {
+	int64_t id, ts_us;
+	size_t type_off, body_off, body_len;
+	unsigned char hash[CHAIN_HASH_SIZE];
+};
 
 /* migrations/NNNN_*.sql in order (migrations_data.c, generated). */
 extern const struct embedded_file embedded_migrations[];
@@ -54,6 +74,10 @@ struct store {
 	sqlite3_stmt *first_id;
 	sqlite3_stmt *first_id_since;
 	sqlite3_stmt *meta_set;
+	sqlite3_stmt *append_many; /* STAGE_ROWS rows */
+	struct staged stage[STAGE_ROWS];
+	int staged;
+	struct buf stage_text;
 	char epoch[STORE_EPOCH_SIZE];
 	int64_t lost_from, lost_to; /* ids found lost at open (store_ids.h) */
 	int64_t wal_frames;         /* after the last commit, with manual checkpoints */
@@ -138,6 +162,25 @@ prepare(store *st, const char *sql, sqlite3_stmt **out)
 	return rc == SQLITE_OK ? 0 : fail_db(st, rc);
 }
 
+/* The INSERT of STAGE_ROWS rows. */
+static int
+prepare_append_many(store *st)
+{
+	static const char head[] = "INSERT INTO journal (id, ts_us, type, body, hash) VALUES ";
+	static const char row[] = ",(?,?,?,?,?)";
+	char sql[sizeof head + STAGE_ROWS * sizeof row];
+	size_t n = sizeof head - 1;
+
+	memcpy(sql, head, n);
+	for (int i = 0; i < STAGE_ROWS; i++) {
+		/* The first row without its comma. */
+		memcpy(sql + n, row + !i, sizeof row - 1 - !i);
+		n += sizeof row - 1 - !i;
+	}
+	sql[n] = '\0';
+	return prepare(st, sql, &st->append_many);
+}
+
 /* Pragmas, migrations and statements: everything after sqlite3_open. */
 static int
 setup(store *st)
@@ -180,7 +223,8 @@ setup(store *st)
 				  "VALUES (?, ?, ?, ?, ?)",
 				  &st->append)) ||
 		    (rc = prepare(st, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-				  &st->meta_set)))
+				  &st->meta_set)) ||
+		    (rc = prepare_append_many(st)))
 			return rc;
 	} else {
 		if ((rc = store_db_check_version(st->db, st->errmsg)))
@@ -315,6 +359,8 @@ store_close(store *st)
 	sqlite3_finalize(st->first_id);
 	sqlite3_finalize(st->first_id_since);
 	sqlite3_finalize(st->meta_set);
+	sqlite3_finalize(st->append_many);
+	buf_free(&st->stage_text);
 	chain_free(st->chain);
 	if (st->db && (st->flags & STORE_WRITE))
 		sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
@@ -350,11 +396,63 @@ store_schema_version(store *st)
 	return query_int(st, "PRAGMA user_version", &v) ? -1 : (int)v;
 }
 
+/* Forget the staged rows (after they were inserted, or with a rollback). */
+static void
+unstage(store *st)
+{
+	st->staged = 0;
+	st->stage_text.len = 0;
+}
+
+/* Bind one staged row to parameters from ROW_PARAMS * i + 1 on. */
+static void
+bind_row(store *st, sqlite3_stmt *s, int i, const struct staged *r)
+{
+	const char *text = st->stage_text.data;
+	int p = ROW_PARAMS * i;
+
+	sqlite3_bind_int64(s, p + 1, r->id);
+	sqlite3_bind_int64(s, p + 2, r->ts_us);
+	sqlite3_bind_text(s, p + 3, text + r->type_off, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, p + 4, text + r->body_off, (int)r->body_len, SQLITE_STATIC);
+	sqlite3_bind_blob(s, p + 5, r->hash, CHAIN_HASH_SIZE, SQLITE_STATIC);
+}
+
+static int
+step_done(store *st, sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : fail_db(st, rc);
+}
+
+/* Insert the staged rows: all in one statement when there are STAGE_ROWS. */
+static int
+flush(store *st)
+{
+	int rc = 0;
+
+	if (st->staged == STAGE_ROWS) {
+		for (int i = 0; i < STAGE_ROWS; i++)
+			bind_row(st, st->append_many, i, &st->stage[i]);
+		rc = step_done(st, st->append_many);
+	} else {
+		for (int i = 0; !rc && i < st->staged; i++) {
+			bind_row(st, st->append, 0, &st->stage[i]);
+			rc = step_done(st, st->append);
+		}
+	}
+	unstage(st);
+	return rc;
+}
+
 int
 store_begin(store *st)
 {
 	int rc = exec(st, "BEGIN IMMEDIATE");
 
+	unstage(st);
 	if (!rc) {
 		memcpy(st->begin_head, st->head, CHAIN_HASH_SIZE);
 		st->begin_head_id = st->head_id;
@@ -369,6 +467,8 @@ store_commit(store *st)
 {
 	int rc;
 
+	if ((rc = flush(st)))
+		return rc;
 	if (st->head_dirty) {
 		char text[32], hex[CHAIN_HEX_SIZE];
 		snprintf(text, sizeof text, "%lld", (long long)st->head_id);
@@ -387,6 +487,7 @@ store_commit(store *st)
 int
 store_rollback(store *st)
 {
+	unstage(st);
 	/* Keep the message of the failure that led here: SQLite may have rolled
 	 * back already, and "no transaction is active" would replace it. */
 	int rc = sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
@@ -418,6 +519,25 @@ prepare_append(store *st)
 	return 0;
 }
 
+/* Stage a row; the rows go in when STAGE_ROWS are staged, or at commit. */
+static int
+stage(store *st, const struct logevent *ev, int64_t id, const unsigned char *hash)
+{
+	struct staged *r = &st->stage[st->staged];
+	size_t type_len = strlen(ev->type) + 1;
+
+	r->id = id;
+	r->ts_us = ev->ts_us;
+	r->type_off = st->stage_text.len;
+	r->body_off = r->type_off + type_len;
+	r->body_len = ev->body_len;
+	memcpy(r->hash, hash, CHAIN_HASH_SIZE);
+	if (buf_append(&st->stage_text, ev->type, type_len) ||
+	    buf_append(&st->stage_text, ev->body, ev->body_len))
+		return err_set(st->errmsg, ERR_NOMEM, "out of memory");
+	return ++st->staged == STAGE_ROWS ? flush(st) : 0;
+}
+
 /* Insert ev with id, or with the next id when id is 0, and link it. */
 static int
 insert(store *st, const struct logevent *ev, int64_t id, int64_t *id_out)
@@ -432,15 +552,19 @@ insert(store *st, const struct logevent *ev, int64_t id, int64_t *id_out)
 		id = st->next_id;
 	if (chain_link(st->chain, st->head, id, ev->body, ev->body_len, hash))
 		return err_set(st->errmsg, ERR_SYS, "SHA-256 failed");
-	sqlite3_bind_int64(s, 1, id);
-	sqlite3_bind_int64(s, 2, ev->ts_us);
-	sqlite3_bind_text(s, 3, ev->type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, ev->body, (int)ev->body_len, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 5, hash, CHAIN_HASH_SIZE, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return fail_db(st, rc);
+	if (!sqlite3_get_autocommit(st->db)) {
+		rc = stage(st, ev, id, hash);
+	} else {
+		/* Outside a transaction nothing would insert it later. */
+		sqlite3_bind_int64(s, 1, id);
+		sqlite3_bind_int64(s, 2, ev->ts_us);
+		sqlite3_bind_text(s, 3, ev->type, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 4, ev->body, (int)ev->body_len, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 5, hash, CHAIN_HASH_SIZE, SQLITE_STATIC);
+		rc = step_done(st, s);
+	}
+	if (rc)
+		return rc;
 	memcpy(st->head, hash, CHAIN_HASH_SIZE);
 	st->head_id = id;
 	st->next_id = id + 1;
