@@ -44,7 +44,11 @@ define cmake_build
 	$(CMAKE) --build $(1) -j$(JOBS)
 endef
 
-.PHONY: help deps deps-test lws build run test install deb format format-check bench bench-cluster bench-large clean distclean
+# `make soak`: hours of mixed load (tests/soak/soak.py), not part of `make test`.
+SOAK_MINUTES ?= 30
+SOAK_ARGS    ?=
+
+.PHONY: help deps deps-test lws build run test install deb format format-check bench bench-peers bench-cluster bench-large soak clean distclean
 
 help:
 	@echo "sentinel-logd make targets:"
@@ -63,9 +67,13 @@ help:
 	@echo "  deps-test     same, plus the test-only packages (tools/setup/deps.sh test)"
 	@echo "  lws           build libwebsockets into $(DEPS_DIR) (cached)"
 	@echo "  bench         build, then run the benchmark suite (about 5 minutes) and print its table"
+	@echo "  bench-peers   the same scenarios against NATS JetStream and nginx + nchan, started"
+	@echo "                on free loopback ports, and the ratios (about 4 minutes)"
 	@echo "  bench-cluster the cluster's figures: 3 nats-server, 2 nodes (about 3 minutes)"
 	@echo "  bench-large   figures by store size: 1M, 10M and 50M events (stores built once"
 	@echo "                in build/large/, about 15 GB; the first run takes an hour or more)"
+	@echo "  soak          build, then run mixed load for SOAK_MINUTES (30) and check that"
+	@echo "                nothing grows and no stream has a gap (SOAK_ARGS=\"--hours 4\")"
 	@echo "  fuzz          build the libFuzzer targets with clang in $(FUZZ_DIR), run each $(FUZZ_TIME) s"
 	@echo "  clean         remove $(RELEASE_DIR) and $(ASAN_DIR), keep $(DEPS_DIR)"
 	@echo "  distclean     remove build/"
@@ -130,6 +138,11 @@ deb: deps lws
 bench: build
 	tools/sentinel-bench/run-suite.sh --build-dir $(RELEASE_DIR)
 
+# The peers come from Debian's packages (tools/setup/deps.sh bench).
+bench-peers: build
+	@$(DEPS_SCRIPT) bench
+	tools/sentinel-bench/peers-suite.sh --build-dir $(RELEASE_DIR)
+
 bench-cluster: deps-test build
 	tools/sentinel-bench/cluster-suite.py --build-dir $(RELEASE_DIR)
 
@@ -137,6 +150,9 @@ bench-cluster: deps-test build
 # keeps them; make distclean removes them).
 bench-large: build
 	tools/sentinel-bench/large-suite.py --build-dir $(RELEASE_DIR) --dir build/large
+
+soak: deps-test build
+	/usr/bin/python3 tests/soak/soak.py --build-dir $(RELEASE_DIR) --minutes $(SOAK_MINUTES) $(SOAK_ARGS)
 
 clean:
 	rm -rf $(RELEASE_DIR) $(ASAN_DIR)

@@ -177,6 +177,9 @@ compact_run(const struct config *cfg)
 		fprintf(stderr, "sentinel-logd: cannot compact: %s\n", errmsg);
 		return 1;
 	}
+	if (store_renewal(st))
+		fprintf(stderr, "sentinel-logd: %s has a new epoch %s: %s\n", cfg->db_path,
+			store_epoch(st), store_renewal(st));
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);

@@ -60,6 +60,24 @@ set_db(struct config *cfg, const char *arg, char *why)
 }
 
 static int
+set_backup_to(struct config *cfg, const char *arg, char *why)
+{
+	if (!*arg)
+		return refuse(why, "empty path");
+	cfg->backup_to = arg;
+	return 0;
+}
+
+static int
+set_restore_from(struct config *cfg, const char *arg, char *why)
+{
+	if (!*arg)
+		return refuse(why, "empty path");
+	cfg->restore_from = arg;
+	return 0;
+}
+
+static int
 set_sync(struct config *cfg, const char *arg, char *why)
 {
 	if (strcmp(arg, "normal") && strcmp(arg, "full"))
@@ -235,6 +253,17 @@ set_max_connections(struct config *cfg, const char *arg, char *why)
 }
 
 static int
+set_loki_max_scan(struct config *cfg, const char *arg, char *why)
+{
+	long long n;
+
+	if (units_parse_count(arg, 1000, 100000000, &n))
+		return refuse(why, "expected 1000 to 100000000");
+	cfg->loki_max_scan = (int)n;
+	return 0;
+}
+
+static int
 set_jetstream(struct config *cfg, const char *arg, char *why)
 {
 	if (strncmp(arg, "nats://", 7) && strncmp(arg, "tls://", 6))
@@ -369,6 +398,47 @@ set_js_max_lag(struct config *cfg, const char *arg, char *why)
 }
 
 static int
+set_sql_timeout(struct config *cfg, const char *arg, char *why)
+{
+	int64_t us;
+
+	if (timestamp_parse_duration(arg, strlen(arg), &us) || us < 1000000 ||
+	    us > 3600 * INT64_C(1000000))
+		return refuse(why, "expected a duration from 1s to 1h, e.g. 5s or 2m");
+	cfg->sql_timeout_us = us;
+	return 0;
+}
+
+static int
+set_sql_max_rows(struct config *cfg, const char *arg, char *why)
+{
+	long long n;
+
+	if (units_parse_count(arg, 1, 100000000, &n))
+		return refuse(why, "expected 1 to 100000000 rows");
+	cfg->sql_max_rows = n;
+	return 0;
+}
+
+static int
+set_readers(struct config *cfg, const char *arg, char *why)
+{
+	long long n;
+
+	if (units_parse_count(arg, 1, 64, &n))
+		return refuse(why, "expected 1 to 64 threads");
+	cfg->readers = (int)n;
+	return 0;
+}
+
+static int
+set_json(struct config *cfg, const char *arg, char *why)
+{
+	cfg->json = 1;
+	return 0;
+}
+
+static int
 set_verbose(struct config *cfg, const char *arg, char *why)
 {
 	cfg->verbose = 1;
@@ -404,7 +474,10 @@ static const struct config_option options[] = {
 	 "sentinel-logd.conf(5)); default:\n" CONFIG_DEFAULT_FILE "\n"
 	 "if it exists; --config '' reads none",
 	 set_config},
-	{"listen", 0, "HOST:PORT", "127.0.0.1:8000", "address to listen on", set_listen},
+	{"listen", 0, "HOST:PORT", "127.0.0.1:8000",
+	 "address to listen on: an IPv4 address, [IPv6]\n"
+	 "or a host name (resolved at start)",
+	 set_listen},
 	{"db", 0, "PATH", "data/sentinel.db", "store file, created with its folders if missing",
 	 set_db},
 	{"sync", 0, "normal|full", "normal",
@@ -436,24 +509,33 @@ static const struct config_option options[] = {
 	 "when a count or size bound is crossed",
 	 set_retention_interval},
 
+	HEADING("Backup and restore:"),
+	{"to", 0, "FILE", NULL, "backup: the copy to write (replaced if it exists)", set_backup_to},
+	{"from", 0, "FILE", NULL, "restore: the backup to copy into --db", set_restore_from},
+
 	HEADING("Security:"),
 	{"token-file", 0, "FILE", NULL,
 	 "tokens, one 'TOKEN ROLE[,ROLE...]' a line (roles:\n"
-	 "publish, subscribe, admin); the variable\n"
+	 "publish, subscribe, audit, admin); the variable\n"
 	 "SENTINEL_TOKENS holds the same lines separated by ';'.\n"
 	 "With tokens, every API and stream endpoint needs one\n"
-	 "(Authorization: Bearer TOKEN, or ?token=TOKEN)",
+	 "(Authorization: Bearer TOKEN, or ?token=TOKEN).\n"
+	 "SIGHUP reloads them",
 	 set_token_file},
 	{"allow-anonymous", 0, NULL, NULL,
 	 "allow listening on a non-loopback address without\n"
 	 "tokens",
 	 set_allow_anonymous},
 	{"allow-origin", 0, "ORIGIN", NULL,
-	 "accept browser requests only from these origins\n"
-	 "(repeatable, e.g. https://ops.example.com); requests\n"
-	 "without an Origin header are not affected",
+	 "also accept browser requests from this origin\n"
+	 "(repeatable, e.g. https://ops.example.com); without\n"
+	 "it only pages on this machine (localhost, 127.0.0.1,\n"
+	 "[::1], any port) and the server's own are accepted;\n"
+	 "requests without an Origin header are not affected",
 	 set_allow_origin},
-	{"tls-cert", 0, "FILE", NULL, "serve https:// and wss:// with this PEM certificate",
+	{"tls-cert", 0, "FILE", NULL,
+	 "serve https:// and wss:// with this PEM certificate\n"
+	 "(SIGHUP reloads it and the key)",
 	 set_tls_cert},
 	{"tls-key", 0, "FILE", NULL, "the certificate's PEM private key (with --tls-cert)",
 	 set_tls_key},
@@ -468,6 +550,23 @@ static const struct config_option options[] = {
 	 "pings are sent after half of it",
 	 set_idle_timeout},
 
+	HEADING("Loki API (/loki/api/v1/...):"),
+	{"loki-max-scan", 0, "N", "20000",
+	 "events one query reads at most; a log query answers\n"
+	 "with what it found by then, a metric query is refused",
+	 set_loki_max_scan},
+	HEADING("Auditing (POST /api/sql, GET /api/verify, the verify command):"),
+	{"sql-timeout", 0, "DUR", "5s",
+	 "time limit of a query, from its start to its last\n"
+	 "row handed to the connection",
+	 set_sql_timeout},
+	{"sql-max-rows", 0, "N", "100000", "rows one query may return", set_sql_max_rows},
+	{"readers", 0, "N", "2",
+	 "threads, each with its own read-only connection, that\n"
+	 "run queries and chain checks off the event loop",
+	 set_readers},
+	{"json", 0, NULL, NULL, "verify: print the report as JSON", set_json},
+
 	HEADING("Cluster (several nodes on one replicated NATS JetStream stream):"),
 	{"jetstream", 0, "URLS", NULL,
 	 "run as a node of a cluster: the stream on these NATS\n"
@@ -480,7 +579,7 @@ static const struct config_option options[] = {
 	 set_js_subject},
 	{"jetstream-create", 0, NULL, NULL,
 	 "create the stream when it does not exist, with the\n"
-	 "--jetstream-replicas and --jetstream-max-* below",
+	 "replicas and limits of the next flags",
 	 set_js_create},
 	{"jetstream-replicas", 0, "N", "3", "copies of a created stream", set_js_replicas},
 	{"jetstream-max-age", 0, "DUR", NULL, "a created stream keeps events this long",
@@ -538,8 +637,17 @@ static const char usage_head[] =
 	"  migrate                 apply pending schema migrations to --db and exit\n"
 	"  compact                 offline: count the events of --db again, apply the\n"
 	"                          --retain-* policies in full, VACUUM it and truncate\n"
-	"                          its WAL, then exit (stop the server first); it says\n"
-	"                          how far it is, and SIGINT or SIGTERM stops it safely\n"
+	"                          its WAL, then exit (refused while a server runs on\n"
+	"                          --db); it says how far it is, and SIGINT or SIGTERM\n"
+	"                          stops it safely\n"
+	"  backup                  copy --db to --to, consistent also while a server\n"
+	"                          runs on --db\n"
+	"  restore                 replace --db with a copy of the backup --from and\n"
+	"                          give it a new epoch, so that clients start over\n"
+	"                          (refused while a server runs on --db)\n"
+	"  verify                  check the hash chain of --db and report the first\n"
+	"                          id at which it breaks, or its head when intact;\n"
+	"                          exit 0 intact, 1 broken, 3 the store cannot be read\n"
 	"  check-config            check the configuration, print it as a\n"
 	"                          configuration file (secrets hidden) and exit\n";
 
@@ -614,13 +722,24 @@ config__add(struct config_settings *set, const struct config_option *opt, const 
 	return 0;
 }
 
+/*
+ * May o be set by a configuration file or a variable too? Not --config,
+ * which names the file, nor the flags of one command (backup's --to,
+ * restore's --from), which a file or variable would give every command.
+ */
+static int
+lasting(const struct config_option *o)
+{
+	return o->name && o->set && o->set != set_config && o->set != set_backup_to &&
+	       o->set != set_restore_from;
+}
+
 const struct config_option *
 config__settable(const char *name, size_t len)
 {
 	for (size_t i = 0; i < OPTION_COUNT; i++) {
 		const struct config_option *o = &options[i];
-		if (o->name && o->set && o->set != set_config && strlen(o->name) == len &&
-		    !memcmp(o->name, name, len))
+		if (lasting(o) && strlen(o->name) == len && !memcmp(o->name, name, len))
 			return o;
 	}
 	return NULL;
@@ -746,10 +865,10 @@ take_command(struct config *cfg, int argc, char **argv, int *bad)
 		const char *name;
 		enum config_command command;
 	} commands[] = {
-		{"serve", CONFIG_SERVE},
-		{"migrate", CONFIG_MIGRATE},
-		{"compact", CONFIG_COMPACT},
-		{"check-config", CONFIG_CHECK},
+		{"serve", CONFIG_SERVE},     {"migrate", CONFIG_MIGRATE},
+		{"compact", CONFIG_COMPACT}, {"check-config", CONFIG_CHECK},
+		{"backup", CONFIG_BACKUP},   {"restore", CONFIG_RESTORE},
+		{"verify", CONFIG_VERIFY},
 	};
 
 	*bad = 0;
@@ -894,7 +1013,7 @@ read_env(struct config *cfg, struct config_settings *set)
 		const struct config_option *o = &options[i];
 		const char *v;
 
-		if (!o->name || !o->set || o->set == set_config)
+		if (!lasting(o))
 			continue;
 		config__env_name(o, name);
 		v = getenv(name);
@@ -959,7 +1078,7 @@ print_effective(const struct config *cfg, const struct config_settings *set,
 			printf(*o->help ? "\n# %s\n" : "\n", o->help);
 			continue;
 		}
-		if (!o->set || o->set == set_config)
+		if (!lasting(o))
 			continue;
 		if (top[i] == CONFIG_FROM_DEFAULT) {
 			if (o->def || !o->arg)
@@ -1026,6 +1145,14 @@ config_parse(struct config *cfg, int argc, char **argv)
 	if (!cfg->cluster.tls_cert != !cfg->cluster.tls_key) {
 		fprintf(stderr, "sentinel-logd: --jetstream-tls-cert and --jetstream-tls-key go "
 				"together\n");
+		goto out;
+	}
+	if ((cfg->command == CONFIG_BACKUP) != !!cfg->backup_to ||
+	    (cfg->command == CONFIG_RESTORE) != !!cfg->restore_from) {
+		fprintf(stderr,
+			"sentinel-logd: 'backup' needs --to FILE and 'restore' needs --from "
+			"FILE, and only they take them\n"
+			"Try 'sentinel-logd --help'.\n");
 		goto out;
 	}
 	if (cfg->command == CONFIG_CHECK)

@@ -12,6 +12,7 @@
 #define SENTINEL_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "cluster.h"
@@ -29,6 +30,9 @@ enum config_command {
 	CONFIG_MIGRATE, /* apply migrations to --db and exit */
 	CONFIG_COMPACT, /* offline retention pass and VACUUM of --db */
 	CONFIG_CHECK,   /* check-config: the configuration was printed; check the rest */
+	CONFIG_BACKUP,  /* copy --db to --to */
+	CONFIG_RESTORE, /* replace --db with a copy of --from, under a new epoch */
+	CONFIG_VERIFY,  /* check the hash chain of --db */
 	CONFIG_EXIT,    /* --help or --version was printed: exit 0 */
 };
 
@@ -39,6 +43,8 @@ struct config {
 	char host[256];                    /* --listen host part */
 	int port;                          /* --listen port part */
 	const char *db_path;               /* --db */
+	const char *backup_to;             /* backup --to */
+	const char *restore_from;          /* restore --from */
 	int sync_full;                     /* --sync full */
 	size_t event_max;                  /* --max-event-bytes */
 	size_t body_max;                   /* --max-body-bytes */
@@ -54,6 +60,11 @@ struct config {
 	int handshake_timeout;          /* --handshake-timeout, seconds */
 	int idle_timeout;               /* --idle-timeout, seconds */
 	int max_connections;            /* --max-connections */
+	int loki_max_scan;              /* --loki-max-scan: rows one Loki query reads */
+	int64_t sql_timeout_us;         /* --sql-timeout */
+	int64_t sql_max_rows;           /* --sql-max-rows */
+	int readers;                    /* --readers: threads of the reader pool */
+	int json;                       /* --json (verify) */
 	struct cluster_options cluster; /* --jetstream and --jetstream-*: urls NULL when off */
 	enum log_format log_format;     /* --log-format */
 	const char *config_file;        /* the configuration file read, or NULL */

@@ -1,7 +1,8 @@
 /*
- * The server: the composition root. It opens the store, starts the writer
- * thread, builds the journal, the hub and the endpoints, listens, and runs
- * the libevent loop until SIGINT or SIGTERM.
+ * The server: the composition root. It listens, opens the store, starts
+ * the writer thread, builds the journal, the hub and the endpoints, and
+ * runs the libevent loop until SIGINT or SIGTERM; SIGHUP reloads the
+ * tokens and the TLS certificate.
  */
 #ifndef SENTINEL_SERVER_H
 #define SENTINEL_SERVER_H
@@ -18,8 +19,9 @@ int server_run(const struct config *cfg);
 
 /*
  * check-config: the checks the server makes of its configuration at start
- * that need no store and no socket (tokens, the open-listener rule, the TLS
- * files). Prints the number of tokens, never a token, and logs what fails.
+ * that need no store and no socket (the address, tokens, the open-listener
+ * rule, the TLS certificate and key). Prints the number of tokens, never a
+ * token, and logs what fails.
  * Returns 0 or a negative ERR_*.
  */
 int server_check(const struct config *cfg);

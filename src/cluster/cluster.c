@@ -428,6 +428,25 @@ cj_first_id(void *impl, int64_t *id_out)
 	return journal_first_id(((cluster *)impl)->local, id_out);
 }
 
+/*
+ * Another node may have handed out ids this one has not applied yet: no
+ * id is known to be above all of them, so a client's id is never taken for
+ * one from another store.
+ */
+static int
+cj_last_id(void *impl, int64_t *id_out)
+{
+	(void)impl;
+	*id_out = INT64_MAX;
+	return 0;
+}
+
+static int
+cj_lost(void *impl, int64_t id, int64_t *from_out, int64_t *to_out)
+{
+	return journal_lost(((cluster *)impl)->local, id, from_out, to_out);
+}
+
 static int
 cj_first_id_since(void *impl, int64_t ts_us, int64_t *id_out)
 {
@@ -451,6 +470,8 @@ static const struct journal_ops cluster_ops = {
 	.take_done = cj_take_done,
 	.read_after = cj_read_after,
 	.first_id = cj_first_id,
+	.last_id = cj_last_id,
+	.lost = cj_lost,
 	.first_id_since = cj_first_id_since,
 	.epoch = cj_epoch,
 	.errmsg = cj_errmsg,

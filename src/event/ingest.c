@@ -29,33 +29,73 @@ fail(struct ingest_error *err, int code, size_t index, const char *msg)
 	snprintf(err->msg, sizeof err->msg, "%s", msg);
 }
 
-/* Append one event text to the batch, validating it. */
+/* What splitting one request needs along the way. */
+struct parse_ctx {
+	struct ingest_batch *b;
+	size_t cap;  /* of b->events */
+	size_t seen; /* events met so far, kept or not: the next one's index */
+	size_t event_max;
+	int64_t now_us;
+	const struct ingest_options *o; /* or NULL */
+	struct ingest_error *err;
+};
+
+/* A partial request leaves the event at fault out. */
 static int
-add_event(struct ingest_batch *b, size_t *cap, const char *text, size_t len, size_t event_max,
-	  int64_t now_us, struct ingest_error *err)
+reject(struct parse_ctx *c, int code)
 {
-	if (len > event_max) {
+	struct ingest_batch *b = c->b;
+
+	if (code == ERR_NOMEM || !c->o || !c->o->partial)
+		return code;
+	if (b->reject_count < INGEST_REJECTS_MAX) {
+		if (!b->rejects && !(b->rejects = calloc(INGEST_REJECTS_MAX, sizeof *b->rejects)))
+			goto nomem;
+		struct ingest_reject *r = &b->rejects[b->reject_count];
+		if (!(r->msg = strdup(c->err->msg)))
+			goto nomem;
+		r->index = c->err->index;
+	}
+	b->reject_count++;
+	return 0;
+nomem:
+	fail(c->err, ERR_NOMEM, c->err->index, "out of memory");
+	return ERR_NOMEM;
+}
+
+/* Append one event to the batch, validating it: an object's text, or a line
+ * of plain text when line is set. */
+static int
+add_event(struct parse_ctx *c, const char *text, size_t len, int line)
+{
+	struct ingest_batch *b = c->b;
+	const struct mapping *m = c->o ? &c->o->map : NULL;
+	size_t index = c->seen++;
+	int rc;
+
+	if (len > c->event_max) {
 		char msg[ERRMSG_SIZE];
 		snprintf(msg, sizeof msg, "event of %zu bytes is over the limit of %zu bytes", len,
-			 event_max);
-		fail(err, ERR_TOOBIG, b->count, msg);
-		return ERR_TOOBIG;
+			 c->event_max);
+		fail(c->err, ERR_TOOBIG, index, msg);
+		return reject(c, ERR_TOOBIG);
 	}
-	if (b->count == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 16;
+	if (b->count == c->cap) {
+		size_t ncap = c->cap ? c->cap * 2 : 16;
 		struct logevent *ne = realloc(b->events, ncap * sizeof *ne);
 		if (!ne) {
-			fail(err, ERR_NOMEM, b->count, "out of memory");
+			fail(c->err, ERR_NOMEM, index, "out of memory");
 			return ERR_NOMEM;
 		}
 		b->events = ne;
-		*cap = ncap;
+		c->cap = ncap;
 	}
-	int rc = logevent_parse(text, len, now_us, &b->events[b->count], err->msg);
+	rc = line ? mapping_line(m, text, len, c->now_us, &b->events[b->count], c->err->msg)
+		  : mapping_event(m, text, len, c->now_us, &b->events[b->count], c->err->msg);
 	if (rc) {
-		err->code = rc;
-		err->index = b->count;
-		return rc;
+		c->err->code = rc;
+		c->err->index = index;
+		return reject(c, rc);
 	}
 	b->count++;
 	return 0;
@@ -93,8 +133,7 @@ element_end(const char *p, const char *end)
 }
 
 static int
-parse_array(struct ingest_batch *b, size_t *cap, const char *p, const char *end, size_t event_max,
-	    int64_t now_us, struct ingest_error *err)
+parse_array(struct parse_ctx *c, const char *p, const char *end)
 {
 	p++; /* '[' */
 	while (p < end && is_space(*p))
@@ -106,10 +145,11 @@ parse_array(struct ingest_batch *b, size_t *cap, const char *p, const char *end,
 	for (;;) {
 		const char *e = element_end(p, end);
 		if (!e) {
-			fail(err, ERR_JSON, b->count, "invalid JSON: the array is not terminated");
+			fail(c->err, ERR_JSON, c->seen,
+			     "invalid JSON: the array is not terminated");
 			return ERR_JSON;
 		}
-		int rc = add_event(b, cap, p, (size_t)(e - p), event_max, now_us, err);
+		int rc = add_event(c, p, (size_t)(e - p), 0);
 		if (rc)
 			return rc;
 		p = e + 1;
@@ -120,15 +160,15 @@ trailer:
 	while (p < end && is_space(*p))
 		p++;
 	if (p != end) {
-		fail(err, ERR_JSON, b->count, "invalid JSON: unexpected text after the array");
+		fail(c->err, ERR_JSON, c->seen, "invalid JSON: unexpected text after the array");
 		return ERR_JSON;
 	}
 	return 0;
 }
 
+/* One event a line: objects, or plain text (text set). */
 static int
-parse_lines(struct ingest_batch *b, size_t *cap, const char *p, const char *end, size_t event_max,
-	    int64_t now_us, struct ingest_error *err)
+parse_lines(struct parse_ctx *c, const char *p, const char *end, int text)
 {
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -136,8 +176,10 @@ parse_lines(struct ingest_batch *b, size_t *cap, const char *p, const char *end,
 		const char *q = p;
 		while (q < e && is_space(*q))
 			q++;
+		if (text && e > p && e[-1] == '\r')
+			e--; /* CRLF line ends */
 		if (q < e) {
-			int rc = add_event(b, cap, p, (size_t)(e - p), event_max, now_us, err);
+			int rc = add_event(c, p, (size_t)(e - p), text);
 			if (rc)
 				return rc;
 		}
@@ -150,25 +192,33 @@ struct ingest_batch *
 ingest_parse(const char *body, size_t len, enum ingest_format format, size_t event_max,
 	     struct ingest_error *err)
 {
-	struct ingest_batch *b = calloc(1, sizeof *b);
+	return ingest_parse_opts(body, len, format, event_max, NULL, err);
+}
+
+struct ingest_batch *
+ingest_parse_opts(const char *body, size_t len, enum ingest_format format, size_t event_max,
+		  const struct ingest_options *o, struct ingest_error *err)
+{
+	struct parse_ctx c = {
+		.event_max = event_max, .now_us = timestamp_now(), .o = o, .err = err};
 	const char *p = body, *end = body + len;
-	int64_t now_us = timestamp_now();
-	size_t cap = 0;
 	int rc;
 
-	if (!b) {
+	if (!(c.b = calloc(1, sizeof *c.b))) {
 		fail(err, ERR_NOMEM, 0, "out of memory");
 		return NULL;
 	}
-	if (format == INGEST_NDJSON) {
-		rc = parse_lines(b, &cap, p, end, event_max, now_us, err);
+	if (o && o->has_format)
+		format = o->format;
+	if (format == INGEST_NDJSON || format == INGEST_TEXT) {
+		rc = parse_lines(&c, p, end, format == INGEST_TEXT);
 	} else {
 		while (p < end && is_space(*p))
 			p++;
 		if (p < end && *p == '[')
-			rc = parse_array(b, &cap, p, end, event_max, now_us, err);
+			rc = parse_array(&c, p, end);
 		else if (p < end && *p == '{')
-			rc = add_event(b, &cap, p, (size_t)(end - p), event_max, now_us, err);
+			rc = add_event(&c, p, (size_t)(end - p), 0);
 		else {
 			fail(err, ERR_JSON, 0,
 			     "invalid JSON: expected an event object or an array of them");
@@ -176,10 +226,51 @@ ingest_parse(const char *body, size_t len, enum ingest_format format, size_t eve
 		}
 	}
 	if (rc) {
-		ingest_batch_free(b);
+		ingest_batch_free(c.b);
 		return NULL;
 	}
-	return b;
+	return c.b;
+}
+
+void
+ingest_options_init(struct ingest_options *o)
+{
+	memset(o, 0, sizeof *o);
+	mapping_init(&o->map);
+}
+
+int
+ingest_option_set(struct ingest_options *o, const char *name, const char *value, char *errmsg)
+{
+	int rc;
+
+	if (!strcmp(name, "partial")) {
+		if (strcmp(value, "0") && strcmp(value, "1") && strcmp(value, "true") &&
+		    strcmp(value, "false"))
+			return err_set(errmsg, ERR_INVAL, "parameter 'partial': expected 1 or 0");
+		o->partial = !strcmp(value, "1") || !strcmp(value, "true");
+		return 0;
+	}
+	if (!strcmp(name, "format")) {
+		if (!strcmp(value, "json"))
+			o->format = INGEST_JSON;
+		else if (!strcmp(value, "ndjson"))
+			o->format = INGEST_NDJSON;
+		else if (!strcmp(value, "text"))
+			o->format = INGEST_TEXT;
+		else
+			return err_set(errmsg, ERR_INVAL,
+				       "parameter 'format': expected json, ndjson or text");
+		o->has_format = 1;
+		return 0;
+	}
+	rc = mapping_set(&o->map, name, value, errmsg);
+	if (rc == 1)
+		return err_set(errmsg, ERR_INVAL,
+			       "unknown parameter '%s' (known: type, message_field, "
+			       "timestamp_field, timestamp_unit, format, partial)",
+			       name);
+	return rc;
 }
 
 void
@@ -194,6 +285,9 @@ ingest_batch_free(struct ingest_batch *b)
 	}
 	free(b->events);
 	free(b->msgs);
+	for (size_t i = 0; b->rejects && i < b->reject_count && i < INGEST_REJECTS_MAX; i++)
+		free(b->rejects[i].msg);
+	free(b->rejects);
 	free(b->ids);
 	free(b->idem_key);
 	free(b);
@@ -228,6 +322,20 @@ ingest_key_parse(const char *value, char *errmsg)
 	return key;
 }
 
+/* Append ,"rejected":[...],"rejected_count":N for a partial batch. */
+static int
+append_rejects(struct buf *out, const struct ingest_batch *b)
+{
+	int rc = buf_append(out, ",\"rejected\":[", 13);
+
+	for (size_t i = 0; !rc && i < b->reject_count && i < INGEST_REJECTS_MAX; i++) {
+		char *one = ingest_error_json(b->rejects[i].msg, (long)b->rejects[i].index);
+		rc = !one || (i && buf_append(out, ",", 1)) || buf_append(out, one, strlen(one));
+		free(one);
+	}
+	return rc || buf_printf(out, "],\"rejected_count\":%zu", b->reject_count);
+}
+
 char *
 ingest_answer_json(const struct ingest_batch *b)
 {
@@ -235,15 +343,18 @@ ingest_answer_json(const struct ingest_batch *b)
 	int rc;
 
 	if (b->count == 0)
-		return strdup("{\"accepted\":0,\"first_id\":null,\"last_id\":null}");
-	rc = buf_printf(&out, "{\"accepted\":%zu,\"first_id\":%lld,\"last_id\":%lld", b->count,
-			(long long)b->first_id, (long long)b->last_id);
+		rc = buf_printf(&out, "{\"accepted\":0,\"first_id\":null,\"last_id\":null");
+	else
+		rc = buf_printf(&out, "{\"accepted\":%zu,\"first_id\":%lld,\"last_id\":%lld",
+				b->count, (long long)b->first_id, (long long)b->last_id);
 	if (!rc && b->ids) {
 		rc = buf_append(&out, ",\"ids\":[", 8);
 		for (size_t i = 0; !rc && i < b->count; i++)
 			rc = buf_printf(&out, "%s%lld", i ? "," : "", (long long)b->ids[i]);
 		rc = rc || buf_append(&out, "]", 1);
 	}
+	if (!rc && b->reject_count)
+		rc = append_rejects(&out, b);
 	if (rc || buf_append(&out, "}", 1)) {
 		buf_free(&out);
 		return NULL;

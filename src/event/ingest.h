@@ -15,12 +15,45 @@
 
 #include "err.h"
 #include "logevent.h"
+#include "mapping.h"
 #include "wire.h"
 
 enum ingest_format {
 	INGEST_JSON,   /* one object, or an array of objects */
 	INGEST_NDJSON, /* one object a line; blank lines are skipped */
+	INGEST_TEXT,   /* one event a line of plain text (needs a mapping's type) */
 };
+
+/*
+ * How a producer asked for its request to be read (query parameters of
+ * POST /api/events): every one is opt-in, and none given means the strict
+ * default (a bad event refuses the whole request).
+ */
+struct ingest_options {
+	struct mapping map; /* type, message_field, timestamp_field, timestamp_unit */
+	int partial;        /* partial=1: keep the good events, report the bad ones */
+	int has_format;     /* format=json|ndjson|text: read the body as this */
+	enum ingest_format format;
+};
+
+/* Reset o to the strict default. */
+void ingest_options_init(struct ingest_options *o);
+
+/*
+ * Apply one request parameter to o: partial, format, or a mapping
+ * parameter (mapping.h). Returns 0, or ERR_INVAL with a message naming the
+ * parameter (also for an unknown one) in errmsg.
+ */
+int ingest_option_set(struct ingest_options *o, const char *name, const char *value, char *errmsg);
+
+/* One event a partial request left out: its 0-based index and why. */
+struct ingest_reject {
+	size_t index;
+	char *msg; /* malloc'd */
+};
+
+/* A partial request reports at most this many rejected events one by one. */
+#define INGEST_REJECTS_MAX 1000
 
 /* Default limits: an event and a whole request body. */
 #define INGEST_EVENT_MAX_DEFAULT (256 * 1024)
@@ -55,6 +88,11 @@ struct ingest_batch {
 	int64_t *ids;
 	char errmsg[ERRMSG_SIZE];
 
+	/* partial=1: the events left out (the first INGEST_REJECTS_MAX of
+	 * them in rejects, malloc'd) and how many there were in all. */
+	struct ingest_reject *rejects;
+	size_t reject_count;
+
 	/* The wire form of each committed event, for the live feed; an entry
 	 * is NULL when memory ran out (readers then take it from the store).
 	 * NULL as a whole for a batch whose events reach the live feed by
@@ -83,6 +121,17 @@ struct ingest_error {
 struct ingest_batch *ingest_parse(const char *body, size_t len, enum ingest_format format,
 				  size_t event_max, struct ingest_error *err);
 
+/*
+ * ingest_parse() as o asks: its mapping applied to every event, its format
+ * instead of format when it names one, and with o->partial a bad event is
+ * left out and listed in the batch's rejects instead of refusing the
+ * request (a body that cannot be split into events still is). o may be
+ * NULL (the strict default).
+ */
+struct ingest_batch *ingest_parse_opts(const char *body, size_t len, enum ingest_format format,
+				       size_t event_max, const struct ingest_options *o,
+				       struct ingest_error *err);
+
 /* The longest Idempotency-Key accepted. */
 #define INGEST_KEY_MAX 128
 
@@ -99,7 +148,9 @@ void ingest_batch_free(struct ingest_batch *batch);
 
 /*
  * Write the answer for a batch: {"accepted":N,"first_id":A,"last_id":B}
- * (plus "ids":[...] when they are not consecutive) or
+ * (plus "ids":[...] when they are not consecutive, and "rejected":
+ * [{"error":"...","index":I},...] and "rejected_count" when a partial
+ * request left events out) or
  * {"error":"...","index":I} (no index when index < 0). Each returns a
  * malloc'd NUL-terminated string, or NULL when out of memory.
  */

@@ -5,6 +5,7 @@
  */
 #include "auth.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,8 @@ parse_roles(const char *s, size_t len, int *out)
 			roles |= AUTH_SUBSCRIBE;
 		else if (n == 5 && !memcmp(s, "admin", 5))
 			roles |= AUTH_ADMIN;
+		else if (n == 5 && !memcmp(s, "audit", 5))
+			roles |= AUTH_AUDIT;
 		else
 			return -1;
 		if (!comma)
@@ -106,7 +109,7 @@ add_line(auth *a, const char *line, size_t len, const char *where, int lineno, c
 	    parse_roles(roles, roles_len, &mask)) {
 		snprintf(errmsg, ERRMSG_SIZE,
 			 "%s:%d: expected 'TOKEN ROLE[,ROLE...]' with roles publish, subscribe, "
-			 "admin",
+			 "audit, admin",
 			 where, lineno);
 		return ERR_INVAL;
 	}
@@ -235,12 +238,50 @@ auth_allow_origin(auth *a, const char *origin)
 }
 
 int
+auth_origin_is_loopback(const char *origin)
+{
+	const char *host, *end;
+	char ip[16];
+	struct in_addr in;
+	size_t len;
+
+	if (!strncasecmp(origin, "http://", 7))
+		host = origin + 7;
+	else if (!strncasecmp(origin, "https://", 8))
+		host = origin + 8;
+	else
+		return 0;
+	end = host[0] == '[' ? strchr(host, ']') : host + strcspn(host, ":");
+	if (!end)
+		return 0;
+	end += host[0] == '[';
+	len = (size_t)(end - host);
+	if (!(len == 9 && !strncasecmp(host, "localhost", 9)) &&
+	    !(len == 5 && !memcmp(host, "[::1]", 5))) {
+		if (len >= sizeof ip)
+			return 0;
+		memcpy(ip, host, len);
+		ip[len] = '\0';
+		if (inet_pton(AF_INET, ip, &in) != 1 || (ntohl(in.s_addr) >> 24) != 127)
+			return 0;
+	}
+	if (*end == '\0')
+		return 1;
+	/* ":PORT", 1 to 65535, and nothing after it (an origin has no path). */
+	if (*end != ':' || !end[1] || strlen(end + 1) > 5 ||
+	    strspn(end + 1, "0123456789") != strlen(end + 1))
+		return 0;
+	long port = strtol(end + 1, NULL, 10);
+	return port >= 1 && port <= 65535;
+}
+
+int
 auth_origin_allowed(const auth *a, const char *origin)
 {
-	if (!a || !a->origin_count || !origin)
+	if (!origin)
 		return 1;
-	for (size_t i = 0; i < a->origin_count; i++)
+	for (size_t i = 0; a && i < a->origin_count; i++)
 		if (!strcasecmp(a->origins[i], origin))
 			return 1;
-	return 0;
+	return auth_origin_is_loopback(origin);
 }

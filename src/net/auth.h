@@ -5,8 +5,8 @@
  * Tokens come from a file (--token-file: one "TOKEN ROLE[,ROLE...]" a
  * line, blank lines and # comments ignored) and from the environment
  * (SENTINEL_TOKENS: the same lines separated by ';'). With no token
- * configured every request is allowed, as on a loopback-only default. Tokens are compared
- * in constant time and never logged.
+ * configured every request is allowed, as on a loopback-only default.
+ * Tokens are compared in constant time and never logged.
  */
 #ifndef SENTINEL_AUTH_H
 #define SENTINEL_AUTH_H
@@ -17,6 +17,7 @@ enum auth_role {
 	AUTH_PUBLISH = 1 << 0,
 	AUTH_SUBSCRIBE = 1 << 1,
 	AUTH_ADMIN = 1 << 2, /* may do everything */
+	AUTH_AUDIT = 1 << 3, /* POST /api/sql and GET /api/verify */
 };
 
 #define AUTH_TOKEN_MAX 256
@@ -56,9 +57,16 @@ int auth_allow_origin(auth *a, const char *origin);
 
 /*
  * May a request with this Origin header (NULL when absent) go on? Returns 1
- * for yes, 0 for no. Requests without an Origin (non-browser clients) and,
- * with no allow-list, every request may.
+ * for yes, 0 for no. Yes for requests without an Origin (non-browser
+ * clients), for a listed origin, and for a loopback origin (http or https
+ * on localhost, 127.0.0.0/8 or [::1], any port: a page served on this
+ * machine, such as a development server). Other origins are refused, also
+ * when no origin is listed. A page of the server itself is recognised by
+ * the gate, which sees the request's Host.
  */
 int auth_origin_allowed(const auth *a, const char *origin);
+
+/* Is origin a loopback origin (see auth_origin_allowed)? 1 for yes, 0 for no. */
+int auth_origin_is_loopback(const char *origin);
 
 #endif

@@ -43,21 +43,35 @@ content_type_of(const char *name)
 	return "application/octet-stream";
 }
 
-int
-dashboard_serve(struct lws *wsi, struct reply *r, const char *path)
+/* The embedded file that path names, or NULL. */
+static const struct embedded_file *
+find(const char *path)
 {
 	const char *name;
 
 	if (path[0] != '/')
-		return ERR_INVAL;
+		return NULL;
 	name = path[1] ? path + 1 : "index.html";
-	for (size_t i = 0; i < embedded_web_count; i++) {
-		const struct embedded_file *f = &embedded_web[i];
-		if (strcmp(f->name, name))
-			continue;
-		if (reply_send(wsi, r, 200, content_type_of(f->name), f->data, f->size))
-			lws_set_timeout(wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
-		return 0;
-	}
-	return ERR_INVAL;
+	for (size_t i = 0; i < embedded_web_count; i++)
+		if (!strcmp(embedded_web[i].name, name))
+			return &embedded_web[i];
+	return NULL;
+}
+
+int
+dashboard_has(const char *path)
+{
+	return find(path) != NULL;
+}
+
+int
+dashboard_serve(struct lws *wsi, struct reply *r, const char *path)
+{
+	const struct embedded_file *f = find(path);
+
+	if (!f)
+		return ERR_INVAL;
+	if (reply_send(wsi, r, 200, content_type_of(f->name), f->data, f->size))
+		lws_set_timeout(wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+	return 0;
 }

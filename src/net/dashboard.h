@@ -9,6 +9,9 @@
 struct lws;
 struct reply;
 
+/* Is path one of the dashboard's files ("/" or "/NAME")? 1 for yes, 0 for no. */
+int dashboard_has(const char *path);
+
 /*
  * Answer a GET for one of the dashboard's files: "/" (index.html) or
  * "/NAME" for any embedded file. Returns 0 when the request was answered

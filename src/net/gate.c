@@ -12,10 +12,11 @@ struct gate {
 	const auth *auth;
 	int max_connections;
 	int connections; /* open client connections */
+	int own_by_host; /* an Origin naming the Host is the server's own */
 };
 
 gate *
-gate_create(const auth *a, int max_connections)
+gate_create(const auth *a, int max_connections, int own_by_host)
 {
 	gate *g = calloc(1, sizeof *g);
 
@@ -23,6 +24,7 @@ gate_create(const auth *a, int max_connections)
 		return NULL;
 	g->auth = a;
 	g->max_connections = max_connections;
+	g->own_by_host = own_by_host;
 	return g;
 }
 
@@ -30,6 +32,12 @@ void
 gate_destroy(gate *g)
 {
 	free(g);
+}
+
+void
+gate_set_auth(gate *g, const auth *a)
+{
+	g->auth = a;
 }
 
 void
@@ -50,31 +58,41 @@ gate_full(const gate *g)
 	return g->connections > g->max_connections;
 }
 
-/* Is the request's Origin (if any) allowed: listed, or the server itself? */
+/* Does origin name the host the request was sent to (its Host header)? */
 static int
-origin_ok(struct lws *wsi, const auth *a)
+names_host(struct lws *wsi, const char *origin)
 {
-	char origin[256], host[256];
-	const char *authority;
+	const char *authority = strstr(origin, "://");
+	char host[256];
 
-	if (lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) <= 0)
-		return 1; /* not a browser */
-	if (auth_origin_allowed(a, origin))
-		return 1;
-	/* Same origin: the dashboard served by this server. */
-	authority = strstr(origin, "://");
 	return authority && lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) > 0 &&
 	       !strcasecmp(authority + 3, host);
+}
+
+enum gate_origin
+gate_origin(const gate *g, struct lws *wsi, char *origin, size_t size)
+{
+	origin[0] = '\0';
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) <= 0)
+		return GATE_ORIGIN_NONE; /* not a browser */
+	/* One too long to copy is no origin we could allow. */
+	if (lws_hdr_copy(wsi, origin, (int)size, WSI_TOKEN_ORIGIN) <= 0) {
+		origin[0] = '\0';
+		return GATE_ORIGIN_REFUSED;
+	}
+	if (auth_origin_allowed(g->auth, origin) || (g->own_by_host && names_host(wsi, origin)))
+		return GATE_ORIGIN_ALLOWED;
+	return GATE_ORIGIN_REFUSED;
 }
 
 enum auth_verdict
 gate_authorize(const gate *g, struct lws *wsi, enum auth_role role, const char **why)
 {
-	char token[AUTH_TOKEN_MAX + 16];
+	char token[AUTH_TOKEN_MAX + 16], origin[256];
 	enum auth_verdict v;
 
-	if (!origin_ok(wsi, g->auth)) {
-		*why = "requests from this Origin are not allowed";
+	if (gate_origin(g, wsi, origin, sizeof origin) == GATE_ORIGIN_REFUSED) {
+		*why = "requests from this Origin are not allowed (see --allow-origin)";
 		return AUTH_FORBIDDEN;
 	}
 	if (auth_token_count(g->auth) == 0)

@@ -1,9 +1,12 @@
 /*
- * POST /api/events: one request body becomes one batch appended to the
- * journal and is answered after it committed, with the same JSON as
- * /ws/ingest. The headers are checked before the body arrives (type,
- * length); the body is collected as it arrives, within a deadline, and
- * parsed whole, so a bad event refuses the whole request.
+ * POST /api/events and POST /loki/api/v1/push: one request body becomes
+ * one batch appended to the journal and is answered after it committed,
+ * with the same JSON as /ws/ingest (a Loki push: Loki's 204, and errors as
+ * plain text). The headers and query parameters are checked before the
+ * body arrives (type, encoding, length, the mapping of ingest.h); the body
+ * is collected as it arrives, within a deadline, inflated when it is
+ * compressed, and parsed whole, so a bad event refuses the whole request
+ * unless the request asked for partial=1.
  */
 #ifndef SENTINEL_HTTP_INGEST_H
 #define SENTINEL_HTTP_INGEST_H
@@ -34,6 +37,10 @@ void http_ingest_destroy(http_ingest *hi);
  * connection now.
  */
 int http_ingest_begin(http_ingest *hi, struct lws *wsi, struct reply *r, struct http_upload **up);
+
+/* The same for a Loki push (POST /loki/api/v1/push). */
+int http_ingest_begin_loki(http_ingest *hi, struct lws *wsi, struct reply *r,
+			   struct http_upload **up);
 
 /*
  * Bytes of the body arrived. Returns 0 to go on, 1 when the request was

@@ -2,9 +2,9 @@
 #include "listener.h"
 
 #include <libwebsockets.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "err.h"
 #include "http.h"
@@ -42,13 +42,19 @@ listener_create(struct event_base *base, const struct listener_options *o,
 {
 	struct lws_context_creation_info info;
 	void *loops[1] = {base};
+	char where[INET6_ADDRSTRLEN + 16];
 	listener *l;
 
-	if (o->tls_cert && (access(o->tls_cert, R_OK) || access(o->tls_key, R_OK))) {
-		err_set(errmsg, ERR_INVAL, "cannot read the TLS certificate %s or key %s",
-			o->tls_cert, o->tls_key);
+	address_format(o->addr, o->port, where, sizeof where);
+#if !defined(LWS_WITH_IPV6)
+	if (o->addr->family == AF_INET6) {
+		err_set(errmsg, ERR_INVAL,
+			"cannot listen on %s: this build's libwebsockets has no IPv6 support "
+			"(rebuild it with make lws)",
+			where);
 		return NULL;
 	}
+#endif
 	l = calloc(1, sizeof *l);
 	if (!l) {
 		err_set(errmsg, ERR_NOMEM, "out of memory");
@@ -60,14 +66,20 @@ listener_create(struct event_base *base, const struct listener_options *o,
 
 	memset(&info, 0, sizeof info);
 	info.port = o->port;
-	info.iface = strcmp(o->host, "0.0.0.0") ? o->host : NULL;
+	/* lws binds iface, a numeric address here, or every interface when
+	 * NULL. An IPv4 address must turn IPv6 off: on an IPv6 socket lws
+	 * would read it as "::", every interface. */
+	info.iface = o->addr->any ? NULL : o->addr->ip;
 	info.protocols = l->protocols;
 	info.pvo = &pvo;
 	info.user = (void *)ep;
 	info.foreign_loops = loops;
 	info.pcontext = &l->lws;
 	info.options = LWS_SERVER_OPTION_LIBEVENT | LWS_SERVER_OPTION_VALIDATE_UTF8 |
-		       LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+		       LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE |
+		       LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+	if (o->addr->family == AF_INET)
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.max_http_header_data = 4096;
 	info.pt_serv_buf_size = 64 * 1024;
 	/* Ping a quiet WebSocket after half the idle time, drop it after all. */
@@ -85,12 +97,20 @@ listener_create(struct event_base *base, const struct listener_options *o,
 	l->lws = lws_create_context(&info);
 	if (!l->lws) {
 		err_set(errmsg, ERR_SYS,
-			"cannot listen on %s:%d (address in use or not available?)", o->host,
-			o->port);
+			"cannot listen on %s (address in use, or not an address of this host?)",
+			where);
 		free(l);
 		return NULL;
 	}
 	return l;
+}
+
+int
+listener_port(const listener *l)
+{
+	struct lws_vhost *vh = lws_get_vhost_by_name(l->lws, "default");
+
+	return vh ? lws_get_vhost_listen_port(vh) : -1;
 }
 
 void

@@ -6,13 +6,14 @@
 #ifndef SENTINEL_LISTENER_H
 #define SENTINEL_LISTENER_H
 
+#include "address.h"
 #include "endpoints.h"
 
 struct event_base;
 typedef struct listener listener;
 
 struct listener_options {
-	const char *host; /* address to bind; "0.0.0.0" for every one */
+	const struct address *addr; /* the resolved address to bind */
 	int port;
 	const char *tls_cert, *tls_key; /* PEM files, or NULL for plain HTTP */
 	int handshake_timeout;          /* seconds to finish a request or handshake */
@@ -22,10 +23,14 @@ struct listener_options {
 
 /*
  * Listen on base for the endpoints ep (which must outlive the listener).
- * Returns NULL with the reason in errmsg when it cannot listen.
+ * The socket is bound and listening when this returns. Returns NULL with
+ * the reason in errmsg when it cannot listen.
  */
 listener *listener_create(struct event_base *base, const struct listener_options *o,
 			  const struct endpoints *ep, char *errmsg);
+
+/* The port listened on (the one the system chose when 0 was asked for). */
+int listener_port(const listener *l);
 
 /* Close every connection and stop listening (NULL is allowed). */
 void listener_destroy(listener *l);

@@ -25,11 +25,54 @@ reply_status_for(int err)
 	}
 }
 
+void
+reply_begin(struct reply *r)
+{
+	r->close_after = 0;
+	r->allow = NULL;
+	r->origin[0] = '\0';
+	r->preflight = 0;
+	r->head_only = 0;
+}
+
+/* Add "name: value" to the headers at *p. Returns 0, or 1 when it does not fit. */
+static int
+header(struct lws *wsi, const char *name, const char *value, unsigned char **p, unsigned char *end)
+{
+	return lws_add_http_header_by_name(wsi, (const unsigned char *)name,
+					   (const unsigned char *)value, (int)strlen(value), p,
+					   end);
+}
+
+/* The headers that depend on the request and the status: Allow, WWW-Authenticate, CORS. */
+static int
+request_headers(struct lws *wsi, const struct reply *r, int status, unsigned char **p,
+		unsigned char *end)
+{
+	if (r->allow && header(wsi, "allow:", r->allow, p, end))
+		return 1;
+	if (status == HTTP_STATUS_UNAUTHORIZED &&
+	    header(wsi, "www-authenticate:", "Bearer realm=\"sentinel-logd\"", p, end))
+		return 1;
+	if (!r->origin[0])
+		return 0;
+	if (header(wsi, "access-control-allow-origin:", r->origin, p, end) ||
+	    header(wsi, "vary:", "Origin", p, end))
+		return 1;
+	if (r->preflight &&
+	    (header(wsi, "access-control-allow-methods:", r->allow ? r->allow : "GET", p, end) ||
+	     header(wsi, "access-control-allow-headers:",
+		    "Authorization, Content-Type, Idempotency-Key", p, end) ||
+	     header(wsi, "access-control-max-age:", "600", p, end)))
+		return 1;
+	return 0;
+}
+
 int
 reply_send(struct lws *wsi, struct reply *r, int status, const char *content_type, const char *body,
 	   size_t len)
 {
-	size_t head_room = 512;
+	size_t head_room = 1024;
 	unsigned char *buf, *start, *p, *end;
 
 	reply_clear(r);
@@ -40,8 +83,8 @@ reply_send(struct lws *wsi, struct reply *r, int status, const char *content_typ
 	end = start + head_room;
 	if (lws_add_http_common_headers(wsi, (unsigned int)status, content_type, (lws_filepos_t)len,
 					&p, end) ||
-	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
-					(const unsigned char *)"no-store", 8, &p, end) ||
+	    header(wsi, "cache-control:", "no-store", &p, end) ||
+	    request_headers(wsi, r, status, &p, end) ||
 	    (r->close_after &&
 	     lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close",
 					  5, &p, end)) ||
@@ -49,9 +92,12 @@ reply_send(struct lws *wsi, struct reply *r, int status, const char *content_typ
 		free(buf);
 		return ERR_NOMEM;
 	}
+	if (r->head_only)
+		len = 0; /* counted in Content-Length, not sent */
 	memcpy(p, body, len);
 	r->buf = buf;
 	r->len = (size_t)(p - start) + len;
+	r->status = status;
 	lws_callback_on_writable(wsi);
 	return 0;
 }
@@ -68,6 +114,22 @@ reply_error(struct lws *wsi, struct reply *r, int status, const char *msg, long 
 		return ERR_NOMEM;
 	rc = reply_send(wsi, r, status, "application/json", json, strlen(json));
 	free(json);
+	return rc;
+}
+
+int
+reply_text(struct lws *wsi, struct reply *r, int status, const char *msg)
+{
+	size_t len = strlen(msg);
+	char *text = malloc(len + 2);
+	int rc;
+
+	if (!text)
+		return ERR_NOMEM;
+	memcpy(text, msg, len);
+	text[len] = '\n';
+	rc = reply_send(wsi, r, status, "text/plain; charset=utf-8", text, len + 1);
+	free(text);
 	return rc;
 }
 

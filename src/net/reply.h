@@ -16,10 +16,24 @@ struct reply {
 	unsigned char *buf; /* LWS_PRE + headers + body, ready to write */
 	size_t len;
 	int close_after; /* close the connection once the response is out */
+	int status;      /* of the response queued last */
+	/* Set by the router for the request being answered (reply_begin()
+	 * clears them): they add headers to whatever response it gets. */
+	const char *allow; /* for a 405 or OPTIONS answer: the path's methods */
+	char origin[256];  /* a browser origin allowed to read the response */
+	int preflight;     /* a CORS preflight: name what may be sent */
+	int head_only;     /* HEAD: the headers of the answer, without its body */
 };
 
+/* A new request on the connection: forget the previous one's settings. */
+void reply_begin(struct reply *r);
+
 /*
- * Queue a response: status, content type and a body that is copied.
+ * Queue a response: status, content type and a body that is copied (or,
+ * with r->head_only, only counted in Content-Length). Adds Allow with
+ * r->allow, WWW-Authenticate to a 401 and, with r->origin, the CORS
+ * headers that let that origin read the response (for a preflight, what
+ * it may send).
  * Returns 0 or ERR_NOMEM.
  */
 int reply_send(struct lws *wsi, struct reply *r, int status, const char *content_type,
@@ -27,6 +41,10 @@ int reply_send(struct lws *wsi, struct reply *r, int status, const char *content
 
 /* Queue {"error": msg} (with "index" when index >= 0). Returns 0 or ERR_NOMEM. */
 int reply_error(struct lws *wsi, struct reply *r, int status, const char *msg, long index);
+
+/* Queue a plain-text error (Loki's shape): msg and a newline. Returns 0 or
+ * ERR_NOMEM. */
+int reply_text(struct lws *wsi, struct reply *r, int status, const char *msg);
 
 /*
  * The socket is writable: write the queued response. Returns 0 to keep the

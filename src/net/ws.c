@@ -1,5 +1,6 @@
 /*
  * Vetting of upgrades and dispatch of WebSocket connections (see ws.h).
+ * /loki/api/v1/tail is a /ws/logs subscriber that speaks Loki's tail.
  * A connection's state (struct ws_conn) is made when its upgrade is vetted
  * and freed when it closes, or when it is destroyed without ever opening.
  */
@@ -23,29 +24,54 @@ struct ws_conn {
 };
 
 /*
- * Answer an upgrade request with an error instead of switching protocols.
- * The status line is written by hand: at this stage lws has not recorded
- * the request's HTTP version and would answer "HTTP/1.0", which WebSocket
- * clients reject as not an HTTP/1.1 response.
+ * Answer an upgrade request with an error instead of switching protocols,
+ * and record the refusal; msg goes in the log line only when it is ours
+ * (it may quote the request's parameters otherwise). The status line is
+ * written by hand: at this stage lws has not recorded the request's HTTP
+ * version and would answer "HTTP/1.0", which WebSocket clients reject as
+ * not an HTTP/1.1 response.
  */
 static int
-refuse_upgrade(struct lws *wsi, int status, const char *reason, const char *msg)
+refuse_upgrade(struct lws *wsi, int status, const char *reason, const char *msg, int ours)
 {
 	unsigned char buf[LWS_PRE + 1024];
 	char *body = ingest_error_json(msg, -1);
 	int n;
 
+	rejects_note(endpoints_of(wsi)->rejects, wsi, status, ours ? msg : NULL);
 	if (!body)
 		return -1;
 	n = snprintf((char *)buf + LWS_PRE, sizeof buf - LWS_PRE,
 		     "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n"
-		     "content-length: %zu\r\ncache-control: no-store\r\n"
+		     "content-length: %zu\r\ncache-control: no-store\r\n%s"
 		     "connection: close\r\n\r\n%s",
-		     status, reason, strlen(body), body);
+		     status, reason, strlen(body),
+		     status == 401 ? "www-authenticate: Bearer realm=\"sentinel-logd\"\r\n" : "",
+		     body);
 	free(body);
 	if (n < 0 || n >= (int)(sizeof buf - LWS_PRE))
 		return -1;
 	return lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_FINAL) < 0 ? -1 : 1;
+}
+
+/*
+ * Does the client take our protocol: it offers no subprotocol, or offers
+ * "sentinel" among others? Otherwise lws would drop the connection without
+ * an answer, so the caller refuses it with one.
+ */
+static int
+subprotocol_ok(struct lws *wsi)
+{
+	char *save = NULL, list[256];
+
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL) <= 0)
+		return 1;
+	if (lws_hdr_copy(wsi, list, sizeof list, WSI_TOKEN_PROTOCOL) <= 0)
+		return 0; /* too long to hold it */
+	for (char *name = strtok_r(list, ", \t", &save); name; name = strtok_r(NULL, ", \t", &save))
+		if (!strcmp(name, "sentinel"))
+			return 1;
+	return 0;
 }
 
 int
@@ -63,28 +89,35 @@ ws_confirm_upgrade(struct lws *wsi)
 		return -1;
 	if (gate_full(ep->gate))
 		return refuse_upgrade(wsi, 503, "Service Unavailable",
-				      "too many connections; try again later");
-	if (!strcmp(path, "/ws/logs"))
+				      "too many connections; try again later", 1);
+	int tail = !strcmp(path, "/loki/api/v1/tail");
+	if (!strcmp(path, "/ws/logs") || tail)
 		role = WS_LOGS;
 	else if (!strcmp(path, "/ws/ingest"))
 		role = WS_INGEST;
 	else
 		return refuse_upgrade(wsi, 404, "Not Found",
-				      "no WebSocket endpoint at this path; use /ws/logs or "
-				      "/ws/ingest");
+				      "no WebSocket endpoint at this path; use /ws/logs, "
+				      "/ws/ingest or /loki/api/v1/tail",
+				      1);
+	if (!subprotocol_ok(wsi))
+		return refuse_upgrade(wsi, 400, "Bad Request",
+				      "unsupported subprotocol: offer none, or 'sentinel'", 1);
 	v = gate_authorize(ep->gate, wsi, role == WS_LOGS ? AUTH_SUBSCRIBE : AUTH_PUBLISH, &why);
 	if (v != AUTH_ALLOWED)
 		return refuse_upgrade(
-			wsi, v, v == AUTH_UNAUTHENTICATED ? "Unauthorized" : "Forbidden", why);
+			wsi, v, v == AUTH_UNAUTHENTICATED ? "Unauthorized" : "Forbidden", why, 1);
 
 	ws_forget(wsi); /* a second upgrade on one connection replaces the first */
 	conn = calloc(1, sizeof *conn);
 	if (!conn)
 		return -1;
 	conn->role = role;
-	if (role == WS_LOGS && !(conn->sub = ws_logs_prepare(ep->logs, wsi, &err, errmsg))) {
+	if (role == WS_LOGS &&
+	    !(conn->sub = tail ? ws_logs_prepare_tail(ep->logs, wsi, &err, errmsg)
+			       : ws_logs_prepare(ep->logs, wsi, &err, errmsg))) {
 		free(conn);
-		return err == ERR_INVAL ? refuse_upgrade(wsi, 400, "Bad Request", errmsg) : -1;
+		return err == ERR_INVAL ? refuse_upgrade(wsi, 400, "Bad Request", errmsg, 0) : -1;
 	}
 	lws_set_opaque_user_data(wsi, conn);
 	return 0;

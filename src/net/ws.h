@@ -1,7 +1,8 @@
 /*
- * WebSocket connections. Upgrades are vetted here (only /ws/logs and
- * /ws/ingest exist; admission and parameters are checked before the
- * handshake is answered, so a refusal is an HTTP status), and each open
+ * WebSocket connections. Upgrades are vetted here (only /ws/logs,
+ * /ws/ingest and /loki/api/v1/tail exist; admission and parameters are
+ * checked before the handshake is answered, so a refusal is an HTTP
+ * status), and each open
  * WebSocket is dispatched to its endpoint by the path it was opened on.
  *
  * Browsers and most clients name no subprotocol, so this is the

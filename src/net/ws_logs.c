@@ -16,7 +16,10 @@
  *
  * The cursor (last_id) also advances over events a filter skips, so a
  * filtered subscriber does not re-read them; and over ids that retention
- * removed, which a control=1 subscriber is told about with "gap".
+ * removed or an unclean stop lost, which a control=1 subscriber is told
+ * about with "gap" (reason "retention" or "lost"). An after_id above every
+ * id the journal handed out is not from this store: "reset", as for an
+ * epoch that is not the store's.
  */
 #include "ws_logs.h"
 
@@ -26,8 +29,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "err.h"
 #include "log.h"
+#include "logql.h"
+#include "loki.h"
 #include "query.h"
 #include "request.h"
 #include "wire.h"
@@ -62,46 +68,75 @@ struct subscriber {
 	unsigned live_due : 1;
 	unsigned started : 1;
 	int64_t gap_from, gap_to; /* a gap to report before anything else */
+	logql *tail;              /* /loki/api/v1/tail: its query */
 	struct subscriber *prev, *next;
 };
+
+/* Log a failed read of the journal; returns -1. */
+static int
+read_failed(ws_logs *l)
+{
+	log_error("reading the journal failed: %s", journal_errmsg(l->journal));
+	return -1;
+}
 
 /* Where a new subscriber's cursor starts, from its parameters. */
 static int
 start_cursor(struct subscriber *sub)
 {
 	ws_logs *l = sub->logs;
+	journal *j = l->journal;
 	struct query *q = &sub->q;
-	int64_t live = hub_last_id(l->hub), start = live;
+	int64_t live = hub_last_id(l->hub), start = live, last, first;
+	int resume = 0; /* after_id chose the start: report what is missing after it */
 
 	sub->replay_until = live;
-	if (q->has_epoch && strcmp(q->epoch, journal_epoch(l->journal))) {
+	if (q->has_epoch && strcmp(q->epoch, journal_epoch(j))) {
 		/* The id came from a store that was re-created since. */
 		sub->reset_due = q->control;
 		start = 0;
 	} else if (q->has_after_id) {
-		start = q->after_id;
+		if (q->after_id > live && journal_last_id(j, &last))
+			return read_failed(l);
+		if (q->after_id > live && q->after_id > last) {
+			/* Above every id this store ever handed out: the id is
+			 * not from this store, whatever the client believes. */
+			sub->reset_due = q->control;
+			start = 0;
+		} else {
+			start = q->after_id;
+			resume = 1;
+		}
 	}
 	if (q->has_since && !sub->reset_due) {
-		int64_t first = 0;
 		if (q->since_us != QUERY_SINCE_ALL &&
-		    journal_first_id_since(l->journal, q->since_us, &first)) {
-			log_error("reading the journal failed: %s", journal_errmsg(l->journal));
-			return -1;
-		}
+		    journal_first_id_since(j, q->since_us, &first))
+			return read_failed(l);
 		int64_t from = q->since_us == QUERY_SINCE_ALL ? 0 : first ? first - 1 : live;
-		if (!q->has_after_id || from > start)
+		if (!q->has_after_id || from > start) {
 			start = from;
+			resume = 0; /* since, not after_id, chose the start */
+		}
+	}
+	if (resume) {
+		/* The client may hold events an unclean stop took back: name
+		 * their whole range, also the part at or before its id. */
+		int64_t lo, hi;
+		if (journal_lost(j, start, &lo, &hi))
+			return read_failed(l);
+		if (hi && lo <= start) {
+			sub->gap_from = lo;
+			sub->gap_to = hi;
+			start = hi;
+		}
 	}
 	/* Retention may have removed the oldest events asked for. */
-	int64_t first;
-	if (journal_first_id(l->journal, &first)) {
-		log_error("reading the journal failed: %s", journal_errmsg(l->journal));
-		return -1;
-	}
+	if (journal_first_id(j, &first))
+		return read_failed(l);
 	if (first > start + 1) {
-		/* A gap only when after_id, not since, chose the start. */
-		if (q->has_after_id && !sub->reset_due && start == q->after_id) {
-			sub->gap_from = start + 1;
+		if (resume) {
+			if (!sub->gap_to)
+				sub->gap_from = start + 1;
 			sub->gap_to = first - 1;
 		}
 		start = first - 1;
@@ -150,6 +185,63 @@ ws_logs_prepare(ws_logs *l, struct lws *wsi, int *err, char *errmsg)
 	return sub;
 }
 
+struct tail_params {
+	struct subscriber *sub;
+	char *errmsg;
+};
+
+static int
+take_tail_param(const char *name, const char *value, void *arg)
+{
+	struct tail_params *tp = arg;
+	struct subscriber *sub = tp->sub;
+
+	if (!strcmp(name, "query")) {
+		logql_free(sub->tail);
+		if (!(sub->tail = logql_parse(value, tp->errmsg)))
+			return ERR_INVAL;
+		if (logql_kind(sub->tail) != LOGQL_LOG)
+			return err_set(tp->errmsg, ERR_INVAL,
+				       "tail takes a log query, not a metric");
+	} else if (!strcmp(name, "start")) {
+		if (loki_parse_time(value, &sub->q.since_us))
+			return err_set(tp->errmsg, ERR_INVAL, "invalid parameter 'start': %.64s",
+				       value);
+		sub->q.has_since = 1;
+	}
+	/* limit and delay_for change nothing here: every entry is sent. */
+	return 0;
+}
+
+struct subscriber *
+ws_logs_prepare_tail(ws_logs *l, struct lws *wsi, int *err, char *errmsg)
+{
+	struct subscriber *sub = calloc(1, sizeof *sub);
+	struct tail_params tp = {sub, errmsg};
+
+	if (!sub) {
+		*err = err_set(errmsg, ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	sub->wsi = wsi;
+	sub->logs = l;
+	query_init(&sub->q);
+	if (request_query_each(wsi, take_tail_param, &tp) ||
+	    (!sub->tail && err_set(errmsg, ERR_INVAL, "query parameter is required"))) {
+		logql_free(sub->tail);
+		free(sub);
+		*err = ERR_INVAL;
+		return NULL;
+	}
+	/* A type the selector pins is filtered before the query runs. */
+	const char *type = logql_type(sub->tail);
+	if (type) {
+		strcpy(sub->q.types[0], type);
+		sub->q.type_count = 1;
+	}
+	return sub;
+}
+
 int
 ws_logs_start(struct subscriber *sub)
 {
@@ -180,6 +272,7 @@ ws_logs_close(struct subscriber *sub)
 		if (sub->next)
 			sub->next->prev = sub->prev;
 	}
+	logql_free(sub->tail);
 	free(sub);
 }
 
@@ -266,6 +359,37 @@ queue_msg(struct subscriber *sub, const void *payload, size_t len)
 	return 0;
 }
 
+/*
+ * A tail subscriber's message for one event (its JSON, with or without
+ * "id"): queued when the query keeps it. Returns its size, 0 when the
+ * query drops it, -1 on failure.
+ */
+static long
+queue_tail(struct subscriber *sub, const char *json, size_t len, int64_t ts_us)
+{
+	struct logql_labels labels = {0};
+	struct buf b = {0};
+	char *line = NULL;
+	size_t line_len = 0;
+	long rc = logql_eval(sub->tail, json, len, &labels, &line, &line_len);
+
+	if (rc == 1) {
+		rc = buf_printf(&b, "{\"streams\":[{\"stream\":") ||
+				     logql_labels_json(&labels, &b) ||
+				     buf_printf(&b, ",\"values\":[[\"%lld000\",",
+						(long long)ts_us) ||
+				     logql_json_string(&b, line, line_len) ||
+				     buf_printf(&b, "]]}],\"dropped_entries\":null}") ||
+				     queue_msg(sub, b.data, b.len)
+			     ? -1
+			     : (long)b.len;
+	}
+	free(line);
+	buf_free(&b);
+	logql_labels_free(&labels);
+	return rc < 0 ? -1 : rc;
+}
+
 /* Send the queued frames in one write. */
 static int
 flush_frames(struct subscriber *sub)
@@ -299,16 +423,39 @@ send_control(struct subscriber *sub, const char *fmt, ...)
 	return queue_msg(sub, buf, (size_t)n);
 }
 
-/* Ids from..to were asked for but are gone: say so (control=1). */
+static int
+send_gap(struct subscriber *sub, int64_t from, int64_t to, const char *reason)
+{
+	return send_control(
+		sub, "{\"control\":\"gap\",\"from_id\":%lld,\"to_id\":%lld,\"reason\":\"%s\"}",
+		(long long)from, (long long)to, reason);
+}
+
+/*
+ * Ids from..to were asked for but are not in the journal: say so, and why
+ * (control=1). Retention removed them, or an unclean stop lost them; a lost
+ * range is named whole, also where it begins at or before from.
+ */
 static int
 report_gap(struct subscriber *sub, int64_t from, int64_t to)
 {
-	if (!sub->q.control || from > to)
+	journal *j = sub->logs->journal;
+
+	if (!sub->q.control)
 		return 0;
-	return send_control(sub,
-			    "{\"control\":\"gap\",\"from_id\":%lld,\"to_id\":%lld,"
-			    "\"reason\":\"retention\"}",
-			    (long long)from, (long long)to);
+	while (from <= to) {
+		int64_t lo, hi;
+		if (journal_lost(j, from, &lo, &hi))
+			return read_failed(sub->logs);
+		if (!hi || lo > to)
+			return send_gap(sub, from, to, "retention");
+		if (lo > from && send_gap(sub, from, lo - 1, "retention"))
+			return -1;
+		if (send_gap(sub, lo, hi < to ? hi : to, "lost"))
+			return -1;
+		from = hi + 1;
+	}
+	return 0;
 }
 
 /* Does the subscriber want this event? */
@@ -340,7 +487,15 @@ send_row(const struct store_row *row, void *arg)
 		ps->failed = 1;
 		return 1;
 	}
-	if (wanted(sub, row->id, row->ts_us, row->type)) {
+	if (sub->tail && wanted(sub, row->id, row->ts_us, row->type)) {
+		long n = queue_tail(sub, row->body, row->body_len, row->ts_us);
+		if (n < 0) {
+			ps->failed = 1;
+			return 1;
+		}
+		ps->msgs += n > 0;
+		ps->bytes += (size_t)n;
+	} else if (wanted(sub, row->id, row->ts_us, row->type)) {
 		size_t max = row->body_len + WIRE_OVERHEAD;
 		if (frames_reserve(l, max + 10)) {
 			ps->failed = 1;
@@ -384,14 +539,18 @@ send_greetings(struct subscriber *sub)
 	ws_logs *l = sub->logs;
 
 	if (sub->hello_due) {
-		int64_t first;
-		if (journal_first_id(l->journal, &first))
-			return -1;
+		int64_t first, last = hub_last_id(l->hub), lo, hi;
+		if (journal_first_id(l->journal, &first) ||
+		    journal_lost(l->journal, last, &lo, &hi))
+			return read_failed(l);
+		/* Right after an unclean stop the newest id is the end of a lost
+		 * range, which no event has: name the newest event's. */
+		if (hi == last)
+			last = lo - 1;
 		if (send_control(sub,
 				 "{\"control\":\"hello\",\"epoch\":\"%s\",\"first_id\":%lld,"
 				 "\"last_id\":%lld}",
-				 journal_epoch(l->journal), (long long)first,
-				 (long long)hub_last_id(l->hub)))
+				 journal_epoch(l->journal), (long long)first, (long long)last))
 			return -1;
 		sub->hello_due = 0;
 	}
@@ -464,7 +623,13 @@ fill(struct subscriber *sub, int *parked)
 			if (m->id > sub->last_id + 1 &&
 			    report_gap(sub, sub->last_id + 1, m->id - 1))
 				return -1;
-			if (wanted(sub, m->id, m->ts_us, m->type)) {
+			if (sub->tail && wanted(sub, m->id, m->ts_us, m->type)) {
+				long n = queue_tail(sub, m->data, m->len, m->ts_us);
+				if (n < 0)
+					return -1;
+				ps.msgs += n > 0;
+				ps.bytes += (size_t)n;
+			} else if (wanted(sub, m->id, m->ts_us, m->type)) {
 				if (queue_msg(sub, m->data, m->len))
 					return -1;
 				ps.msgs++;

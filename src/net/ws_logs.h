@@ -33,6 +33,15 @@ void ws_logs_destroy(ws_logs *l);
  */
 struct subscriber *ws_logs_prepare(ws_logs *l, struct lws *wsi, int *err, char *errmsg);
 
+/*
+ * The same for /loki/api/v1/tail (parameters query, start, limit,
+ * delay_for): a subscriber whose events pass through its LogQL query and
+ * are sent in Loki's tail messages,
+ * {"streams":[{"stream":{labels},"values":[["<ns>","<line>"]]}]}. It
+ * starts at start (default: now) and follows the live feed.
+ */
+struct subscriber *ws_logs_prepare_tail(ws_logs *l, struct lws *wsi, int *err, char *errmsg);
+
 /* The WebSocket is open: place the cursor and start sending. Returns 0,
  * or -1 to close the connection (stopping, or the journal cannot be read). */
 int ws_logs_start(struct subscriber *sub);

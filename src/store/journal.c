@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 
+#include "store_ids.h"
 #include "writer.h"
 
 struct journal {
@@ -61,6 +62,18 @@ journal_first_id(journal *j, int64_t *id_out)
 }
 
 int
+journal_last_id(journal *j, int64_t *id_out)
+{
+	return j->ops->last_id(j->impl, id_out);
+}
+
+int
+journal_lost(journal *j, int64_t id, int64_t *from_out, int64_t *to_out)
+{
+	return j->ops->lost(j->impl, id, from_out, to_out);
+}
+
+int
 journal_first_id_since(journal *j, int64_t ts_us, int64_t *id_out)
 {
 	return j->ops->first_id_since(j->impl, ts_us, id_out);
@@ -112,6 +125,18 @@ local_first_id(void *impl, int64_t *id_out)
 }
 
 static int
+local_last_id(void *impl, int64_t *id_out)
+{
+	return store_last_id(((struct local *)impl)->reader, id_out);
+}
+
+static int
+local_lost(void *impl, int64_t id, int64_t *from_out, int64_t *to_out)
+{
+	return store_ids_lost(((struct local *)impl)->reader, id, from_out, to_out);
+}
+
+static int
 local_first_id_since(void *impl, int64_t ts_us, int64_t *id_out)
 {
 	return store_first_id_since(((struct local *)impl)->reader, ts_us, id_out);
@@ -134,6 +159,8 @@ static const struct journal_ops local_ops = {
 	.take_done = local_take_done,
 	.read_after = local_read_after,
 	.first_id = local_first_id,
+	.last_id = local_last_id,
+	.lost = local_lost,
 	.first_id_since = local_first_id_since,
 	.epoch = local_epoch,
 	.errmsg = local_errmsg,

@@ -8,7 +8,8 @@
  * operations over a shared stream, and nothing above this header changes.
  *
  * Invariants every implementation keeps: ids are assigned by the journal,
- * strictly increase in commit order and are never reused; a batch is
+ * strictly increase in commit order and are never reused, also across a
+ * power cut (ids it may have lost are reported as such); a batch is
  * acknowledged (status 0) only once it is durable to the journal's
  * promise; batches come back in the order they were appended.
  *
@@ -35,6 +36,8 @@ struct journal_ops {
 	int (*read_after)(void *impl, int64_t after_id, int limit, store_row_fn fn, void *arg,
 			  int *count_out);
 	int (*first_id)(void *impl, int64_t *id_out);
+	int (*last_id)(void *impl, int64_t *id_out);
+	int (*lost)(void *impl, int64_t id, int64_t *from_out, int64_t *to_out);
 	int (*first_id_since)(void *impl, int64_t ts_us, int64_t *id_out);
 	const char *(*epoch)(void *impl);
 	const char *(*errmsg)(void *impl);
@@ -67,6 +70,20 @@ int journal_read_after(journal *j, int64_t after_id, int limit, store_row_fn fn,
 
 /* The lowest id still kept, or 0 when the journal is empty. */
 int journal_first_id(journal *j, int64_t *id_out);
+
+/*
+ * The highest id the journal has assigned or given up (new ids are above
+ * it); INT64_MAX when it cannot tell (a replicated journal whose other
+ * nodes may be ahead of this one).
+ */
+int journal_last_id(journal *j, int64_t *id_out);
+
+/*
+ * The first range of ids lost to an unclean stop that ends at or after id
+ * (ids that may have been handed out, then lost with the commit that
+ * assigned them), in *from_out and *to_out; 0 and 0 when there is none.
+ */
+int journal_lost(journal *j, int64_t id, int64_t *from_out, int64_t *to_out);
 
 /* The lowest id of an event with timestamp >= ts_us, or 0 when none. */
 int journal_first_id_since(journal *j, int64_t ts_us, int64_t *id_out);

@@ -2,24 +2,65 @@
  * The SQLite store.
  *
  * Invariants: ids come from AUTOINCREMENT, so they only grow and are never
- * reused; the schema is built only by the embedded migrations (never a
- * second copy of the DDL here); reads are short transactions, keyed by id,
- * so that a long replay never holds a snapshot that starves checkpoints.
+ * reused, and opening for writing first moves the sequence past any id an
+ * unclean stop may have handed out (store_ids.c); the schema is built only
+ * by the embedded migrations (never a second copy of the DDL here); reads
+ * are short transactions, keyed by id, so that a long replay never holds a
+ * snapshot that starves checkpoints. A writable handle holds the store's
+ * lock (store_lock.h) and keeps its mark (store_mark.h) at the last id it
+ * committed; at open, a store that ends below its mark is an older copy put
+ * back in place and gets a new epoch, since its next ids were already
+ * handed out under the old one.
+ *
+ * A writable handle links every event it appends into the hash chain
+ * (chain.h) in the same statement: it keeps the newest link (the head) in
+ * memory, restores it when a transaction rolls back, and records it in meta
+ * with every commit that made links. Deletions keep what the chain needs
+ * (store_chain__forget) in the transaction that deletes.
+ *
+ * Inside a transaction, appends are staged and inserted STAGE_ROWS at a
+ * time with one statement (a statement costs about as much as the rows it
+ * inserts, and AUTOINCREMENT writes its sequence row once per statement),
+ * with the ids AUTOINCREMENT would have chosen. Staged rows are copied, so
+ * an event may be freed once appended; they are inserted before the
+ * commit, and an error inserting them fails the commit like any error
+ * inside the transaction.
+ *
+ * Rows change only inside store_begin()'s transactions on a writable
+ * handle, and every append and deletion also moves the counters (events
+ * per type, marks of where a time lies in id order: counters.h), written
+ * just before the commit, so that no read on the event loop has to count
+ * or scan the journal.
  */
 #include "store.h"
 
-#include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "buf.h"
+#include "chain.h"
 #include "counters.h"
 #include "embedded.h"
 #include "err.h"
 #include "log.h"
 #include "store_db.h"
+#include "store_ids.h"
+#include "store_lock.h"
+#include "store_mark.h"
+
+/* Rows per multi-row INSERT, and the parameters of one row. */
+#define STAGE_ROWS 64
+#define ROW_PARAMS 5
+
+/* An appended row not yet inserted; its texts are in the store's stage_text. */
+struct staged {
+	int64_t id, ts_us;
+	size_t type_off, body_off, body_len;
+	unsigned char hash[CHAIN_HASH_SIZE];
+};
 
 /* Room for the listing statement of STORE_LIST_MAX_TYPES types. */
 #define LIST_SQL_SIZE 8192
@@ -32,6 +73,11 @@ struct store {
 	sqlite3 *db;
 	char *path;
 	int flags;
+	store_lock *lock;          /* held by a writable handle */
+	store_mark *mark;          /* kept by a writable handle */
+	int64_t marked_id;         /* the last id written to the mark */
+	int mark_failed;           /* a mark update failed (logged once) */
+	char renewal[ERRMSG_SIZE]; /* why the epoch was renewed at open, or "" */
 	sqlite3_stmt *append;
 	sqlite3_stmt *read_after;
 	sqlite3_stmt *last_id;
@@ -40,10 +86,26 @@ struct store {
 	sqlite3_stmt *until_marks;
 	sqlite3_stmt *count;
 	sqlite3_stmt *meta_set;
+	sqlite3_stmt *append_many; /* STAGE_ROWS rows */
+	struct staged stage[STAGE_ROWS];
+	int staged;
+	struct buf stage_text;
 	counters *counters; /* writable handles: type counts and marks */
 	int in_txn;         /* store_begin() ran, its commit or rollback not yet */
+	int64_t version;    /* read-only handles: the schema version at open */
 	char epoch[STORE_EPOCH_SIZE];
+	int64_t lost_from, lost_to; /* ids found lost at open (store_ids.h) */
+	int64_t wal_frames;         /* after the last commit, with manual checkpoints */
 	char errmsg[ERRMSG_SIZE];
+
+	/* The hash chain, on a writable handle. */
+	chain *chain;
+	unsigned char head[CHAIN_HASH_SIZE]; /* the newest link */
+	int64_t head_id;
+	unsigned char begin_head[CHAIN_HASH_SIZE]; /* the head when the transaction began */
+	int64_t begin_head_id;
+	int64_t next_id; /* the id store_append gives next; 0: read it first */
+	int head_dirty;  /* links were made in this transaction */
 };
 
 /*
@@ -84,28 +146,6 @@ static int
 query_int(store *st, const char *sql, int64_t *out)
 {
 	return store_db_query_int(st->db, sql, out, st->errmsg);
-}
-
-/* Create every missing folder above path, like mkdir -p on its dirname. */
-static int
-make_parent_dirs(const char *path, char *errmsg)
-{
-	char buf[4096];
-	size_t len = strlen(path);
-
-	if (len >= sizeof buf)
-		return err_set(errmsg, ERR_INVAL, "path too long: %s", path);
-	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-			return err_set(errmsg, ERR_SYS, "cannot create folder %s: %s", buf,
-				       strerror(errno));
-		*p = '/';
-	}
-	return 0;
 }
 
 int
@@ -163,6 +203,25 @@ prepare(store *st, const char *sql, sqlite3_stmt **out)
 	return rc == SQLITE_OK ? 0 : fail_db(st, rc);
 }
 
+/* The INSERT of STAGE_ROWS rows. */
+static int
+prepare_append_many(store *st)
+{
+	static const char head[] = "INSERT INTO journal (id, ts_us, type, body, hash) VALUES ";
+	static const char row[] = ",(?,?,?,?,?)";
+	char sql[sizeof head + STAGE_ROWS * sizeof row];
+	size_t n = sizeof head - 1;
+
+	memcpy(sql, head, n);
+	for (int i = 0; i < STAGE_ROWS; i++) {
+		/* The first row without its comma. */
+		memcpy(sql + n, row + !i, sizeof row - 1 - !i);
+		n += sizeof row - 1 - !i;
+	}
+	sql[n] = '\0';
+	return prepare(st, sql, &st->append_many);
+}
+
 /* Pragmas, migrations and statements: everything after sqlite3_open. */
 static int
 setup(store *st)
@@ -189,26 +248,31 @@ setup(store *st)
 			return rc;
 		if ((rc = migrate(st)))
 			return rc;
-		/* id NULL: the next id; a given id is a replicated journal's. */
+		/* Before anything can append: ids an unclean stop may have
+		 * handed out are never assigned again. */
+		if ((rc = store_ids_recover(st, &st->lost_from, &st->lost_to)))
+			return rc;
+		/* Events stored before the chain existed get their links now,
+		 * before anything new is appended. */
+		if (!(st->chain = chain_new()))
+			return err_set(st->errmsg, ERR_NOMEM, "cannot get a SHA-256 context");
+		if ((rc = store_chain__upgrade(st->db, st->chain, st->errmsg)) ||
+		    (rc = store_chain__head(st->db, &st->head_id, st->head, st->errmsg)))
+			return rc;
 		if ((rc = prepare(st,
-				  "INSERT INTO journal (id, ts_us, type, body) VALUES (?, ?, ?, ?)",
+				  "INSERT INTO journal (id, ts_us, type, body, hash) "
+				  "VALUES (?, ?, ?, ?, ?)",
 				  &st->append)) ||
 		    (rc = prepare(st, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-				  &st->meta_set)))
+				  &st->meta_set)) ||
+		    (rc = prepare_append_many(st)))
 			return rc;
 		if (!(st->counters = counters_new(st->db, st->errmsg, &rc)))
 			return rc;
 	} else {
-		int64_t version;
 		if ((rc = store_db_check_version(st->db, st->errmsg)) ||
-		    (rc = query_int(st, "PRAGMA user_version", &version)))
+		    (rc = query_int(st, "PRAGMA user_version", &st->version)))
 			return rc;
-		/* The reads below use what the newest migration made. */
-		if (version < store_latest_version())
-			return err_set(st->errmsg, ERR_SCHEMA,
-				       "the store has schema version %lld: open it for writing "
-				       "first (sentinel-logd migrate) to bring it to %d",
-				       (long long)version, store_latest_version());
 		if ((rc = exec(st, "PRAGMA query_only = 1")))
 			return rc;
 	}
@@ -219,19 +283,79 @@ setup(store *st)
 	    (rc = prepare(st, "SELECT seq FROM sqlite_sequence WHERE name = 'journal'",
 			  &st->last_id)) ||
 	    (rc = prepare(st, "SELECT min(id) FROM journal", &st->first_id)) ||
-	    (rc = prepare(st, sql_first_id_since, &st->first_id_since)) ||
+	    (rc = store_db_epoch(st->db, st->epoch, st->errmsg)))
+		return rc;
+	/* A reader of a store no writer has migrated yet has no counters:
+	 * what needs them says so (need_counters), the rest works. */
+	if (!(st->flags & STORE_WRITE) && st->version < store_latest_version())
+		return 0;
+	if ((rc = prepare(st, sql_first_id_since, &st->first_id_since)) ||
 	    (rc = prepare(st, sql_until_marks, &st->until_marks)) ||
 	    (rc = prepare(st, "SELECT coalesce(sum(events), 0) FROM type_counts", &st->count)))
 		return rc;
 
-	sqlite3_stmt *s;
-	if ((rc = prepare(st, "SELECT value FROM meta WHERE key = 'epoch'", &s)))
-		return rc;
-	if (sqlite3_step(s) == SQLITE_ROW)
-		snprintf(st->epoch, sizeof st->epoch, "%s",
-			 (const char *)sqlite3_column_text(s, 0));
-	sqlite3_finalize(s);
 	return 0;
+}
+
+/*
+ * Read the mark beside a writable store; renew the epoch if the store is
+ * a copy, then bring the mark up to date. A store with events but no mark
+ * may be a copy too (a backup moved elsewhere, or restored together with
+ * an old mark that was then removed), and is treated as one: its clients
+ * start over once, rather than risk skipping reused ids. A cluster node's
+ * ids and epoch are its stream's: a copy of its store catches up from the
+ * stream and hands out no id twice, so it keeps its epoch.
+ */
+static int
+check_mark(store *st)
+{
+	char epoch[STORE_EPOCH_SIZE], stream[256];
+	int64_t marked, last;
+	int rc, replica;
+
+	st->mark = store_mark_open(st->path, st->flags & STORE_SYNC_FULL, epoch, &marked, &rc,
+				   st->errmsg);
+	if (!st->mark)
+		return rc;
+	if ((rc = store_last_id(st, &last)) ||
+	    (rc = store_meta_get(st, "stream", stream, sizeof stream, &replica)))
+		return rc;
+	if (!replica && !epoch[0] && last > 0)
+		snprintf(st->renewal, sizeof st->renewal,
+			 "it holds ids up to %lld but has no %s.mark: it may be a copy",
+			 (long long)last, st->path);
+	else if (!replica && !strcmp(epoch, st->epoch) && last < marked)
+		snprintf(st->renewal, sizeof st->renewal,
+			 "it ends at id %lld but ids up to %lld were committed to it (%s.mark): "
+			 "it is an older copy, such as a restored backup",
+			 (long long)last, (long long)marked, st->path);
+	if (st->renewal[0] && (rc = store_db_renew_epoch(st->db, st->epoch, st->errmsg)))
+		return rc;
+	if ((rc = store_mark_set(st->mark, st->epoch, last, st->errmsg)))
+		return rc;
+	st->marked_id = last;
+	return 0;
+}
+
+/* After a commit: move the mark to the new last id, if it grew. */
+static void
+advance_mark(store *st)
+{
+	char errmsg[ERRMSG_SIZE];
+	int64_t last;
+
+	if (!st->mark || store_last_id(st, &last) || last == st->marked_id)
+		return;
+	if (store_mark_set(st->mark, st->epoch, last, errmsg)) {
+		/* The commit stands; only the detection of a restored copy
+		 * is weaker until the mark can be written again. */
+		if (!st->mark_failed)
+			log_warn("%s", errmsg);
+		st->mark_failed = 1;
+		return;
+	}
+	st->mark_failed = 0;
+	st->marked_id = last;
 }
 
 store *
@@ -247,12 +371,14 @@ store_open(const char *path, int flags, int *err, char *errmsg)
 	}
 	st->flags = flags;
 	if (flags & STORE_WRITE) {
-		if ((rc = make_parent_dirs(path, errmsg))) {
+		/* One writer at a time; this also creates the folders. */
+		if (!(st->lock = store_lock_take(path, err, errmsg))) {
 			free(st->path);
 			free(st);
-			*err = rc;
 			return NULL;
 		}
+		if ((rc = store_db_create_file(path, st->errmsg)))
+			goto fail;
 		open_flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 	} else {
 		open_flags = SQLITE_OPEN_READONLY;
@@ -264,7 +390,7 @@ store_open(const char *path, int flags, int *err, char *errmsg)
 		goto fail;
 	}
 	sqlite3_extended_result_codes(st->db, 1);
-	if ((rc = setup(st)))
+	if ((rc = setup(st)) || ((flags & STORE_WRITE) && (rc = check_mark(st))))
 		goto fail;
 	return st;
 fail:
@@ -287,10 +413,15 @@ store_close(store *st)
 	sqlite3_finalize(st->until_marks);
 	sqlite3_finalize(st->count);
 	sqlite3_finalize(st->meta_set);
+	sqlite3_finalize(st->append_many);
+	buf_free(&st->stage_text);
+	chain_free(st->chain);
 	counters_free(st->counters);
 	if (st->db && (st->flags & STORE_WRITE))
 		sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
 	sqlite3_close(st->db);
+	store_mark_close(st->mark);
+	store_lock_release(st->lock);
 	free(st->path);
 	free(st);
 }
@@ -307,6 +438,12 @@ store_epoch(store *st)
 	return st->epoch;
 }
 
+const char *
+store_renewal(store *st)
+{
+	return st->renewal[0] ? st->renewal : NULL;
+}
+
 int
 store_schema_version(store *st)
 {
@@ -314,12 +451,70 @@ store_schema_version(store *st)
 	return query_int(st, "PRAGMA user_version", &v) ? -1 : (int)v;
 }
 
+/* Forget the staged rows (after they were inserted, or with a rollback). */
+static void
+unstage(store *st)
+{
+	st->staged = 0;
+	st->stage_text.len = 0;
+}
+
+/* Bind one staged row to parameters from ROW_PARAMS * i + 1 on. */
+static void
+bind_row(store *st, sqlite3_stmt *s, int i, const struct staged *r)
+{
+	const char *text = st->stage_text.data;
+	int p = ROW_PARAMS * i;
+
+	sqlite3_bind_int64(s, p + 1, r->id);
+	sqlite3_bind_int64(s, p + 2, r->ts_us);
+	sqlite3_bind_text(s, p + 3, text + r->type_off, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, p + 4, text + r->body_off, (int)r->body_len, SQLITE_STATIC);
+	sqlite3_bind_blob(s, p + 5, r->hash, CHAIN_HASH_SIZE, SQLITE_STATIC);
+}
+
+static int
+step_done(store *st, sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : fail_db(st, rc);
+}
+
+/* Insert the staged rows: all in one statement when there are STAGE_ROWS. */
+static int
+flush(store *st)
+{
+	int rc = 0;
+
+	if (st->staged == STAGE_ROWS) {
+		for (int i = 0; i < STAGE_ROWS; i++)
+			bind_row(st, st->append_many, i, &st->stage[i]);
+		rc = step_done(st, st->append_many);
+	} else {
+		for (int i = 0; !rc && i < st->staged; i++) {
+			bind_row(st, st->append, 0, &st->stage[i]);
+			rc = step_done(st, st->append);
+		}
+	}
+	unstage(st);
+	return rc;
+}
+
 int
 store_begin(store *st)
 {
 	int rc = exec(st, "BEGIN IMMEDIATE");
-	if (!rc)
+
+	unstage(st);
+	if (!rc) {
+		memcpy(st->begin_head, st->head, CHAIN_HASH_SIZE);
+		st->begin_head_id = st->head_id;
+		st->next_id = 0;
+		st->head_dirty = 0;
 		st->in_txn = 1;
+	}
 	return rc;
 }
 
@@ -329,6 +524,16 @@ store_commit(store *st)
 {
 	int rc;
 
+	if ((rc = flush(st)))
+		return rc;
+	if (st->head_dirty) {
+		char text[32], hex[CHAIN_HEX_SIZE];
+		snprintf(text, sizeof text, "%lld", (long long)st->head_id);
+		chain_hex(st->head, hex);
+		if ((rc = store_meta_set(st, "chain_head_id", text)) ||
+		    (rc = store_meta_set(st, "chain_head_hash", hex)))
+			return rc;
+	}
 	if (st->counters && (rc = counters_flush(st->counters)))
 		return rc;
 	if ((rc = exec(st, "COMMIT")))
@@ -336,19 +541,40 @@ store_commit(store *st)
 	if (st->counters)
 		counters_committed(st->counters);
 	st->in_txn = 0;
+	st->head_dirty = 0;
+	advance_mark(st);
 	return 0;
 }
 
 int
 store_rollback(store *st)
 {
+	unstage(st);
 	/* Keep the message of the failure that led here: SQLite may have rolled
 	 * back already, and "no transaction is active" would replace it. */
 	int rc = sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+
+	/* The links and counts made since the transaction began are gone with it. */
+	memcpy(st->head, st->begin_head, CHAIN_HASH_SIZE);
+	st->head_id = st->begin_head_id;
+	st->next_id = 0;
+	st->head_dirty = 0;
 	if (st->counters)
 		counters_forget(st->counters);
 	st->in_txn = 0;
 	return rc == SQLITE_OK || sqlite3_get_autocommit(st->db) ? 0 : store_db_map_rc(rc);
+}
+
+/* The counters exist: not so for a reader of a store no writer has migrated yet. */
+static int
+need_counters(store *st)
+{
+	if (st->count)
+		return 0;
+	return err_set(st->errmsg, ERR_SCHEMA,
+		       "the store has schema version %lld: open it for writing first "
+		       "(sentinel-logd migrate) to bring it to %d",
+		       (long long)st->version, store_latest_version());
 }
 
 /* Rows change only inside store_begin()'s transactions, with their counters. */
@@ -361,29 +587,77 @@ need_txn(store *st)
 	return 0;
 }
 
-/* Insert ev with id, or with the next id when id is 0. */
+/*
+ * At a transaction's first append: the next id AUTOINCREMENT would give,
+ * and, if another handle appended since this one's last link, its head.
+ */
+static int
+prepare_append(store *st)
+{
+	int64_t seq;
+	int rc = store_last_id(st, &seq);
+
+	if (rc)
+		return rc;
+	if (seq > st->head_id &&
+	    (rc = store_chain__head(st->db, &st->head_id, st->head, st->errmsg)))
+		return rc;
+	st->next_id = seq + 1;
+	return 0;
+}
+
+/* Stage a row; the rows go in when STAGE_ROWS are staged, or at commit. */
+static int
+stage(store *st, const struct logevent *ev, int64_t id, const unsigned char *hash)
+{
+	struct staged *r = &st->stage[st->staged];
+	size_t type_len = strlen(ev->type) + 1;
+
+	r->id = id;
+	r->ts_us = ev->ts_us;
+	r->type_off = st->stage_text.len;
+	r->body_off = r->type_off + type_len;
+	r->body_len = ev->body_len;
+	memcpy(r->hash, hash, CHAIN_HASH_SIZE);
+	if (buf_append(&st->stage_text, ev->type, type_len) ||
+	    buf_append(&st->stage_text, ev->body, ev->body_len))
+		return err_set(st->errmsg, ERR_NOMEM, "out of memory");
+	return ++st->staged == STAGE_ROWS ? flush(st) : 0;
+}
+
+/* Insert ev with id, or with the next id when id is 0, and link it. */
 static int
 insert(store *st, const struct logevent *ev, int64_t id, int64_t *id_out)
 {
 	sqlite3_stmt *s = st->append;
+	unsigned char hash[CHAIN_HASH_SIZE];
 	int rc;
 
 	if ((rc = need_txn(st)))
 		return rc;
-	if (id)
-		sqlite3_bind_int64(s, 1, id);
-	else
-		sqlite3_bind_null(s, 1);
-	sqlite3_bind_int64(s, 2, ev->ts_us);
-	sqlite3_bind_text(s, 3, ev->type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, ev->body, (int)ev->body_len, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return fail_db(st, rc);
-	id = sqlite3_last_insert_rowid(st->db);
-	if ((rc = counters_appended(st->counters, ev->type, ev->ts_us, id)))
+	if (!st->next_id && (rc = prepare_append(st)))
 		return rc;
+	if (!id)
+		id = st->next_id;
+	if (chain_link(st->chain, st->head, id, ev->body, ev->body_len, hash))
+		return err_set(st->errmsg, ERR_SYS, "SHA-256 failed");
+	if (!sqlite3_get_autocommit(st->db)) {
+		rc = stage(st, ev, id, hash);
+	} else {
+		/* Outside a transaction nothing would insert it later. */
+		sqlite3_bind_int64(s, 1, id);
+		sqlite3_bind_int64(s, 2, ev->ts_us);
+		sqlite3_bind_text(s, 3, ev->type, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 4, ev->body, (int)ev->body_len, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 5, hash, CHAIN_HASH_SIZE, SQLITE_STATIC);
+		rc = step_done(st, s);
+	}
+	if (rc || (rc = counters_appended(st->counters, ev->type, ev->ts_us, id)))
+		return rc;
+	memcpy(st->head, hash, CHAIN_HASH_SIZE);
+	st->head_id = id;
+	st->next_id = id + 1;
+	st->head_dirty = 1;
 	*id_out = id;
 	return 0;
 }
@@ -446,6 +720,20 @@ store_meta_get(store *st, const char *key, char *out, size_t size, int *found)
 	return 0;
 }
 
+int
+store_check_file(store *st)
+{
+	int moved = 0;
+	int rc = sqlite3_file_control(st->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved);
+
+	if (rc != SQLITE_OK)
+		return fail_db(st, rc);
+	if (moved)
+		return err_set(st->errmsg, ERR_IO, "the store file %s was deleted or replaced",
+			       st->path);
+	return 0;
+}
+
 /* Step a prepared one-integer query; NULL or no row reads as 0. */
 static int
 step_int(store *st, sqlite3_stmt *s, int64_t *out)
@@ -480,6 +768,10 @@ store_first_id(store *st, int64_t *id_out)
 int
 store_first_id_since(store *st, int64_t ts_us, int64_t *id_out)
 {
+	int rc = need_counters(st);
+
+	if (rc)
+		return rc;
 	sqlite3_bind_int64(st->first_id_since, 1, ts_us);
 	return step_int(st, st->first_id_since, id_out);
 }
@@ -492,12 +784,7 @@ store_read_after(store *st, int64_t after_id, int limit, store_row_fn fn, void *
 
 	sqlite3_bind_int64(s, 1, after_id);
 	sqlite3_bind_int(s, 2, limit);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct store_row row = store_db_row(s);
-		count++;
-		if (fn(&row, arg))
-			break;
-	}
+	rc = store_db_each(s, fn, arg, &count);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		rc = fail_db(st, rc);
 	else
@@ -514,6 +801,39 @@ store_checkpoint(store *st, int truncate)
 		st->db, NULL, truncate ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE,
 		NULL, NULL);
 	return rc == SQLITE_OK ? 0 : fail_db(st, rc);
+}
+
+/* The WAL hook of manual checkpoints: note the WAL's length, checkpoint nothing. */
+static int
+note_wal_frames(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	(void)db;
+	(void)name;
+	((store *)arg)->wal_frames = frames;
+	return SQLITE_OK;
+}
+
+void
+store_manual_checkpoints(store *st)
+{
+	/* This replaces the hook that checkpoints automatically. */
+	sqlite3_wal_hook(st->db, note_wal_frames, st);
+}
+
+int64_t
+store_wal_frames(const store *st)
+{
+	return st->wal_frames;
+}
+
+void
+store_abandon(store *st)
+{
+	if (!st)
+		return;
+	sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	st->flags &= ~STORE_WRITE; /* store_close: no checkpoint */
+	store_close(st);
 }
 
 /* An id range of a listing: id > lo AND id < hi. */
@@ -588,6 +908,8 @@ list_ranges(store *st, const struct store_filter *f, struct id_range out[2])
 	} else {
 		sqlite3_stmt *s = st->until_marks;
 		int64_t below, last;
+		if ((rc = need_counters(st)))
+			return rc;
 		sqlite3_bind_int64(s, 1, f->until_us);
 		rc = sqlite3_step(s);
 		if (rc != SQLITE_ROW) {
@@ -713,6 +1035,40 @@ explain(store *st, const char *sql, void (*fn)(const char *detail, void *arg), v
 }
 
 int
+store_scan(store *st, const struct store_scan *f, store_row_fn fn, void *arg, int *count_out)
+{
+	const char *sql =
+		f->type         ? (f->descending
+					   ? "SELECT id, ts_us, type, body FROM journal WHERE type = ?4 "
+					     "AND ts_us >= ?1 AND ts_us < ?2 "
+					     "ORDER BY ts_us DESC, id DESC LIMIT ?3"
+					   : "SELECT id, ts_us, type, body FROM journal WHERE type = ?4 "
+					     "AND ts_us >= ?1 AND ts_us < ?2 "
+					     "ORDER BY ts_us, id LIMIT ?3")
+		: f->descending ? "SELECT id, ts_us, type, body FROM journal INDEXED BY journal_ts "
+				  "WHERE ts_us >= ?1 AND ts_us < ?2 "
+				  "ORDER BY ts_us DESC, id DESC LIMIT ?3"
+				: "SELECT id, ts_us, type, body FROM journal INDEXED BY journal_ts "
+				  "WHERE ts_us >= ?1 AND ts_us < ?2 ORDER BY ts_us, id LIMIT ?3";
+	sqlite3_stmt *s;
+	int rc, count = 0;
+
+	rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return fail_db(st, rc);
+	sqlite3_bind_int64(s, 1, f->since_us);
+	sqlite3_bind_int64(s, 2, f->until_us);
+	sqlite3_bind_int(s, 3, f->limit);
+	if (f->type)
+		sqlite3_bind_text(s, 4, f->type, -1, SQLITE_STATIC);
+	rc = store_db_each(s, fn, arg, &count);
+	rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : fail_db(st, rc);
+	sqlite3_finalize(s);
+	*count_out = count;
+	return rc;
+}
+
+int
 store_list_plan(store *st, const struct store_filter *f, void (*fn)(const char *detail, void *arg),
 		void *arg)
 {
@@ -777,7 +1133,11 @@ int
 store_type_counts(store *st, void (*fn)(const char *type, int64_t count, void *arg), void *arg)
 {
 	sqlite3_stmt *s;
-	int rc = sqlite3_prepare_v2(
+	int rc = need_counters(st);
+
+	if (rc)
+		return rc;
+	rc = sqlite3_prepare_v2(
 		st->db, "SELECT type, events FROM type_counts WHERE events > 0 ORDER BY type", -1,
 		&s, NULL);
 	if (rc != SQLITE_OK)
@@ -811,7 +1171,8 @@ store_sizes(store *st, struct store_sizes *out)
 int
 store_count(store *st, int64_t *count_out)
 {
-	return step_int(st, st->count, count_out);
+	int rc = need_counters(st);
+	return rc ? rc : step_int(st, st->count, count_out);
 }
 
 int
@@ -848,18 +1209,25 @@ store_oldest_ts(store *st, int64_t *ts_us_out)
 static int
 delete_selected(store *st, sqlite3_stmt *sel, int limit, int64_t *deleted_out, int64_t *max_id)
 {
-	int64_t *ids = malloc((size_t)(limit > 0 ? limit : 1) * sizeof *ids);
+	struct store_link *links = malloc((size_t)(limit > 0 ? limit : 1) * sizeof *links);
 	sqlite3_stmt *del = NULL;
 	int n = 0, rc;
 
-	if (!ids)
+	if (!links)
 		return ERR_NOMEM;
 	if ((rc = need_txn(st)))
 		goto out;
 	while (n < limit && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
-		ids[n++] = sqlite3_column_int64(sel, 0);
+		const void *hash = sqlite3_column_blob(sel, 1);
+		links[n].id = sqlite3_column_int64(sel, 0);
+		/* A missing hash stays missing: the walk then breaks after it. */
+		if (hash && sqlite3_column_bytes(sel, 1) == CHAIN_HASH_SIZE)
+			memcpy(links[n].hash, hash, CHAIN_HASH_SIZE);
+		else
+			memset(links[n].hash, 0, CHAIN_HASH_SIZE);
+		n++;
 		if ((rc = counters_deleted(st->counters,
-					   (const char *)sqlite3_column_text(sel, 1))))
+					   (const char *)sqlite3_column_text(sel, 2))))
 			goto out;
 	}
 	if (n < limit && rc != SQLITE_DONE) {
@@ -873,21 +1241,23 @@ delete_selected(store *st, sqlite3_stmt *sel, int limit, int64_t *deleted_out, i
 		goto out;
 	}
 	for (int i = 0; i < n; i++) {
-		sqlite3_bind_int64(del, 1, ids[i]);
+		sqlite3_bind_int64(del, 1, links[i].id);
 		rc = sqlite3_step(del);
 		sqlite3_reset(del);
 		if (rc != SQLITE_DONE) {
 			rc = fail_db(st, rc);
 			goto out;
 		}
-		if (ids[i] > *max_id)
-			*max_id = ids[i];
+		if (links[i].id > *max_id)
+			*max_id = links[i].id;
 	}
+	if (n && (rc = store_chain__forget(st->db, links, n, st->errmsg)))
+		goto out;
 	*deleted_out = n;
 	rc = 0;
 out:
 	sqlite3_finalize(del);
-	free(ids);
+	free(links);
 	return rc;
 }
 
@@ -906,14 +1276,16 @@ delete_older_sql(const char *type, size_t exclude_count, char *sql, size_t size)
 	int rc;
 
 	if (type)
-		n = (size_t)snprintf(sql, size,
-				     "SELECT id, type FROM journal WHERE ts_us < ? AND type = ?");
+		n = (size_t)snprintf(
+			sql, size,
+			"SELECT id, hash, type FROM journal WHERE ts_us < ? AND type = ?");
 	else if (!exclude_count)
-		n = (size_t)snprintf(sql, size, "SELECT id, type FROM journal WHERE ts_us < ?");
+		n = (size_t)snprintf(sql, size,
+				     "SELECT id, hash, type FROM journal WHERE ts_us < ?");
 	else
 		n = (size_t)snprintf(
 			sql, size,
-			"SELECT j.id, j.type FROM type_counts AS t CROSS JOIN journal AS j"
+			"SELECT j.id, j.hash, j.type FROM type_counts AS t CROSS JOIN journal AS j"
 			" WHERE j.type = t.type AND j.ts_us < ?");
 	if (n >= size)
 		return ERR_TOOBIG;
@@ -961,8 +1333,8 @@ int
 store_delete_oldest(store *st, int limit, int64_t *deleted_out, int64_t *max_id)
 {
 	sqlite3_stmt *sel;
-	int rc = sqlite3_prepare_v2(st->db, "SELECT id, type FROM journal ORDER BY id LIMIT ?", -1,
-				    &sel, NULL);
+	int rc = sqlite3_prepare_v2(
+		st->db, "SELECT id, hash, type FROM journal ORDER BY id LIMIT ?", -1, &sel, NULL);
 	if (rc != SQLITE_OK)
 		return fail_db(st, rc);
 	sqlite3_bind_int(sel, 1, limit);
@@ -989,4 +1361,31 @@ void
 store_progress(store *st, int (*fn)(void *arg), void *arg)
 {
 	sqlite3_progress_handler(st->db, fn ? 10000 : 0, fn, arg);
+}
+
+void
+store_lost_at_open(const store *st, int64_t *from_out, int64_t *to_out)
+{
+	*from_out = st->lost_from;
+	*to_out = st->lost_to;
+}
+
+/* ------------------------------------------------------------ module-private */
+
+sqlite3 *
+store__db(store *st)
+{
+	return st->db;
+}
+
+char *
+store__errmsg(store *st)
+{
+	return st->errmsg;
+}
+
+int
+store__flags(const store *st)
+{
+	return st->flags;
 }

@@ -3,7 +3,9 @@
  *
  * A store handle is one SQLite connection and is used by one thread only.
  * The server opens one writable handle for the writer thread and one
- * read-only handle for the event loop; tools open their own.
+ * read-only handle for the event loop; tools open their own. One writable
+ * handle at a time, in any process, may hold a store (store_lock.h);
+ * read-only handles are never refused for that.
  *
  * Rows change only inside store_begin()'s transactions on a writable
  * handle, and the store keeps its counters (events per type, and marks of
@@ -25,7 +27,7 @@ typedef struct store store;
 
 enum store_flags {
 	STORE_READONLY = 0,
-	STORE_WRITE = 1 << 0,     /* create the file and folders, migrate */
+	STORE_WRITE = 1 << 0,     /* lock, create the file and folders, migrate */
 	STORE_SYNC_FULL = 1 << 1, /* fsync every commit (power-loss safe) */
 };
 
@@ -44,20 +46,31 @@ struct store_row {
 typedef int (*store_row_fn)(const struct store_row *row, void *arg);
 
 /*
- * Open the store at path. With STORE_WRITE the folders and file are created
- * as needed and pending migrations applied. Returns NULL on failure with
- * *err set and a message, which names the file, in errmsg.
+ * Open the store at path. With STORE_WRITE the handle takes the writer's
+ * lock (ERR_BUSY when another writer holds it), the folders and file are
+ * created as needed and pending migrations applied. Returns NULL on failure
+ * with *err set and a message, which names the file, in errmsg.
  */
 store *store_open(const char *path, int flags, int *err, char *errmsg);
 
-/* Close the handle; a writable one checkpoints and truncates the WAL first. */
+/* Close the handle; a writable one checkpoints and truncates the WAL first,
+ * then releases the writer's lock. */
 void store_close(store *st);
 
 /* The SQLite message of the last failure on this handle. */
 const char *store_errmsg(store *st);
 
-/* The store's epoch (hex), fixed when the store was created. */
+/*
+ * The store's epoch (hex), made when the store was created and renewed
+ * when a writable open finds it is a copy put back in place.
+ */
 const char *store_epoch(store *st);
+
+/*
+ * Why a writable open gave the store a new epoch (a sentence), or NULL
+ * when it kept its epoch.
+ */
+const char *store_renewal(store *st);
 
 /* The schema version of the file (PRAGMA user_version). */
 int store_schema_version(store *st);
@@ -91,8 +104,24 @@ int store_append_at(store *st, const struct logevent *ev, int64_t id);
 int store_meta_set(store *st, const char *key, const char *value);
 int store_meta_get(store *st, const char *key, char *out, size_t size, int *found);
 
-/* The highest id ever assigned (0 for a new store). */
+/*
+ * Check that the file at the store's path is still the one this handle
+ * has open: ERR_IO, with a message, when it was deleted, renamed or
+ * replaced since (whatever is written then is out of everyone's reach).
+ */
+int store_check_file(store *st);
+
+/*
+ * The highest id ever assigned or given up (0 for a new store): new ids
+ * are above it.
+ */
 int store_last_id(store *st, int64_t *id_out);
+
+/*
+ * The ids that opening this writable handle found lost to an unclean stop
+ * (store_ids.h), or 0 and 0.
+ */
+void store_lost_at_open(const store *st, int64_t *from_out, int64_t *to_out);
 
 /* The lowest id still stored, or 0 when the journal is empty. */
 int store_first_id(store *st, int64_t *id_out);
@@ -144,6 +173,23 @@ int store_list(store *st, const struct store_filter *f, store_row_fn fn, void *a
  */
 int store_list_plan(store *st, const struct store_filter *f,
 		    void (*fn)(const char *detail, void *arg), void *arg);
+
+/* A time range of the journal in time order (the Loki API). */
+struct store_scan {
+	int64_t since_us, until_us; /* since_us <= ts_us < until_us */
+	const char *type;           /* only this type, or NULL */
+	int descending;             /* newest first */
+	int limit;                  /* rows at most */
+};
+
+/*
+ * Call fn for each event of the range in time order (ids break ties), in
+ * one read transaction, until fn returns non-zero or limit rows were read.
+ * It walks the time index (with the type, when one is given), so it costs
+ * the rows visited, not the size of the range. *count_out gets the number
+ * of rows visited.
+ */
+int store_scan(store *st, const struct store_scan *f, store_row_fn fn, void *arg, int *count_out);
 
 /* File sizes: the database file, its free pages, and the WAL. */
 struct store_sizes {
@@ -216,5 +262,23 @@ int store_type_counts(store *st, void (*fn)(const char *type, int64_t count, voi
 
 /* Checkpoint the WAL; with truncate, also shrink it to zero bytes. */
 int store_checkpoint(store *st, int truncate);
+
+/*
+ * Take the checkpoints of a writable handle over from SQLite, whose
+ * automatic ones ignore their errors: commits no longer checkpoint, and
+ * store_wal_frames() says how long the WAL has grown, so that the caller
+ * checkpoints with store_checkpoint() and sees when one fails.
+ */
+void store_manual_checkpoints(store *st);
+
+/* The WAL's length in frames after the last commit (store_manual_checkpoints). */
+int64_t store_wal_frames(const store *st);
+
+/*
+ * Close a writable handle after a write or sync on it failed: nothing more
+ * is written, not even the checkpoint a clean close makes. The next open
+ * recovers from the WAL.
+ */
+void store_abandon(store *st);
 
 #endif

@@ -1,9 +1,25 @@
-/* SQLite helpers shared by store.c and store_export.c (store_db.h). */
+/* SQLite helpers shared by the store's connections (store_db.h). */
 #include "store_db.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "err.h"
+
+int
+store_db_create_file(const char *path, char *errmsg)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+
+	if (fd >= 0)
+		return close(fd) == 0 ? 0 : err_set(errmsg, ERR_SYS, "cannot create %s", path);
+	if (errno == EEXIST)
+		return 0; /* SQLite opens it, or says why it cannot */
+	return err_set(errmsg, ERR_SYS, "cannot create %s: %s", path, strerror(errno));
+}
 
 int
 store_db_map_rc(int rc)
@@ -90,6 +106,33 @@ store_db_check_version(sqlite3 *db, char *errmsg)
 	return 0;
 }
 
+int
+store_db_epoch(sqlite3 *db, char epoch[STORE_EPOCH_SIZE], char *errmsg)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'epoch'", -1, &s, NULL);
+
+	if (rc != SQLITE_OK)
+		return store_db_fail(db, rc, errmsg);
+	epoch[0] = '\0';
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		snprintf(epoch, STORE_EPOCH_SIZE, "%s", (const char *)sqlite3_column_text(s, 0));
+	rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_db_fail(db, rc, errmsg);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+store_db_renew_epoch(sqlite3 *db, char epoch[STORE_EPOCH_SIZE], char *errmsg)
+{
+	int rc = store_db_exec(
+		db, "UPDATE meta SET value = lower(hex(randomblob(8))) WHERE key = 'epoch'",
+		errmsg);
+
+	return rc ? rc : store_db_epoch(db, epoch, errmsg);
+}
+
 struct store_row
 store_db_row(sqlite3_stmt *s)
 {
@@ -100,6 +143,21 @@ store_db_row(sqlite3_stmt *s)
 		.body = (const char *)sqlite3_column_text(s, 3),
 		.body_len = (size_t)sqlite3_column_bytes(s, 3),
 	};
+}
+
+int
+store_db_each(sqlite3_stmt *s, store_row_fn fn, void *arg, int *count_out)
+{
+	int rc, count = 0;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_row row = store_db_row(s);
+		count++;
+		if (fn(&row, arg))
+			break;
+	}
+	*count_out = count;
+	return rc;
 }
 
 int

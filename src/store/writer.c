@@ -16,11 +16,14 @@
 #include "err.h"
 #include "log.h"
 #include "retention.h"
+#include "store_ids.h"
 #include "timestamp.h"
 #include "wire.h"
 
 /* A commit group stops growing once it holds this many event bytes. */
 #define GROUP_MAX_BYTES (2 * 1024 * 1024)
+/* Checkpoint after a commit that leaves the WAL this long (SQLite's default). */
+#define WAL_CHECKPOINT_FRAMES 1000
 
 struct writer {
 	store *st;
@@ -38,6 +41,8 @@ struct writer {
 	void *notify_arg;
 	writer_commit_fn on_commit; /* set before any batch: no lock needed */
 	void *on_commit_arg;
+	int64_t last_id; /* the last id assigned (writer thread only) */
+	int64_t id_mark; /* ids up to it may be handed out (store_ids.h) */
 
 	/* Retention, run between commits (writer thread only but for
 	 * maintenance_due and the results, which are guarded by lock). */
@@ -62,9 +67,10 @@ static int
 commit_group(writer *w, struct ingest_batch *list)
 {
 	int64_t applied = 0;
-	int rc = store_begin(w->st);
+	/* A store file deleted or replaced since: write nothing to it. */
+	int rc = store_check_file(w->st);
 
-	if (rc)
+	if (rc || (rc = store_begin(w->st)))
 		return rc;
 	for (struct ingest_batch *b = list; b; b = b->next) {
 		for (size_t i = 0; i < b->count; i++) {
@@ -92,10 +98,27 @@ commit_group(writer *w, struct ingest_batch *list)
 	}
 	if ((rc = store_commit(w->st)))
 		goto fail;
-	return 0;
+	/* If it went just now, the commit went with it: not acknowledged. */
+	return store_check_file(w->st);
 fail:
 	store_rollback(w->st);
 	return rc;
+}
+
+/*
+ * Before a group is committed, make sure that its ids are below a durable
+ * high-water mark, so that no power cut can give them out twice.
+ */
+static int
+reserve_ids(writer *w, struct ingest_batch *list)
+{
+	int64_t n = 0;
+
+	/* Ids a replicated journal assigned are its own to keep. */
+	for (struct ingest_batch *b = list; b; b = b->next)
+		if (!b->ids_assigned)
+			n += (int64_t)b->count;
+	return n ? store_ids_reserve(w->st, w->last_id + n, &w->id_mark) : 0;
 }
 
 /* Build the wire form of a committed batch; NULL entries if out of memory. */
@@ -149,6 +172,8 @@ process(writer *w, struct ingest_batch *list)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (!rc)
+		rc = reserve_ids(w, list);
+	if (!rc)
 		rc = commit_group(w, list);
 	double secs = seconds_since(&t0);
 	/* A full disk, or another process holding the write lock past the busy
@@ -177,6 +202,8 @@ process(writer *w, struct ingest_batch *list)
 		/* Ids are consecutive within a batch: one transaction, one writer. */
 		build_msgs(b);
 		events += b->count;
+		if (b->count)
+			w->last_id = b->last_id;
 	}
 	record_commit(w, events, batches, rc, secs);
 	if (w->on_commit)
@@ -193,13 +220,55 @@ publish_count(writer *w)
 	pthread_mutex_unlock(&w->lock);
 }
 
+/*
+ * A write of the writer's own (a checkpoint, a retention step) failed. A
+ * busy store (readers holding a snapshot) or a full disk may pass; any
+ * other failure stops the writer as a failed commit does, since after a
+ * failed write or fsync what the disk holds is not known, and a later sync
+ * that succeeds proves nothing.
+ */
+static void
+maintenance_failed(writer *w, int rc, const char *what)
+{
+	if (rc == ERR_BUSY)
+		return; /* the next one will do */
+	if (rc == ERR_FULL) {
+		log_warn("%s failed, will try again: %s", what, store_errmsg(w->st));
+		return;
+	}
+	if (atomic_load(&w->state))
+		return;
+	log_error("%s failed, no further events will be accepted until restart: %s", what,
+		  store_errmsg(w->st));
+	atomic_store(&w->state, rc);
+}
+
+/*
+ * Checkpoint once the WAL has grown past SQLite's usual 1,000 frames. The
+ * writer does what SQLite would do after a commit, but sees a failure
+ * (store_manual_checkpoints).
+ */
+static void
+checkpoint_if_due(writer *w)
+{
+	int rc;
+
+	if (atomic_load(&w->state) || store_wal_frames(w->st) < WAL_CHECKPOINT_FRAMES)
+		return;
+	if ((rc = store_checkpoint(w->st, 0)))
+		maintenance_failed(w, rc, "checkpoint");
+}
+
 /* Keep the WAL near its target size, also while readers are attached. */
 static void
 bound_wal(writer *w)
 {
 	struct store_sizes sz;
-	if (!store_sizes(w->st, &sz) && sz.wal_bytes > RETENTION_WAL_TARGET)
-		store_checkpoint(w->st, 1);
+	int rc;
+
+	if (!store_sizes(w->st, &sz) && sz.wal_bytes > RETENTION_WAL_TARGET &&
+	    (rc = store_checkpoint(w->st, 1)))
+		maintenance_failed(w, rc, "checkpoint");
 }
 
 /* Log the passes not yet reported (at most once a second unless forced). */
@@ -231,8 +300,9 @@ finish_pass(writer *w)
 	int64_t total = r->by_age + r->by_count + r->by_bytes;
 
 	if (total) {
-		if (retention_compact(w->st, 100000))
-			log_warn("compaction failed: %s", store_errmsg(w->st));
+		int rc = retention_compact(w->st, 100000);
+		if (rc)
+			maintenance_failed(w, rc, "compaction");
 		/* Passes follow each other quickly under a count or size bound:
 		 * report them at most once a second. */
 		struct retention_result *u = &w->unlogged;
@@ -273,9 +343,10 @@ maintain(writer *w, int64_t committed)
 		budget -= w->pass.by_age + w->pass.by_count + w->pass.by_bytes - before;
 	} while (rc > 0 && budget > 0);
 	publish_count(w);
-	bound_wal(w);
 	if (rc < 0)
-		log_error("retention step failed: %s", store_errmsg(w->st));
+		maintenance_failed(w, rc, "retention step");
+	else
+		bound_wal(w);
 	if (rc <= 0) {
 		finish_pass(w);
 		pthread_mutex_lock(&w->lock);
@@ -360,8 +431,10 @@ writer_main(void *arg)
 			w->maintenance_due = 0;
 		int maintain_now = w->maintenance_due && !w->stopping;
 		pthread_mutex_unlock(&w->lock);
-		if (list)
+		if (list) {
 			w->notify(w->notify_arg);
+			checkpoint_if_due(w);
+		}
 		/* Alternate one commit and one retention step, so that neither
 		 * sustained ingest nor a long pass starves the other. */
 		if (maintain_now)
@@ -384,6 +457,14 @@ writer_create(store *st, const struct retention_policy *policy, writer_notify_fn
 		*err = ERR_NOMEM;
 		return NULL;
 	}
+	if (store_last_id(st, &w->last_id) || store_ids_mark(st, &w->id_mark)) {
+		log_error("cannot read the store's ids: %s", store_errmsg(st));
+		store_close(st);
+		free(w);
+		*err = ERR_IO;
+		return NULL;
+	}
+	store_manual_checkpoints(st);
 	w->st = st;
 	if (policy)
 		w->policy = *policy;
@@ -495,7 +576,15 @@ writer_stop(writer *w)
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);
 	w->joined = 1;
-	store_close(w->st);
+	if (atomic_load(&w->state)) {
+		/* A write failed: leave the file as it is, the WAL included. */
+		store_abandon(w->st);
+	} else {
+		/* The rest of the reserved block was never handed out. */
+		if (store_ids_release(w->st))
+			log_warn("cannot release the reserved ids: %s", store_errmsg(w->st));
+		store_close(w->st);
+	}
 	w->st = NULL;
 }
 

@@ -8,12 +8,21 @@
  * a done queue, then calls notify, from the writer thread, to wake the
  * loop. The loop never waits for a commit.
  *
- * A batch is acknowledged only after its commit returned success. A failed
- * commit fails every batch in it. "Disk full", and another process holding
- * the write lock past the busy timeout, leave the writer able to try again
- * with the next batch; any other I/O error stops it for good, retention
- * included (after a failed write or fsync the file's state is not trusted:
- * restart to recover).
+ * A batch is acknowledged only after its commit returned success, and
+ * only if the file it was committed to is still the store's (not deleted
+ * or replaced). A failed commit fails every batch in it. "Disk full", and
+ * another process holding the write lock past the busy timeout, leave the
+ * writer able to try again with the next batch; any other I/O error stops
+ * it for good, whether it hit a commit, a checkpoint (the writer runs them
+ * itself, since SQLite's automatic ones ignore failures) or a retention
+ * step: after a failed write or fsync the file's state is not trusted, so
+ * nothing more is written, not even the checkpoint at close; restart to
+ * recover from the WAL. A batch refused that way may be found in the store
+ * after the restart (whole), when its fsync, not its write, failed.
+ *
+ * Ids: before a group is committed the writer makes sure that the ids it
+ * assigns itself are below the durable high-water mark (store_ids.h); a
+ * clean stop gives the rest back.
  */
 #ifndef SENTINEL_WRITER_H
 #define SENTINEL_WRITER_H

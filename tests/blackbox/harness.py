@@ -114,8 +114,10 @@ def free_port():
 class Server:
     started = []  # servers of the running test, for diagnosis and cleanup
 
-    def __init__(self, *args, sync="normal", db=None, port=None, env=None, own_flags=True):
+    def __init__(self, *args, sync="normal", db=None, port=None, env=None, own_flags=True,
+                 binary=None):
         self.dir = tempfile.mkdtemp(prefix="sentinel-bb-")
+        self.binary = binary or BINARY  # another build of the server, e.g. the crash test one
         self.db_path = db or os.path.join(self.dir, "store", "sentinel.db")
         self.args = list(args)
         # Added to (or replacing) the environment the server starts with.
@@ -153,12 +155,14 @@ class Server:
 
     def _spawn(self):
         self.runs += 1
-        cmd = [BINARY, "--listen", f"{HOST}:{self.port}", "--db", self.db_path,
+        cmd = [self.binary, "--listen", f"{HOST}:{self.port}", "--db", self.db_path,
                "--sync", self.sync, *self.args]
         if not self.own_flags:
-            cmd = [BINARY, *self.args]
+            cmd = [self.binary, *self.args]
         with open(self.stderr_path, "ab") as err:
             err.write(f"--- run {self.runs}: {' '.join(cmd)}\n".encode())
+            if self.env:
+                err.write(f"    with {self.env}\n".encode())
             err.flush()
             # No configuration file (not the machine's) unless a test names one.
             env = {**os.environ, "SENTINEL_CONFIG": "", **self.env}

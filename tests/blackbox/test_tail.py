@@ -9,7 +9,8 @@ nothing else but events of posts that got no answer because the server
 was killed (stored all the same). The others check that --json prints
 the server's messages byte for byte, the human form, --type, a URL with
 its own query string, the reconnect backoff (1 s, 2 s, 4 s), a re-created
-store (reset), events removed by retention (gap), and the command line.
+store (reset), a saved id above the store's (reset, same epoch), events
+removed by retention (gap), and the command line.
 SENTINEL_TAIL names the sentinel-tail binary, SENTINEL_LOGD the server.
 """
 
@@ -375,8 +376,10 @@ def test_backoff_then_live_only_resume_without_state():
     ack2 = post_ok(srv, [{"type": "agent", "message": f"b{i}"} for i in range(3)])
     tail.wait_lines(6)
     time.sleep(1.5)  # the reconnect after a working connection waits 1 s again
+    # (After the kill, ids go on above the block the server had reserved.)
     expect_eq([e["id"] for e in tail.events()],
-              list(range(ack1["first_id"], ack2["last_id"] + 1)), "ids printed")
+              list(range(ack1["first_id"], ack1["last_id"] + 1)) +
+              list(range(ack2["first_id"], ack2["last_id"] + 1)), "ids printed")
     expect_in("reconnecting in 1 s", tail.stderr_text().split("live after id")[1],
               "the wait is reset after a successful connection")
     expect_eq(tail.stop(), 0, "exit code after SIGTERM")
@@ -419,6 +422,25 @@ def test_reset_and_gap_notices():
     expect_eq(tail.stop(), 0, "exit code")
     with open(state) as f:
         expect_eq(json.load(f), {"epoch": epoch2, "last_id": 2}, "state file")
+
+
+@with_tails
+def test_saved_id_above_the_store():
+    # A state file ahead of the store (same epoch): the server answers
+    # "reset" and the tail follows the store from its oldest event.
+    srv = Server().start()
+    post_ok(srv, [{"type": "agent", "message": f"e {i}"} for i in range(3)])
+    work = tempfile.mkdtemp(prefix="sentinel-tail-")
+    state = os.path.join(work, "state.json")
+    with open(state, "w") as f:
+        json.dump({"epoch": epoch_of(srv), "last_id": 1000}, f)
+    tail = Tail("--url", srv.ws_url(), "--json", "--state", state, workdir=work).start()
+    tail.wait_lines(3)
+    post_ok(srv, [{"type": "agent", "message": "after"}])
+    tail.wait_lines(4)
+    expect_eq([e["id"] for e in tail.events()], [1, 2, 3, 4], "the store from its oldest event")
+    expect_in("the server's store has no id as high as 1000", tail.stderr_text(), "the notice")
+    expect_eq(tail.stop(), 0, "exit code")
 
 
 @with_tails
@@ -495,4 +517,5 @@ if __name__ == "__main__":
         test_output_forms_type_filter_and_url_query,
         test_backoff_then_live_only_resume_without_state,
         test_reset_and_gap_notices,
+        test_saved_id_above_the_store,
         test_token_in_url_and_refusals)

@@ -78,7 +78,7 @@ verdicts(const auth *a, const char *token, int publish, int subscribe, int admin
 #define NONE AUTH_UNAUTHENTICATED
 #define NOT  AUTH_FORBIDDEN
 
-#define BAD_LINE "expected 'TOKEN ROLE[,ROLE...]' with roles publish, subscribe, admin"
+#define BAD_LINE "expected 'TOKEN ROLE[,ROLE...]' with roles publish, subscribe, audit, admin"
 #define BAD_LEN  "a token must be 8 to 255 characters"
 
 TEST(no_tokens_allow_everything)
@@ -93,11 +93,15 @@ TEST(no_tokens_allow_everything)
 	add_ok(a, "# nothing yet\n\n   \n\t# indented\n", '\n');
 	ASSERT_EQ(auth_token_count(a), 0);
 	verdicts(a, "anything-at-all", OK, OK, OK);
-	ASSERT_EQ(auth_origin_allowed(a, "https://anywhere.example"), 1);
+	/* No token does not mean any web page: other sites stay out. */
+	ASSERT_EQ(auth_origin_allowed(a, "https://anywhere.example"), 0);
+	ASSERT_EQ(auth_origin_allowed(a, "http://localhost:3000"), 1);
+	ASSERT_EQ(auth_origin_allowed(a, NULL), 1);
 	auth_destroy(a);
 	/* No table at all is the same as an empty one. */
 	ASSERT_EQ(auth_check(NULL, NULL, AUTH_ADMIN), AUTH_ALLOWED);
-	ASSERT_EQ(auth_origin_allowed(NULL, "https://anywhere.example"), 1);
+	ASSERT_EQ(auth_origin_allowed(NULL, "https://anywhere.example"), 0);
+	ASSERT_EQ(auth_origin_allowed(NULL, "http://127.0.0.1:8000"), 1);
 }
 
 TEST(roles)
@@ -134,6 +138,27 @@ TEST(roles)
 	/* The blanks around a token are not part of it. */
 	verdicts(a, "  reader-token-0001", NONE, NONE, NONE);
 	verdicts(a, "admin-token-00001\r", NONE, NONE, NONE);
+	auth_destroy(a);
+}
+
+TEST(audit_role)
+{
+	auth *a = auth_new();
+
+	add_ok(a,
+	       "auditor-token-01 audit\n"
+	       "reader-auditor-1 subscribe,audit\n"
+	       "reader-token-001 subscribe\n"
+	       "admin-token-0001 admin\n",
+	       '\n');
+	/* audit is its own role: queries and chain checks, nothing else. */
+	verdicts(a, "auditor-token-01", NOT, NOT, NOT);
+	ASSERT_EQ(auth_check(a, "auditor-token-01", AUTH_AUDIT), AUTH_ALLOWED);
+	verdicts(a, "reader-auditor-1", NOT, OK, NOT);
+	ASSERT_EQ(auth_check(a, "reader-auditor-1", AUTH_AUDIT), AUTH_ALLOWED);
+	ASSERT_EQ(auth_check(a, "reader-token-001", AUTH_AUDIT), AUTH_FORBIDDEN);
+	ASSERT_EQ(auth_check(a, "admin-token-0001", AUTH_AUDIT), AUTH_ALLOWED);
+	ASSERT_EQ(auth_check(a, "unknown-token-01", AUTH_AUDIT), AUTH_UNAUTHENTICATED);
 	auth_destroy(a);
 }
 
@@ -288,7 +313,6 @@ TEST(origins)
 	ASSERT_EQ(auth_origin_allowed(a, "https://ops.example.com"), 1);
 	ASSERT_EQ(auth_origin_allowed(a, "HTTPS://OPS.EXAMPLE.COM"), 1);
 	ASSERT_EQ(auth_origin_allowed(a, "http://localhost:8080"), 1);
-	ASSERT_EQ(auth_origin_allowed(a, "http://localhost"), 0);
 	ASSERT_EQ(auth_origin_allowed(a, "http://localhost:80800"), 0);
 	ASSERT_EQ(auth_origin_allowed(a, "https://ops.example.com:8443"), 0);
 	ASSERT_EQ(auth_origin_allowed(a, "https://ops.example.co"), 0);
@@ -298,6 +322,30 @@ TEST(origins)
 	ASSERT_EQ(auth_origin_allowed(a, ""), 0);
 	/* No Origin: not a browser, always allowed. */
 	ASSERT_EQ(auth_origin_allowed(a, NULL), 1);
+	/* Pages served on this machine, on any port, need no listing. */
+	ASSERT_EQ(auth_origin_allowed(a, "http://localhost"), 1);
+	ASSERT_EQ(auth_origin_allowed(a, "http://localhost:3000"), 1);
+	ASSERT_EQ(auth_origin_allowed(a, "https://LOCALHOST:8443"), 1);
+	ASSERT_EQ(auth_origin_allowed(a, "http://127.0.0.1:5173"), 1);
+	ASSERT_EQ(auth_origin_allowed(a, "http://127.1.2.3:80"), 1);
+	ASSERT_EQ(auth_origin_allowed(a, "http://[::1]:3000"), 1);
+	ASSERT_EQ(auth_origin_allowed(a, "http://[::1]"), 1);
+	/* ...but nothing that merely looks like them. */
+	ASSERT_EQ(auth_origin_allowed(a, "http://localhost.evil.example"), 0);
+	ASSERT_EQ(auth_origin_allowed(a, "http://localhost:3000.evil.example"), 0);
+	ASSERT_EQ(auth_origin_allowed(a, "http://localhost:"), 0);
+	ASSERT_EQ(auth_origin_allowed(a, "http://localhost:0"), 0);
+	ASSERT_EQ(auth_origin_allowed(a, "http://localhost:65536"), 0);
+	ASSERT_EQ(auth_origin_allowed(a, "http://localhost:3000/"), 0);
+	ASSERT_EQ(auth_origin_allowed(a, "http://127.0.0.1.evil.example"), 0);
+	ASSERT_EQ(auth_origin_allowed(a, "http://128.0.0.1:3000"), 0);
+	ASSERT_EQ(auth_origin_allowed(a, "http://10.0.0.1:3000"), 0);
+	ASSERT_EQ(auth_origin_allowed(a, "http://127.0.0.1@evil.example"), 0);
+	ASSERT_EQ(auth_origin_allowed(a, "http://[::1]x:3000"), 0);
+	ASSERT_EQ(auth_origin_allowed(a, "http://[::2]:3000"), 0);
+	ASSERT_EQ(auth_origin_allowed(a, "ftp://localhost:3000"), 0);
+	ASSERT_EQ(auth_origin_allowed(a, "file://"), 0);
+	ASSERT_EQ(auth_origin_is_loopback("null"), 0);
 	/* Origins do not turn authentication on. */
 	ASSERT_EQ(auth_token_count(a), 0);
 	verdicts(a, NULL, OK, OK, OK);
@@ -307,7 +355,7 @@ TEST(origins)
 TEST(gate_counts_connections)
 {
 	auth *a = auth_new();
-	gate *g = gate_create(a, 2);
+	gate *g = gate_create(a, 2, 0);
 
 	ASSERT_NOT_NULL(g);
 	ASSERT_EQ(gate_full(g), 0);
@@ -331,6 +379,7 @@ main(int argc, char **argv)
 	static const struct test_entry tests[] = {
 		TEST_ENTRY(no_tokens_allow_everything),
 		TEST_ENTRY(roles),
+		TEST_ENTRY(audit_role),
 		TEST_ENTRY(prefixes_are_other_tokens),
 		TEST_ENTRY(token_lengths),
 		TEST_ENTRY(bad_lines),

@@ -1,9 +1,10 @@
 /*
  * Unit tests of config.c and config_file.c: defaults, every form of
- * --listen, the sizes and their limits, commands, and refusing what is
- * wrong; the configuration file, the environment variables and their
- * precedence. config_parse() prints its errors (and --help) as it would for
- * a user; that output is expected.
+ * --listen, the sizes and their limits, commands (and the flags only
+ * backup and restore take), and refusing what is wrong; the configuration
+ * file, the environment variables and their precedence. config_parse()
+ * prints its errors (and --help) as it would for a user; that output is
+ * expected.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -237,6 +238,21 @@ TEST(commands)
 
 	ASSERT_EQ(PARSE(&cfg, "frobnicate"), -1);
 	ASSERT_EQ(PARSE(&cfg, "Migrate"), -1);
+
+	/* backup needs --to, restore --from, and nothing else takes them. */
+	ASSERT_OK(PARSE(&cfg, "backup", "--db", "a.db", "--to", "b.db"));
+	ASSERT_EQ(cfg.command, CONFIG_BACKUP);
+	ASSERT_STR_EQ(cfg.db_path, "a.db");
+	ASSERT_STR_EQ(cfg.backup_to, "b.db");
+	ASSERT_OK(PARSE(&cfg, "restore", "--from", "b.db"));
+	ASSERT_EQ(cfg.command, CONFIG_RESTORE);
+	ASSERT_STR_EQ(cfg.restore_from, "b.db");
+	ASSERT_STR_EQ(cfg.db_path, "data/sentinel.db");
+	ASSERT_EQ(PARSE(&cfg, "backup"), -1);
+	ASSERT_EQ(PARSE(&cfg, "restore", "--to", "b.db"), -1);
+	ASSERT_EQ(PARSE(&cfg, "backup", "--to", ""), -1);
+	ASSERT_EQ(PARSE(&cfg, "--to", "b.db"), -1);
+	ASSERT_EQ(PARSE(&cfg, "compact", "--from", "b.db"), -1);
 }
 
 TEST(help_and_version)

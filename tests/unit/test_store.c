@@ -1,11 +1,13 @@
 /*
  * Unit tests of store.c, on real files in a temporary folder: creation (the
  * folders, WAL mode, the schema version), appending and reading back, ids
- * that are never reused, idempotent migrations, the epoch, refusing foreign,
- * corrupt, missing and newer files, and the migrations agreeing with the
- * documented schema/schema.sql (named by the environment variable
- * SENTINEL_SCHEMA). The folder is removed at the end; it is kept, and its
- * name printed, when a test fails.
+ * that are never reused (also when a store was closed without giving its
+ * reserved ids back, as after a crash), idempotent migrations, the epoch
+ * (also renewed for a copy put back in place), one writer at a time (the
+ * writer's lock), refusing foreign, corrupt, missing and newer files, and
+ * the migrations agreeing with the documented schema/schema.sql (named by
+ * the environment variable SENTINEL_SCHEMA). The folder is removed at the
+ * end; it is kept, and its name printed, when a test fails.
  */
 #define _GNU_SOURCE /* nftw's FTW_DEPTH and FTW_PHYS */
 #include <ftw.h>
@@ -20,6 +22,7 @@
 #include "err.h"
 #include "logevent.h"
 #include "store.h"
+#include "store_ids.h"
 
 #define US       INT64_C(1000000)
 #define NOW      (INT64_C(1773064800) * US + 123456)
@@ -429,6 +432,118 @@ TEST(ids_are_never_reused)
 	store_close(st);
 }
 
+/* The ids found lost when st was opened, as "from-to" (or "none"). */
+static const char *
+lost_at_open(store *st, char *buf, size_t size)
+{
+	int64_t from, to;
+	store_lost_at_open(st, &from, &to);
+	if (!to)
+		snprintf(buf, size, "none");
+	else
+		snprintf(buf, size, "%lld-%lld", (long long)from, (long long)to);
+	return buf;
+}
+
+static const char *
+lost_after(store *st, int64_t id, char *buf, size_t size)
+{
+	int64_t from = -1, to = -1;
+	ASSERT_OK(store_ids_lost(st, id, &from, &to));
+	snprintf(buf, size, "%lld-%lld", (long long)from, (long long)to);
+	return buf;
+}
+
+TEST(ids_survive_an_unclean_stop)
+{
+	char path[512], buf[64];
+	int64_t mark = -1, ids[3];
+
+	path_in(path, sizeof path, "mark/sentinel.db");
+	store *st = open_ok(path, STORE_WRITE);
+	ASSERT_STR_EQ(lost_at_open(st, buf, sizeof buf), "none");
+	ASSERT_OK(store_ids_mark(st, &mark));
+	ASSERT_EQ(mark, 0);
+	/* Ids 1..3 are reserved with a block ahead, then assigned. */
+	ASSERT_OK(store_ids_reserve(st, 3, &mark));
+	ASSERT_EQ(mark, 3 + STORE_IDS_BLOCK);
+	append_all(st, three, 3, ids);
+	ASSERT_EQ(ids[2], 3);
+	/* Within the mark: nothing to write, the mark stays. */
+	ASSERT_OK(store_ids_reserve(st, 3 + STORE_IDS_BLOCK, &mark));
+	ASSERT_EQ(mark, 3 + STORE_IDS_BLOCK);
+	int64_t stored = -1;
+	ASSERT_OK(store_ids_mark(st, &stored));
+	ASSERT_EQ(stored, mark);
+	/* Closed without giving the rest of the block back, as a crash of the
+	 * process. The machine did not restart (the same boot id), so the
+	 * kernel kept every commit: nothing was lost, and ids go on. */
+	store_close(st);
+	st = open_ok(path, STORE_WRITE);
+	ASSERT_STR_EQ(lost_at_open(st, buf, sizeof buf), "none");
+	ASSERT_EQ(last_id(st), 3);
+	ASSERT_OK(store_ids_mark(st, &stored));
+	ASSERT_EQ(stored, 3);
+
+	/* Reserved again, then closed as a power cut would leave it: the
+	 * next open sees another boot of the machine. */
+	mark = stored;
+	ASSERT_OK(store_ids_reserve(st, 4, &mark));
+	ASSERT_EQ(mark, 4 + STORE_IDS_BLOCK);
+	ASSERT_OK(store_meta_set(st, "id_reserved_boot", "an-earlier-boot"));
+	store_close(st);
+
+	st = open_ok(path, STORE_WRITE);
+	char want[64];
+	snprintf(want, sizeof want, "4-%d", 4 + STORE_IDS_BLOCK);
+	ASSERT_STR_EQ(lost_at_open(st, buf, sizeof buf), want);
+	ASSERT_EQ(last_id(st), 4 + STORE_IDS_BLOCK);
+	ASSERT_EQ(append_one(st, three[0]), 5 + STORE_IDS_BLOCK);
+	ASSERT_STR_EQ(lost_after(st, 0, buf, sizeof buf), want);
+	ASSERT_STR_EQ(lost_after(st, 4, buf, sizeof buf), want);
+	ASSERT_STR_EQ(lost_after(st, 4 + STORE_IDS_BLOCK, buf, sizeof buf), want);
+	ASSERT_STR_EQ(lost_after(st, 5 + STORE_IDS_BLOCK, buf, sizeof buf), "0-0");
+	/* A clean stop gives the reservation back: nothing lost next time,
+	 * whatever the boot. */
+	ASSERT_OK(store_ids_reserve(st, 6 + STORE_IDS_BLOCK, &mark));
+	ASSERT_OK(store_meta_set(st, "id_reserved_boot", "an-earlier-boot"));
+	ASSERT_OK(store_ids_release(st));
+	store_close(st);
+
+	st = open_ok(path, STORE_WRITE);
+	ASSERT_STR_EQ(lost_at_open(st, buf, sizeof buf), "none");
+	ASSERT_EQ(last_id(st), 5 + STORE_IDS_BLOCK);
+	store_close(st);
+
+	/* Readers see the recorded range too. */
+	st = open_ok(path, STORE_READONLY);
+	ASSERT_STR_EQ(lost_after(st, 1, buf, sizeof buf), want);
+	store_close(st);
+	sqlite3 *db = sq_open(path, SQLITE_OPEN_READONLY);
+	ASSERT_EQ(sq_int(db, "SELECT count(*) FROM lost_ids"), 1);
+	ASSERT_EQ(sq_int(db, "SELECT count(*) FROM lost_ids WHERE found_at LIKE "
+			     "'20__-__-__T__:__:__.___Z'"),
+		  1);
+	sqlite3_close(db);
+}
+
+TEST(ids_need_no_mark_under_sync_full)
+{
+	char path[512], buf[64];
+	int64_t mark = 0, ids[3];
+
+	path_in(path, sizeof path, "markfull/sentinel.db");
+	store *st = open_ok(path, STORE_WRITE | STORE_SYNC_FULL);
+	ASSERT_OK(store_ids_reserve(st, 3, &mark));
+	ASSERT_EQ(mark, 0);
+	append_all(st, three, 3, ids);
+	store_close(st);
+	st = open_ok(path, STORE_WRITE | STORE_SYNC_FULL);
+	ASSERT_STR_EQ(lost_at_open(st, buf, sizeof buf), "none");
+	ASSERT_EQ(append_one(st, three[0]), 4);
+	store_close(st);
+}
+
 static int64_t
 event_count(store *st)
 {
@@ -569,7 +684,13 @@ TEST(migrations_are_idempotent)
 	}
 
 	db = sq_open(path, SQLITE_OPEN_READONLY);
-	ASSERT_EQ(sq_int(db, "SELECT count(*) FROM meta"), 1);
+	/* The epoch, the ids' mark and the chain's head, each once. */
+	char keys[256];
+	ASSERT_STR_EQ(sq_text(db,
+			      "SELECT group_concat(key, ',') FROM (SELECT key FROM meta "
+			      "ORDER BY key)",
+			      keys, sizeof keys),
+		      "chain_head_hash,chain_head_id,epoch,id_reserved");
 	ASSERT_EQ(sq_int(db, "SELECT count(*) FROM sqlite_master"), objects);
 	ASSERT_EQ(sq_int(db, "PRAGMA user_version"), store_latest_version());
 	sqlite3_close(db);
@@ -607,6 +728,114 @@ TEST(sync_full)
 	store_close(st);
 	st = open_ok(path, STORE_READONLY);
 	ASSERT_EQ(last_id(st), 2);
+	store_close(st);
+}
+
+TEST(one_writer_at_a_time)
+{
+	char path[512], lock[560], pid[32], errmsg[ERRMSG_SIZE] = "";
+	int err = 0;
+
+	path_in(path, sizeof path, "lock/sentinel.db");
+	snprintf(lock, sizeof lock, "%s.lock", path);
+	snprintf(pid, sizeof pid, "pid %ld", (long)getpid());
+	store *w = open_ok(path, STORE_WRITE);
+	ASSERT_EQ(append_one(w, three[0]), 1);
+	ASSERT(file_exists(lock));
+
+	/* A second writer, even in the same process, is refused and told who
+	 * holds the store. */
+	ASSERT_NULL(store_open(path, STORE_WRITE, &err, errmsg));
+	ASSERT_EQ(err, ERR_BUSY);
+	ASSERT_NOT_NULL(strstr(errmsg, path));
+	ASSERT_NOT_NULL(strstr(errmsg, "in use by another writer"));
+	ASSERT_NOT_NULL(strstr(errmsg, pid));
+	ASSERT_NOT_NULL(strstr(errmsg, "test_store"));
+
+	/* Readers are not refused, and see what the writer committed. */
+	store *r = open_ok(path, STORE_READONLY);
+	ASSERT_EQ(last_id(r), 1);
+	store_close(r);
+
+	/* Once the writer is gone, the next one may write. */
+	store_close(w);
+	w = open_ok(path, STORE_WRITE);
+	ASSERT_EQ(append_one(w, three[1]), 2);
+	store_close(w);
+}
+
+/* Copy the file from to to, byte for byte. */
+static void
+copy_file(const char *from, const char *to)
+{
+	char buf[65536];
+	size_t n;
+	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+
+	ASSERT_NOT_NULL(in);
+	ASSERT_NOT_NULL(out);
+	while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+		ASSERT_EQ(fwrite(buf, 1, n, out), n);
+	ASSERT_OK(fclose(in));
+	ASSERT_OK(fclose(out));
+}
+
+TEST(a_copy_put_back_gets_a_new_epoch)
+{
+	char path[512], saved[512], moved[512], epoch[STORE_EPOCH_SIZE];
+
+	path_in(path, sizeof path, "copy/sentinel.db");
+	path_in(saved, sizeof saved, "copy/saved.db");
+	store *st = open_ok(path, STORE_WRITE);
+	ASSERT_NULL(store_renewal(st)); /* a new store */
+	ASSERT_EQ(append_one(st, three[0]), 1);
+	snprintf(epoch, sizeof epoch, "%s", store_epoch(st));
+	store_close(st); /* checkpointed: the file holds everything */
+	copy_file(path, saved);
+
+	/* The store goes on; a reopen keeps the epoch. */
+	st = open_ok(path, STORE_WRITE);
+	ASSERT_NULL(store_renewal(st));
+	ASSERT_STR_EQ(store_epoch(st), epoch);
+	ASSERT_EQ(append_one(st, three[1]), 2);
+	ASSERT_EQ(append_one(st, three[2]), 3);
+	store_close(st);
+
+	/* The copy, taken at id 1, is put back: id 2 would be handed out again. */
+	copy_file(saved, path);
+	st = open_ok(path, STORE_WRITE);
+	ASSERT_NOT_NULL(store_renewal(st));
+	ASSERT_NOT_NULL(strstr(store_renewal(st), "ends at id 1 but ids up to 3"));
+	assert_epoch(store_epoch(st));
+	ASSERT(strcmp(store_epoch(st), epoch) != 0);
+	snprintf(epoch, sizeof epoch, "%s", store_epoch(st));
+	ASSERT_EQ(append_one(st, three[1]), 2);
+	store_close(st);
+
+	/* The new epoch is kept from then on. */
+	st = open_ok(path, STORE_WRITE);
+	ASSERT_NULL(store_renewal(st));
+	ASSERT_STR_EQ(store_epoch(st), epoch);
+	store_close(st);
+	st = open_ok(path, STORE_READONLY);
+	ASSERT_STR_EQ(store_epoch(st), epoch);
+	store_close(st);
+
+	/* A copy with events but no mark of its own may be anyone's copy. */
+	copy_file(path, path_in(moved, sizeof moved, "copy/moved.db"));
+	st = open_ok(moved, STORE_WRITE);
+	ASSERT_NOT_NULL(store_renewal(st));
+	ASSERT_NOT_NULL(strstr(store_renewal(st), "has no"));
+	ASSERT(strcmp(store_epoch(st), epoch) != 0);
+
+	/* A cluster node's store takes its epoch from its stream, and keeps it. */
+	ASSERT_OK(store_meta_set(st, "stream", "SENTINEL"));
+	ASSERT_OK(store_meta_set(st, "epoch", "00112233445566ff"));
+	store_close(st);
+	ASSERT_OK(unlink(path_in(saved, sizeof saved, "copy/moved.db.mark")));
+	st = open_ok(moved, STORE_WRITE);
+	ASSERT_NULL(store_renewal(st));
+	ASSERT_STR_EQ(store_epoch(st), "00112233445566ff");
 	store_close(st);
 }
 
@@ -763,7 +992,11 @@ TEST(audit_view)
 	sqlite3_close(db);
 }
 
-/* SQL with comments removed and every run of whitespace made one space. */
+/*
+ * SQL with comments removed, every run of whitespace made one space, and
+ * no space after "(" or before "," and ")" (ALTER TABLE ... ADD COLUMN
+ * leaves " , col)" in the stored CREATE TABLE).
+ */
 static char *
 normalise_sql(const char *sql)
 {
@@ -797,7 +1030,7 @@ normalise_sql(const char *sql)
 			space = 1;
 			continue;
 		}
-		if (space && n > 0)
+		if (space && n > 0 && c != ',' && c != ')' && out[n - 1] != '(')
 			out[n++] = ' ';
 		space = 0;
 		if (c == '\'' || c == '"' || c == '`')
@@ -935,6 +1168,7 @@ TEST(migrations_match_schema_sql)
 	/* And the comparison compared something. */
 	ASSERT(schema_has_object(&migrated, "table journal"));
 	ASSERT(schema_has_object(&migrated, "table meta"));
+	ASSERT(schema_has_object(&migrated, "table lost_ids"));
 	ASSERT(schema_has_object(&migrated, "view events"));
 	ASSERT(schema_has_object(&migrated, "index journal_ts"));
 	ASSERT(schema_has_object(&migrated, "index journal_type_ts"));
@@ -947,7 +1181,10 @@ TEST(normalise)
 	/* The helper above, so that a broken normaliser cannot hide a
 	 * difference. */
 	char *s = normalise_sql("CREATE  TABLE t (\n    a INT, -- the a\n  b TEXT /* b\n */ )");
-	ASSERT_STR_EQ(s, "CREATE TABLE t ( a INT, b TEXT )");
+	ASSERT_STR_EQ(s, "CREATE TABLE t (a INT, b TEXT)");
+	free(s);
+	s = normalise_sql("CREATE TABLE t (a INT , b TEXT)");
+	ASSERT_STR_EQ(s, "CREATE TABLE t (a INT, b TEXT)");
 	free(s);
 	s = normalise_sql("SELECT '--  not a comment'   AS x");
 	ASSERT_STR_EQ(s, "SELECT '--  not a comment' AS x");
@@ -961,10 +1198,14 @@ main(int argc, char **argv)
 		TEST_ENTRY(open_creates_folders_and_wal_file),
 		TEST_ENTRY(append_and_read),
 		TEST_ENTRY(ids_are_never_reused),
+		TEST_ENTRY(ids_survive_an_unclean_stop),
+		TEST_ENTRY(ids_need_no_mark_under_sync_full),
 		TEST_ENTRY(retention_deletes),
 		TEST_ENTRY(migrations_are_idempotent),
 		TEST_ENTRY(epoch_differs_between_stores),
 		TEST_ENTRY(sync_full),
+		TEST_ENTRY(one_writer_at_a_time),
+		TEST_ENTRY(a_copy_put_back_gets_a_new_epoch),
 		TEST_ENTRY(not_a_database),
 		TEST_ENTRY(missing_file),
 		TEST_ENTRY(folder_cannot_be_made),

@@ -143,8 +143,17 @@ control(struct cursor *c, const char *kind, const json_t *msg)
 	} else if (!strcmp(kind, "reset")) {
 		if (!epoch)
 			return CURSOR_INVALID;
-		if (strcmp(c->epoch, epoch))
+		if (strcmp(c->epoch, epoch)) {
 			restart(c, epoch);
+		} else if (c->last_id) {
+			/* Same store, but it never handed out our id: follow it from
+			 * its oldest event rather than wait for ids above ours. */
+			log_warn("the server's store has no id as high as %lld: following it from "
+				 "its oldest event",
+				 (long long)c->last_id);
+			c->last_id = 0;
+			c->positioned = 1;
+		}
 	} else if (!strcmp(kind, "live")) {
 		/* Everything up to last_id was sent before this message. */
 		if (!c->epoch[0] || number_of(json_object_get(msg, "last_id"), &last))

@@ -3,8 +3,11 @@
 #
 # Usage: tools/setup/deps.sh [GROUP...]
 #   (no group)  build + run packages
-#   test        also the test-only packages, and the pinned npm package `ws`
-#               in tests/js/node_modules
+#   test        also the test-only packages, and the pinned npm packages of
+#               tests/js/package.json (ws; pino and pino-loki, a Loki client
+#               library) in tests/js/node_modules
+#   bench       the peers `make bench-peers` measures beside sentinel-logd:
+#               nats-server (JetStream), nginx with its nchan module
 #
 # As root, missing packages are installed with apt-get. Otherwise the one
 # `sudo apt-get install` command that would install them is printed and the
@@ -26,17 +29,24 @@ BASE_PKGS=(
 # clang-format: `make format-check`, which `make test` runs first.
 # systemd: systemd-analyze, systemd-sysusers and systemd-tmpfiles check the
 # unit and its files (systemd need not be running). man-db: the manual
-# pages' test renders them.
+# pages' test renders them. syslog-ng: the shippers' test runs the real
+# syslog-ng with the README's recipe (its http() destination is in
+# syslog-ng-mod-http).
 TEST_PKGS=(python3-websockets nodejs npm chromium fonts-noto-color-emoji nats-server clang-format
-  systemd man-db)
+  systemd man-db syslog-ng-core syslog-ng-mod-http)
 
-WS_VERSION=8.18.0
+# make bench-peers: the servers measured beside ours (libnats, for
+# sentinel-bench's JetStream scenarios, is a build package above).
+BENCH_PKGS=(nats-server nginx libnginx-mod-nchan)
+
+# The npm packages the tests use, pinned (as in tests/js/package.json).
+NPM_PINS=(ws@8.18.0 pino@10.4.0 pino-loki@3.0.0)
 JS_DIR=$ROOT/tests/js
 
 die() { echo "deps.sh: $*" >&2; exit 1; }
 
 usage() {
-  echo "usage: $0 [test]" >&2
+  echo "usage: $0 [test] [bench]" >&2
   exit 2
 }
 
@@ -50,8 +60,9 @@ for group in "$@"; do
         want+=("${TEST_PKGS[@]}")
       fi
       ;;
+    bench) want+=("${BENCH_PKGS[@]}") ;;
     -h | --help) usage ;;
-    *) echo "deps.sh: unknown package group '$group' (known: test)" >&2; usage ;;
+    *) echo "deps.sh: unknown package group '$group' (known: test, bench)" >&2; usage ;;
   esac
 done
 
@@ -92,21 +103,28 @@ fi
 
 (( with_test )) || exit 0
 
-# --- npm: ws, pinned, into tests/js/node_modules ---------------------------
-ws_installed_version() {
-  local pj=$JS_DIR/node_modules/ws/package.json
+# --- npm: the pinned packages, into tests/js/node_modules ------------------
+npm_installed_version() {
+  local pj=$JS_DIR/node_modules/$1/package.json
   [[ -f $pj ]] || return 0
   node -e 'try { process.stdout.write(String(require(process.argv[1]).version)); } catch (e) {}' "$pj"
 }
 
-if [[ $(ws_installed_version) != "$WS_VERSION" ]]; then
-  mkdir -p "$JS_DIR"
-  if [[ ! -f $JS_DIR/package.json ]]; then
-    printf '{"private":true,"dependencies":{"ws":"%s"}}\n' "$WS_VERSION" >"$JS_DIR/package.json"
-  fi
-  echo "deps.sh: installing npm package ws@$WS_VERSION into tests/js/node_modules" >&2
+npm_missing() {
+  local pin
+  for pin in "${NPM_PINS[@]}"; do
+    [[ $(npm_installed_version "${pin%@*}") == "${pin##*@}" ]] || return 0
+  done
+  return 1
+}
+
+if npm_missing; then
+  [[ -f $JS_DIR/package.json ]] || die "tests/js/package.json is missing"
+  echo "deps.sh: installing npm packages ${NPM_PINS[*]} into tests/js/node_modules" >&2
   (cd "$JS_DIR" && npm install --no-package-lock --no-audit --no-fund)
-  got=$(ws_installed_version)
-  [[ $got == "$WS_VERSION" ]] ||
-    die "expected ws $WS_VERSION in tests/js/node_modules, found '${got:-none}' (check tests/js/package.json)"
+  for pin in "${NPM_PINS[@]}"; do
+    got=$(npm_installed_version "${pin%@*}")
+    [[ $got == "${pin##*@}" ]] ||
+      die "expected ${pin%@*} ${pin##*@} in tests/js/node_modules, found '${got:-none}' (check tests/js/package.json)"
+  done
 fi

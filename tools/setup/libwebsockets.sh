@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Build libwebsockets (static, with libevent) from Debian's own source package.
+# Build libwebsockets (static, with libevent and IPv6) from Debian's own source package.
 #
 # Usage: tools/setup/libwebsockets.sh PREFIX_DIR
 #
 # Installs into PREFIX_DIR/libwebsockets-4.1.6-3 and prints that (absolute)
 # prefix as the last line on stdout. If the system's libwebsockets already has
-# libevent support, prints `system` and builds nothing. A stamp file in the
+# libevent and IPv6 support, prints `system` and builds nothing. A stamp file in the
 # prefix records the pinned checksums and configure flags: when it matches,
 # nothing is downloaded or rebuilt. Progress goes to stderr, build output to
 # PREFIX_DIR/logs/.
@@ -37,6 +37,7 @@ CMAKE_FLAGS=(
   -DLWS_WITH_MINIMAL_EXAMPLES=OFF
   -DLWS_WITH_SSL=ON
   -DLWS_WITH_HTTP2=OFF
+  -DLWS_IPV6=ON
   -DLWS_STATIC_PIC=ON
   -DCMAKE_BUILD_TYPE=Release
 )
@@ -50,9 +51,12 @@ if (( $# != 1 )) || [[ -z $1 || $1 == -* ]]; then
   exit 2
 fi
 
-has_libevent() { grep -Eq '^[[:space:]]*#[[:space:]]*define[[:space:]]+LWS_WITH_LIBEVENT([[:space:]]|$)' "$1"; }
+# has_define FILE NAME: lws_config.h FILE defines NAME.
+has_define() { grep -Eq "^[[:space:]]*#[[:space:]]*define[[:space:]]+$2([[:space:]]|\$)" "$1"; }
+has_libevent() { has_define "$1" LWS_WITH_LIBEVENT; }
+has_ipv6() { has_define "$1" LWS_WITH_IPV6; }
 
-# --- a system libwebsockets with libevent support wins -----------------------
+# --- a system libwebsockets with libevent and IPv6 support wins -------------
 system_lws_ok() {
   command -v pkg-config >/dev/null 2>&1 || return 1
   pkg-config --exists libwebsockets 2>/dev/null || return 1
@@ -65,7 +69,7 @@ system_lws_ok() {
   dirs+=(/usr/include /usr/local/include)
   for d in "${dirs[@]}"; do
     if [[ -f $d/lws_config.h ]]; then
-      has_libevent "$d/lws_config.h"
+      has_libevent "$d/lws_config.h" && has_ipv6 "$d/lws_config.h"
       return
     fi
   done
@@ -251,6 +255,8 @@ run "$LOG_DIR/libwebsockets-install.log" make -C "$BUILD_DIR" install
   die "$PREFIX/include/lws_config.h was not installed"
 has_libevent "$PREFIX/include/lws_config.h" ||
   die "$PREFIX/include/lws_config.h lacks '#define LWS_WITH_LIBEVENT': libevent support was not built (see $LOG_DIR/libwebsockets-configure.log)"
+has_ipv6 "$PREFIX/include/lws_config.h" ||
+  die "$PREFIX/include/lws_config.h lacks '#define LWS_WITH_IPV6': IPv6 support was not built (see $LOG_DIR/libwebsockets-configure.log)"
 [[ -f $PREFIX/lib/libwebsockets.a ]] ||
   die "$PREFIX/lib/libwebsockets.a was not installed"
 
