@@ -16,11 +16,13 @@ Per size, on a server started on the store:
 - GET /api/stats and each form of GET /api/events: median and slowest of 20
 - a live subscriber's latency (sentinel-bench fanout, 1 subscriber,
   1,000 events/s), alone, then while an auditor runs the README's heaviest
-  queries on the file (sqlite3 in its own process, as auditors do) and two
-  clients ask for /api/stats and filtered pages back to back
-- ingest: sentinel-bench ingest-http, batches of 1,000, 2 producers
+  queries through POST /api/sql (the server's reader pool), one after the
+  other, and two clients ask for /api/stats and filtered pages back to back
+- ingest: sentinel-bench ingest-http, batches of 1,000, 2 producers (and,
+  once, into an empty store for comparison)
 - one retention pass (--retain-age) deleting the INGEST oldest events
-- sentinel-export of the whole store, and the file's bytes per event
+- sentinel-export of the whole store, and bytes per event (the file, and
+  its pages in use)
 
 Prints the machine and a Markdown table, one column per size; progress goes
 to stderr.
@@ -218,13 +220,17 @@ def audit_queries():
 
 
 AUDITOR = """
-import sqlite3, sys
-conn = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
-queries = sys.argv[2:]
+import http.client, sys
+host, port, queries = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 while True:
     for q in queries:
-        conn.execute(q).fetchall()
-        print("done", flush=True)
+        conn = http.client.HTTPConnection(host, port, timeout=900)
+        conn.request("POST", "/api/sql", body=q.encode(),
+                     headers={"Accept": "application/x-ndjson"})
+        resp = conn.getresponse()
+        resp.read()
+        conn.close()
+        print("done", resp.status, flush=True)
 """
 
 
@@ -237,7 +243,8 @@ def subscriber_p99(b, server, seconds):
 
 def under_audit(b, server, path, timeline, seconds):
     """The subscriber's latency while an auditor and readers load the store."""
-    auditor = subprocess.Popen([sys.executable, "-c", AUDITOR, path, *audit_queries()],
+    auditor = subprocess.Popen([sys.executable, "-c", AUDITOR, HOST, str(server.port),
+                                *audit_queries()],
                                stdout=subprocess.PIPE, text=True)
     stop = threading.Event()
     reads = [0]
@@ -260,7 +267,7 @@ def under_audit(b, server, path, timeline, seconds):
         for t in threads:
             t.join(120)
         auditor.send_signal(signal.SIGKILL)
-        done = auditor.communicate()[0].count("done")
+        done = auditor.communicate()[0].count("done 200")
     return result, reads[0], done
 
 
@@ -286,6 +293,27 @@ def retention_pass(b, path, ingest):
     if done_at is None:
         raise RuntimeError(f"retention deleted {deleted:,.0f} of {expected:,} events in 900 s")
     return deleted, done_at - t0
+
+
+def http_ingest(b, server, ingest):
+    """Events/s and the server's CPU µs per event of ingest over HTTP."""
+    r = b.run("ingest-http", "--post-url", f"http://{HOST}:{server.port}/api/events",
+              "--events", str(ingest), "--batch", "1000", "--producers", "2")
+    cpu = r.get("server_cpu_pct", 0) / 100 * r["seconds"] / r["accepted"] * 1e6
+    return f"{r['value']:,.0f} ({cpu:.2f})"
+
+
+def empty_ingest(b, folder, ingest):
+    """The same ingest into an empty store, for comparison."""
+    path = os.path.join(folder, "store-empty", "sentinel.db")
+    shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+    os.makedirs(os.path.dirname(path))
+    server = Server(b.logd, path)
+    try:
+        return http_ingest(b, server, ingest)
+    finally:
+        server.stop()
+        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
 
 
 def measure(b, label, path, timeline, ingest, seconds):
@@ -321,11 +349,8 @@ def measure(b, label, path, timeline, ingest, seconds):
     rows["  (reads answered meanwhile / audit queries finished)"] = f"{reads:,} / {done}"
 
     say(f"{label}: ingest of {ingest:,} events")
-    r = b.run("ingest-http", "--post-url", f"http://{HOST}:{server.port}/api/events",
-              "--events", str(ingest), "--batch", "1000", "--producers", "2")
-    cpu = r.get("server_cpu_pct", 0) / 100 * r["seconds"] / r["accepted"] * 1e6
     rows["ingest over HTTP, batches of 1,000: events/s (server CPU per event, µs)"] = \
-        f"{r['value']:,.0f} ({cpu:.2f})"
+        http_ingest(b, server, ingest)
     server.stop()
 
     say(f"{label}: one retention pass")
@@ -342,7 +367,13 @@ def measure(b, label, path, timeline, ingest, seconds):
     size = os.path.getsize(path)
     wal = path + "-wal"
     size += os.path.getsize(wal) if os.path.exists(wal) else 0
-    rows["store bytes per event"] = f"{size / count:.0f}"
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    pages, free, page = (db.execute(f"PRAGMA {p}").fetchone()[0]
+                         for p in ("page_count", "freelist_count", "page_size"))
+    db.close()
+    # Retention leaves free pages that later events reuse: the file and what it holds.
+    rows["store bytes per event: the file / its pages in use"] = \
+        f"{size / count:.0f} / {(pages - free) * page / count:.0f}"
     rows["  (the events' own JSON, bytes per event)"] = f"{body:.0f}"
     parts = timeline.get("parts", [])
     if parts:
@@ -383,6 +414,8 @@ def main():
         say(f"building {path} ({n:,} events, once)")
         stores[label] = (path, build_store(b, path, n))
 
+    say("an empty store: ingest")
+    empty = empty_ingest(b, opt.dir, opt.ingest)
     results = {label: measure(b, label, path, tl, opt.ingest, opt.seconds)
                for label, (path, tl) in stores.items()}
 
@@ -394,6 +427,8 @@ def main():
         pass
     print(f"Machine: {platform.node()}, {os.cpu_count()} cores, {cpu}; "
           f"{time.strftime('%Y-%m-%d %H:%M')}; ingest and retention of {opt.ingest:,} events")
+    print(f"Ingest over HTTP into an empty store, batches of 1,000: {empty} events/s "
+          "(server CPU per event, µs)")
     print()
     print("| figure | " + " | ".join(labels) + " |")
     print("|---|" + "---:|" * len(labels))
