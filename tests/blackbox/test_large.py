@@ -8,7 +8,9 @@ also upgrades it: the counters are computed once, then kept. On it:
 - a subscriber receives a steady stream of events with a low latency while
   other clients ask, back to back, for /api/stats and for filtered pages of
   /api/events (a type that is not there, a time window with a type), which
-  used to count or scan the journal on the event loop;
+  used to count or scan the journal on the event loop; the p99 bound is
+  100 ms, or on a machine busy enough to slow the feed with nobody reading,
+  twice that quiet latency and 20 ms more, and the producer keeps its pace;
 - each form of /api/events answers exactly what plain SQL over the file
   answers, and paging a time window visits each of its events once;
 - `sentinel-logd compact` says how far it is and stops safely on SIGTERM,
@@ -147,11 +149,46 @@ def get_json(port, path, timeout=60):
         conn.close()
 
 
+def probe_feed(srv, seconds, tag):
+    """Post an event every 10 ms for seconds, each with the time it was sent;
+    return how many were posted and each one's latency to a subscriber (ms)."""
+    sub = TimedSubscriber(srv.ws_url())
+    sent = {}
+    producer = http.client.HTTPConnection(HOST, srv.port, timeout=60)
+    deadline = time.monotonic() + seconds
+    n = 0
+    next_at = time.monotonic()
+    try:
+        while time.monotonic() < deadline:
+            next_at += 0.010
+            delay = next_at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            sent[n] = time.monotonic()
+            producer.request("POST", "/api/events",
+                             body=json.dumps({"type": tag, "message": str(n)}).encode(),
+                             headers={"Content-Type": "application/json"})
+            resp = producer.getresponse()
+            resp.read()
+            expect_eq(resp.status, 200, "a probe is accepted")
+            n += 1
+    finally:
+        producer.close()
+        time.sleep(0.5)
+        sub.close()
+    probes = [(at, e) for at, e in sub.arrivals if e.get("type") == tag]
+    expect_eq(len(probes), n, f"the subscriber received every {tag}")
+    return n, [(at - sent[int(e["message"])]) * 1000 for at, e in probes]
+
+
 def test_live_feed_is_steady_during_heavy_reads():
     path, t0 = Store.get()
     srv = Server(db=path).start()
     status, stats = get_json(srv.port, "/api/stats")
     expect_eq((status, stats["count"]), (200, EVENTS), "every event is counted")
+
+    # The feed's latency on this machine as it is now, nobody reading.
+    _, quiet = probe_feed(srv, 3.0, "quiet")
 
     mid = t0 + EVENTS // 2 * STEP_US
     readers = [
@@ -183,51 +220,35 @@ def test_live_feed_is_steady_during_heavy_reads():
             i += 1
         conn.close()
 
-    sub = TimedSubscriber(srv.ws_url())
     threads = [threading.Thread(target=read_loop, args=(k,), daemon=True) for k in range(2)]
     for t in threads:
         t.start()
-    # A producer posts one event every 10 ms, each with the time it was sent.
-    sent = {}
-    producer = http.client.HTTPConnection(HOST, srv.port, timeout=60)
-    deadline = time.monotonic() + 6.0
-    n = 0
-    next_at = time.monotonic()
-    while time.monotonic() < deadline:
-        next_at += 0.010
-        delay = next_at - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        sent[n] = time.monotonic()
-        producer.request("POST", "/api/events",
-                         body=json.dumps({"type": "probe", "message": str(n)}).encode(),
-                         headers={"Content-Type": "application/json"})
-        resp = producer.getresponse()
-        resp.read()
-        expect_eq(resp.status, 200, "a probe is accepted")
-        n += 1
-    producer.close()
-    stop.set()
-    for t in threads:
-        t.join(30)
-    time.sleep(0.5)
-    sub.close()
+    try:
+        n, latency = probe_feed(srv, 6.0, "probe")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
     srv.stop()
 
     expect_eq(failures, [], "every read answered 200")
-    probes = [(at, e) for at, e in sub.arrivals if e.get("type") == "probe"]
-    expect_eq(len(probes), n, "the subscriber received every probe")
-    latency = [(at - sent[int(e["message"])]) * 1000 for at, e in probes]
+    quiet_p99 = percentile(quiet, 0.99)
     p99, worst = percentile(latency, 0.99), max(latency)
-    print(f"  {n} probes, {answered[0]} reads: latency p50 {percentile(latency, 0.5):.1f} ms, "
-          f"p99 {p99:.1f} ms, max {worst:.1f} ms")
+    print(f"  quiet: p99 {quiet_p99:.1f} ms; {n} probes, {answered[0]} reads: latency p50 "
+          f"{percentile(latency, 0.5):.1f} ms, p99 {p99:.1f} ms, max {worst:.1f} ms")
     expect(answered[0] >= 50, f"the readers kept the server busy ({answered[0]} reads)")
     # A read that counts or scans the store holds the loop for tens of
     # milliseconds at this size, and the readers ask back to back: the
     # producer's answers wait as long, and the feed's latency too.
     expect(n >= 400, f"the producer kept its pace of 100 events a second ({n} in 6 s)")
-    bound = 40.0 / SCALE ** 0.5
-    expect(p99 <= bound, f"p99 latency of the live feed {p99:.1f} ms (at most {bound:.0f} ms)")
+    # Before the counters and indexes, p99 was 268 ms here and the producer
+    # managed 41 events in 6 s. 100 ms leaves room for a shared machine
+    # (the readers keep the loop busy, and the scheduler may hold it); on
+    # one so busy that the feed is slow with nobody reading, twice that
+    # quiet p99 and 20 ms more.
+    bound = max(100.0 / SCALE ** 0.5, 2 * quiet_p99 + 20)
+    expect(p99 <= bound, f"p99 latency of the live feed {p99:.1f} ms (at most {bound:.0f} ms; "
+           f"{quiet_p99:.1f} ms with nobody reading)")
     expect_in("applying migration 0005_counters.sql", srv.stderr_text(),
               "the start upgraded the store")
 
