@@ -9,7 +9,8 @@ for every size) and ending when the store is built, stored through
 sentinel-import --db, in parts whose rates show the direct ingest as the
 store grows. Each run leaves every store at its size: it ingests INGEST
 events through the server (timed), then one retention pass deletes the
-INGEST oldest (timed).
+INGEST oldest (timed). The built events thus go, oldest first: after as
+many runs as a store holds INGEST-fold, delete its folder to build it anew.
 
 Per size, on a server started on the store:
 - start-up: from exec to /healthz answering 200 (median of three starts)
@@ -186,14 +187,17 @@ def timed(server, path, n=20):
     return statistics.median(times), max(times)
 
 
-def forms(timeline):
-    """The GET /api/events forms timed, by name."""
+def forms(timeline, first):
+    """The GET /api/events forms timed, by name. Each run's retention pass
+    deletes the oldest events, so "the middle" is that of the built events
+    still stored: first is (the oldest ts_us, the lowest id) now stored."""
     end = timeline["origin_us"] + timeline["events"] * timeline["step_us"]
-    mid = timeline["origin_us"] + timeline["events"] // 2 * timeline["step_us"]
+    mid = (max(first[0], timeline["origin_us"]) + end) // 2
+    mid_id = (first[1] + timeline["events"]) // 2
     hour = 3600 * 1_000_000
     return [
         ("newest 100 (the dashboard's first read)", "order=desc&limit=100"),
-        ("100 after an id in the middle", f"after_id={timeline['events'] // 2}&limit=100"),
+        ("100 after an id in the middle", f"after_id={mid_id}&limit=100"),
         ("one type (30 %), 100", "type=monitor&limit=100"),
         ("a rare type (0.1 %), 100", "type=error&limit=100"),
         ("a type with no event, 10", "type=debug&limit=10"),
@@ -241,14 +245,14 @@ def subscriber_p99(b, server, seconds):
     return r["latency_p50_us"] / 1000, r["latency_p99_us"] / 1000, r["latency_max_us"] / 1000
 
 
-def under_audit(b, server, path, timeline, seconds):
+def under_audit(b, server, path, timeline, first, seconds):
     """The subscriber's latency while an auditor and readers load the store."""
     auditor = subprocess.Popen([sys.executable, "-c", AUDITOR, HOST, str(server.port),
                                 *audit_queries()],
                                stdout=subprocess.PIPE, text=True)
     stop = threading.Event()
     reads = [0]
-    paths = ["/api/stats"] + ["/api/events?" + q for _, q in forms(timeline)]
+    paths = ["/api/stats"] + ["/api/events?" + q for _, q in forms(timeline, first)]
 
     def reader(k):
         while not stop.is_set():
@@ -320,6 +324,8 @@ def measure(b, label, path, timeline, ingest, seconds):
     rows = {}
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     count, body = db.execute("SELECT count(*), avg(length(body)) FROM journal").fetchone()
+    first = (db.execute("SELECT min(ts_us) FROM journal").fetchone()[0],
+             db.execute("SELECT min(id) FROM journal").fetchone()[0])
     db.close()
     say(f"{label}: {count:,} events")
 
@@ -335,7 +341,7 @@ def measure(b, label, path, timeline, ingest, seconds):
     rows["GET /api/stats, ms (median / slowest of 20)"] = f"{p50:.2f} / {worst:.1f}"
     p50, worst = timed(server, "/metrics")
     rows["GET /metrics, ms"] = f"{p50:.2f} / {worst:.1f}"
-    for name, query in forms(timeline):
+    for name, query in forms(timeline, first):
         p50, worst = timed(server, "/api/events?" + query)
         rows[f"GET /api/events: {name}, ms"] = f"{p50:.2f} / {worst:.1f}"
 
@@ -343,7 +349,7 @@ def measure(b, label, path, timeline, ingest, seconds):
     p50, p99, worst = subscriber_p99(b, server, seconds)
     rows["live subscriber, 1,000 events/s: latency p50 / p99 / max, ms"] = \
         f"{p50:.2f} / {p99:.2f} / {worst:.1f}"
-    (p50, p99, worst), reads, done = under_audit(b, server, path, timeline, seconds)
+    (p50, p99, worst), reads, done = under_audit(b, server, path, timeline, first, seconds)
     rows["the same while an auditor runs the heaviest queries and 2 clients read, ms"] = \
         f"{p50:.2f} / {p99:.2f} / {worst:.1f}"
     rows["  (reads answered meanwhile / audit queries finished)"] = f"{reads:,} / {done}"
