@@ -37,6 +37,7 @@
 #include "address.h"
 #include "auth.h"
 #include "cluster.h"
+#include "cursor.h"
 #include "endpoints.h"
 #include "err.h"
 #include "hub.h"
@@ -58,10 +59,11 @@ struct server {
 	store *reader;  /* the loop's read-only store handle */
 	writer *writer; /* the writer thread and its store handle */
 	journal *journal;
-	cluster *cluster; /* --jetstream: the stream behind the journal */
-	char node[300];   /* the node's name in the cluster */
-	hub *hub;         /* newest committed events, in wire form */
-	auth *auth;       /* tokens and allowed origins */
+	cluster *cluster;    /* --jetstream: the stream behind the journal */
+	char node[300];      /* the node's name in the cluster */
+	hub *hub;            /* newest committed events, in wire form */
+	cursor_set *cursors; /* the subscribers' cursors over the journal and the hub */
+	auth *auth;          /* tokens and allowed origins */
 	struct endpoints ep;
 	listener *listener;
 	int wake_fd; /* eventfd: the writer's "batches are done" */
@@ -115,8 +117,8 @@ collect(struct server *srv)
 	}
 	/* Retention may have deleted events the hub still holds. */
 	hub_drop_through(srv->hub, writer_retention_max_id(srv->writer));
-	if (published)
-		ws_logs_wake(srv->ep.logs);
+	if (published && srv->cursors)
+		cursor_set_wake(srv->cursors);
 	if (srv->cluster && cluster_fatal(srv->cluster) && !srv->stopping) {
 		/* The stream was re-created under this node: stop, so that the
 		 * supervisor starts it again and it rebuilds its store. */
@@ -151,15 +153,15 @@ static void
 on_stop_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
-	struct ws_logs_stats ls;
+	struct cursor_stats cs;
 	(void)fd;
 	(void)what;
 
 	/* At least two polls, so that queued answers to producers go out. */
 	srv->stop_waited_ms += STOP_POLL_MS;
-	ws_logs_get_stats(srv->ep.logs, &ls);
+	cursor_set_get_stats(srv->cursors, &cs);
 	if (srv->stop_waited_ms < STOP_GRACE_MS &&
-	    (ls.subscribers || ws_ingest_count(srv->ep.producers) ||
+	    (cs.cursors || ws_ingest_count(srv->ep.producers) ||
 	     srv->stop_waited_ms < 2 * STOP_POLL_MS)) {
 		struct timeval tv = {0, STOP_POLL_MS * 1000};
 		evtimer_add(srv->stop_timer, &tv);
@@ -191,7 +193,7 @@ stop(struct server *srv, const char *why)
 	/* Subscribers send what is left and producers get their answers, then
 	 * both close with 1001 (ws_logs.c, ws_ingest.c). */
 	api_stop(srv->ep.api);
-	ws_logs_stop(srv->ep.logs);
+	cursor_set_stop(srv->cursors);
 	ws_ingest_stop(srv->ep.producers);
 	evtimer_add(srv->stop_timer, &tv);
 }
@@ -496,7 +498,10 @@ open_endpoints(struct server *srv)
 	const struct config *cfg = srv->cfg;
 	struct endpoints *ep = &srv->ep;
 
-	ep->logs = ws_logs_create(srv->journal, srv->hub);
+	srv->cursors = cursor_set_create(srv->journal, srv->hub);
+	if (!srv->cursors)
+		return ERR_NOMEM;
+	ep->logs = ws_logs_create(srv->cursors);
 	ep->producers = ws_ingest_create(srv->journal, cfg->event_max, cfg->body_max);
 	ep->ingest =
 		http_ingest_create(srv->journal, &(struct http_ingest_limits){
@@ -510,7 +515,7 @@ open_endpoints(struct server *srv)
 			.reader = srv->reader,
 			.writer = srv->writer,
 			.hub = srv->hub,
-			.logs = ep->logs,
+			.cursors = srv->cursors,
 			.producers = ep->producers,
 			.rejects = ep->rejects,
 			.sync_full = cfg->sync_full,
@@ -667,6 +672,7 @@ out:
 	http_ingest_destroy(srv.ep.ingest);
 	ws_ingest_destroy(srv.ep.producers);
 	ws_logs_destroy(srv.ep.logs);
+	cursor_set_destroy(srv.cursors);
 	gate_destroy(srv.ep.gate);
 	rejects_destroy(srv.ep.rejects);
 	if (srv.cluster)

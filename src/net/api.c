@@ -165,7 +165,7 @@ api_stats(api *a, struct lws *wsi, struct reply *r)
 {
 	struct store_stats st;
 	struct writer_stats ws;
-	struct ws_logs_stats ls;
+	struct cursor_stats ls;
 	struct buf b = {0};
 	int rc;
 
@@ -174,7 +174,7 @@ api_stats(api *a, struct lws *wsi, struct reply *r)
 		return send_error(wsi, r, 503, "the store cannot be read");
 	}
 	writer_get_stats(a->src.writer, &ws);
-	ws_logs_get_stats(a->src.logs, &ls);
+	cursor_set_get_stats(a->src.cursors, &ls);
 	rc = buf_printf(&b,
 			"{\"version\":\"%s\",\"epoch\":\"%s\",\"count\":%lld,"
 			"\"first_id\":%lld,\"last_id\":%lld,\"first_timestamp\":",
@@ -191,9 +191,8 @@ api_stats(api *a, struct lws *wsi, struct reply *r)
 			"\"subscribers\":%u,\"ingested\":%llu,\"commits\":%llu,"
 			"\"deliveries\":%llu,\"sync\":\"%s\"}",
 			(long long)st.db_bytes, (long long)st.wal_bytes, (long long)st.free_bytes,
-			ls.subscribers, (unsigned long long)ws.events,
-			(unsigned long long)ws.commits, (unsigned long long)ls.deliveries,
-			a->src.sync_full ? "full" : "normal");
+			ls.cursors, (unsigned long long)ws.events, (unsigned long long)ws.commits,
+			(unsigned long long)ls.deliveries, a->src.sync_full ? "full" : "normal");
 	if (rc) {
 		buf_free(&b);
 		return send_error(wsi, r, 503, "the store cannot be read");
@@ -257,7 +256,7 @@ api_metrics(api *a, struct lws *wsi, struct reply *r)
 	static const double bounds[] = WRITER_LATENCY_BOUNDS;
 	struct store_sizes st;
 	struct writer_stats ws;
-	struct ws_logs_stats ls;
+	struct cursor_stats ls;
 	struct buf b = {0};
 	int64_t oldest_us = 0;
 	int rc, has_oldest = 0;
@@ -269,7 +268,7 @@ api_metrics(api *a, struct lws *wsi, struct reply *r)
 		return send_error(wsi, r, 503, "the store cannot be read");
 	}
 	writer_get_stats(a->src.writer, &ws);
-	ws_logs_get_stats(a->src.logs, &ls);
+	cursor_set_get_stats(a->src.cursors, &ls);
 	rc = buf_printf(&b,
 			"# HELP sentinel_build_info The version of sentinel-logd, as a label.\n"
 			"# TYPE sentinel_build_info gauge\n"
@@ -284,14 +283,15 @@ api_metrics(api *a, struct lws *wsi, struct reply *r)
 		    "Ingest batches refused because the store could not write.",
 		    (double)ws.failed) ||
 	     metric(&b, "sentinel_deliveries_total", "counter",
-		    "Event messages sent to /ws/logs subscribers.", (double)ls.deliveries) ||
+		    "Event messages sent to subscribers.", (double)ls.deliveries) ||
 	     metric(&b, "sentinel_replay_rows_total", "counter",
 		    "Events read from the store for subscribers that were behind.",
 		    (double)ls.replay_rows) ||
 	     metric(&b, "sentinel_retention_deleted_total", "counter",
 		    "Events removed by retention since start.", (double)ws.retention_deleted) ||
-	     metric(&b, "sentinel_subscribers", "gauge", "Connected /ws/logs subscribers.",
-		    (double)ls.subscribers) ||
+	     metric(&b, "sentinel_subscribers", "gauge",
+		    "Connected subscribers (/ws/logs, /loki/api/v1/tail).",
+		    (double)ls.cursors) ||
 	     metric(&b, "sentinel_ingest_connections", "gauge", "Connected /ws/ingest producers.",
 		    (double)ws_ingest_count(a->src.producers)) ||
 	     metric(&b, "sentinel_last_id", "gauge", "Highest id committed.",

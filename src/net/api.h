@@ -8,12 +8,12 @@
 #define SENTINEL_API_H
 
 #include "buf.h"
+#include "cursor.h"
 #include "hub.h"
 #include "rejects.h"
 #include "store.h"
 #include "writer.h"
 #include "ws_ingest.h"
-#include "ws_logs.h"
 
 struct lws;
 struct reply;
@@ -24,7 +24,7 @@ struct api_sources {
 	store *reader;        /* the loop's read-only store handle */
 	writer *writer;       /* commit counters and whether the store can write */
 	hub *hub;             /* the newest committed id */
-	ws_logs *logs;        /* subscriber counters */
+	cursor_set *cursors;  /* subscriber counters */
 	ws_ingest *producers; /* /ws/ingest connections */
 	rejects *rejects;     /* refused requests, by reason */
 	int sync_full;        /* --sync full */
