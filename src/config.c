@@ -506,7 +506,8 @@ static const struct config_option options[] = {
 	 set_max_connections},
 	{"idle-timeout", 0, "SEC", "60",
 	 "close a WebSocket that answers no ping for this long;\n"
-	 "pings are sent after half of it",
+	 "pings are sent after half of it, and so are keepalives\n"
+	 "on a quiet /api/stream",
 	 set_idle_timeout},
 
 	HEADING("Loki API (/loki/api/v1/...):"),

@@ -502,6 +502,8 @@ open_endpoints(struct server *srv)
 	if (!srv->cursors)
 		return ERR_NOMEM;
 	ep->logs = ws_logs_create(srv->cursors);
+	/* Keepalives at least every half --idle-timeout: a tick a quarter. */
+	ep->stream = http_stream_create(srv->cursors, cfg->idle_timeout * 1000 / 4);
 	ep->producers = ws_ingest_create(srv->journal, cfg->event_max, cfg->body_max);
 	ep->ingest =
 		http_ingest_create(srv->journal, &(struct http_ingest_limits){
@@ -523,7 +525,7 @@ open_endpoints(struct server *srv)
 			.metrics = srv->cluster ? cluster_metrics_hook : NULL,
 			.hooks_arg = srv->cluster,
 		});
-	if (!ep->logs || !ep->producers || !ep->ingest || !ep->api || !ep->loki)
+	if (!ep->logs || !ep->stream || !ep->producers || !ep->ingest || !ep->api || !ep->loki)
 		return ERR_NOMEM;
 	return 0;
 }
@@ -672,6 +674,7 @@ out:
 	http_ingest_destroy(srv.ep.ingest);
 	ws_ingest_destroy(srv.ep.producers);
 	ws_logs_destroy(srv.ep.logs);
+	http_stream_destroy(srv.ep.stream);
 	cursor_set_destroy(srv.cursors);
 	gate_destroy(srv.ep.gate);
 	rejects_destroy(srv.ep.rejects);

@@ -290,7 +290,7 @@ api_metrics(api *a, struct lws *wsi, struct reply *r)
 	     metric(&b, "sentinel_retention_deleted_total", "counter",
 		    "Events removed by retention since start.", (double)ws.retention_deleted) ||
 	     metric(&b, "sentinel_subscribers", "gauge",
-		    "Connected subscribers (/ws/logs, /loki/api/v1/tail).",
+		    "Connected subscribers (/ws/logs, /loki/api/v1/tail, /api/stream).",
 		    (double)ls.cursors) ||
 	     metric(&b, "sentinel_ingest_connections", "gauge", "Connected /ws/ingest producers.",
 		    (double)ws_ingest_count(a->src.producers)) ||

@@ -2,7 +2,9 @@
  * HTTP routing. Each connection's session holds at most one request in
  * flight: an upload while a POST body arrives and commits, then the
  * response until it is written (reply.h). Responses are written whole,
- * in one lws_write of headers and body (HTTP/1 only: the build has no h2).
+ * in one lws_write of headers and body (HTTP/1 only: the build has no h2),
+ * but for GET /api/stream, whose body follows the feed until the
+ * connection closes (http_stream.h).
  */
 #include "http.h"
 
@@ -16,8 +18,9 @@
 
 struct http_session {
 	struct reply reply;
-	struct http_upload *upload; /* POST /api/events in progress */
-	int drop_body;              /* answered before the body ended: discard it */
+	struct http_upload *upload;     /* POST /api/events in progress */
+	struct http_follower *follower; /* GET /api/stream in progress */
+	int drop_body;                  /* answered before the body ended: discard it */
 	/* The request's refusal, for the record (rejects.h). */
 	const char *why; /* the gate's sentence, or NULL */
 	int over_limit;  /* refused past --max-connections */
@@ -36,6 +39,8 @@ reset_request(struct http_session *hs)
 {
 	http_ingest_release(hs->upload);
 	hs->upload = NULL;
+	http_stream_release(hs->follower);
+	hs->follower = NULL;
 	hs->drop_body = 0;
 	hs->why = NULL;
 	hs->over_limit = hs->noted = 0;
@@ -84,6 +89,7 @@ enum route_kind {
 	ROUTE_LOKI,      /* the Loki API's reads (loki.c answers unknown ones) */
 	ROUTE_READY,     /* GET /ready (Loki's), no token */
 	ROUTE_DASHBOARD, /* the dashboard's files, no token */
+	ROUTE_STREAM,    /* GET /api/stream: SSE or NDJSON */
 };
 
 struct route {
@@ -97,6 +103,7 @@ struct route {
 static const struct route routes[] = {
 	{"/api/events", 0, ROUTE_EVENTS, ALLOW_GET | ALLOW_HEAD | ALLOW_POST,
 	 "GET, HEAD, POST, OPTIONS"},
+	{"/api/stream", 0, ROUTE_STREAM, ALLOW_GET, "GET, OPTIONS"},
 	{"/api/stats", 0, ROUTE_STATS, ALLOW_GET | ALLOW_HEAD, "GET, HEAD, OPTIONS"},
 	{"/metrics", 0, ROUTE_METRICS, ALLOW_GET | ALLOW_HEAD, "GET, HEAD, OPTIONS"},
 	{"/healthz", 0, ROUTE_HEALTHZ, ALLOW_GET | ALLOW_HEAD, "GET, HEAD, OPTIONS"},
@@ -200,6 +207,8 @@ answer_get(struct lws *wsi, struct http_session *hs, const struct route *rt, con
 		return api_stats(ep->api, wsi, &hs->reply);
 	case ROUTE_METRICS:
 		return api_metrics(ep->api, wsi, &hs->reply);
+	case ROUTE_STREAM:
+		return http_stream_begin(ep->stream, wsi, &hs->reply, &hs->follower);
 	default:
 		return loki_serve(ep->loki, wsi, &hs->reply, path);
 	}
@@ -240,7 +249,8 @@ route(struct lws *wsi, struct http_session *hs, const char *path)
 			rt->kind == ROUTE_EVENTS
 				? "use GET or HEAD to read events, or POST to ingest them"
 			: rt->methods & ALLOW_POST ? "use POST"
-						   : "use GET or HEAD");
+			: rt->methods & ALLOW_HEAD ? "use GET or HEAD"
+						   : "use GET");
 	}
 	if (method == LWSHUMETH_POST)
 		return begin_ingest(wsi, hs, rt->kind == ROUTE_LOKI_PUSH);
@@ -296,6 +306,8 @@ http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
 		return rc;
 	}
 	case LWS_CALLBACK_HTTP_WRITEABLE:
+		if (hs->follower)
+			return http_stream_writeable(hs->follower);
 		/* The answer ends the request. Once it is written, a keep-alive
 		 * connection is rebound for the next request, which frees this
 		 * session's memory (lws_bind_protocol): nothing may be left in
@@ -303,6 +315,10 @@ http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
 		if (hs->reply.buf)
 			reset_request(hs);
 		return reply_write(wsi, &hs->reply);
+	case LWS_CALLBACK_TIMER:
+		if (hs && hs->follower)
+			http_stream_timer(hs->follower);
+		return 0;
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		return ws_confirm_upgrade(wsi);
 	/* At start, with TLS: user is the SSL_CTX lws made from the files. */

@@ -103,6 +103,27 @@ reply_send(struct lws *wsi, struct reply *r, int status, const char *content_typ
 }
 
 int
+reply_stream_head(struct lws *wsi, const struct reply *r, const char *content_type, int chunked,
+		  unsigned char *buf, size_t size, size_t *len_out)
+{
+	unsigned char *p = buf, *end = buf + size;
+
+	/* No length: lws adds "connection: close". */
+	if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, content_type,
+					LWS_ILLEGAL_HTTP_CONTENT_LEN, &p, end) ||
+	    header(wsi, "cache-control:", "no-store", &p, end) ||
+	    header(wsi, "x-accel-buffering:", "no", &p, end) ||
+	    request_headers(wsi, r, HTTP_STATUS_OK, &p, end) ||
+	    (chunked &&
+	     lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING,
+					  (const unsigned char *)"chunked", 7, &p, end)) ||
+	    lws_finalize_http_header(wsi, &p, end))
+		return ERR_TOOBIG;
+	*len_out = (size_t)(p - buf);
+	return 0;
+}
+
+int
 reply_error(struct lws *wsi, struct reply *r, int status, const char *msg, long index)
 {
 	char *json = ingest_error_json(msg, index);

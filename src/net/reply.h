@@ -39,6 +39,18 @@ void reply_begin(struct reply *r);
 int reply_send(struct lws *wsi, struct reply *r, int status, const char *content_type,
 	       const char *body, size_t len);
 
+/*
+ * The head of a response whose body is streamed (200, no Content-Length,
+ * the connection closed at its end): content type, Cache-Control, a word
+ * to proxies not to buffer it, the CORS headers as reply_send() adds them,
+ * and "Transfer-Encoding: chunked" when chunked is set (the body is then
+ * sent in chunks of the caller's). Written into buf (size bytes) for the
+ * caller to send; *len_out gets its length. Returns 0, or ERR_TOOBIG when
+ * it does not fit.
+ */
+int reply_stream_head(struct lws *wsi, const struct reply *r, const char *content_type, int chunked,
+		      unsigned char *buf, size_t size, size_t *len_out);
+
 /* Queue {"error": msg} (with "index" when index >= 0). Returns 0 or ERR_NOMEM. */
 int reply_error(struct lws *wsi, struct reply *r, int status, const char *msg, long index);
 
