@@ -48,7 +48,7 @@ endef
 SOAK_MINUTES ?= 30
 SOAK_ARGS    ?=
 
-.PHONY: help deps deps-test lws build run test install deb format format-check bench bench-cluster soak clean distclean
+.PHONY: help deps deps-test lws build run test install deb format format-check bench bench-peers bench-cluster soak clean distclean
 
 help:
 	@echo "sentinel-logd make targets:"
@@ -67,6 +67,8 @@ help:
 	@echo "  deps-test     same, plus the test-only packages (tools/setup/deps.sh test)"
 	@echo "  lws           build libwebsockets into $(DEPS_DIR) (cached)"
 	@echo "  bench         build, then run the benchmark suite (about 5 minutes) and print its table"
+	@echo "  bench-peers   the same scenarios against NATS JetStream and nginx + nchan, started"
+	@echo "                on free loopback ports, and the ratios (about 4 minutes)"
 	@echo "  bench-cluster the cluster's figures: 3 nats-server, 2 nodes (about 3 minutes)"
 	@echo "  soak          build, then run mixed load for SOAK_MINUTES (30) and check that"
 	@echo "                nothing grows and no stream has a gap (SOAK_ARGS=\"--hours 4\")"
@@ -133,6 +135,11 @@ deb: deps lws
 
 bench: build
 	tools/sentinel-bench/run-suite.sh --build-dir $(RELEASE_DIR)
+
+# The peers come from Debian's packages (tools/setup/deps.sh bench).
+bench-peers: build
+	@$(DEPS_SCRIPT) bench
+	tools/sentinel-bench/peers-suite.sh --build-dir $(RELEASE_DIR)
 
 bench-cluster: deps-test build
 	tools/sentinel-bench/cluster-suite.py --build-dir $(RELEASE_DIR)

@@ -17,11 +17,18 @@
 --   body   the event as the producer sent it, minus insignificant
 --          whitespace, plus "timestamp" when the producer gave none. It
 --          never holds "id": readers get {"id":N, ...body members}.
+--   hash   the event's link in the hash chain, 32 bytes:
+--          SHA-256(previous hash || id as 8 bytes big-endian || body),
+--          where the previous hash is the one of the event stored just
+--          before it (32 zero bytes for a store's first event). Written in
+--          the same transaction as the row; NULL only in a store made
+--          before the chain, until the server has opened it.
 CREATE TABLE journal (
     id    INTEGER PRIMARY KEY AUTOINCREMENT,
     ts_us INTEGER NOT NULL,
     type  TEXT NOT NULL,
-    body  TEXT NOT NULL
+    body  TEXT NOT NULL,
+    hash  BLOB
 );
 -- Time ranges: WHERE ts_us BETWEEN ... (see the view's ts_us column).
 CREATE INDEX journal_ts ON journal (ts_us);
@@ -48,13 +55,25 @@ CREATE INDEX journal_type_ts ON journal (type, ts_us);
 --                to the journal, written in the same transaction as its
 --                rows.
 --   stream       (cluster nodes only) the name of the stream applied.
+--   id_reserved_boot  the machine's boot id when id_reserved last moved:
+--                opened again in the same boot after a crash of the
+--                process, the store lost nothing and ids go on.
+--   chain_head_id, chain_head_hash  the id and hash (hex) of the newest
+--                link of the hash chain, written with every commit that
+--                adds events: a check compares the end of the chain with it.
+--   chain_anchor_id, chain_anchor_hash  where a check of the chain starts:
+--                the id and hash (hex) of the newest event retention
+--                deleted below every kept event (absent until retention
+--                deletes one).
+--   chain_upgrade_id  (only while an upgrade runs) the last event of a
+--                store older than the chain that has been given its link.
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 ) WITHOUT ROWID;
 
--- lost_ids: ids that may have been handed out before an unclean stop (a
--- power cut, a kill) and are not in the journal: those between the
+-- lost_ids: ids that may have been handed out before an unclean stop and
+-- a restart of the machine (a power cut), and are not in the journal: those between the
 -- journal's last id and id_reserved when the store was next opened for
 -- writing. The journal's sequence then moves past them, so they are never
 -- used again, and subscribers resuming across them are told
@@ -65,6 +84,16 @@ CREATE TABLE lost_ids (
     from_id  INTEGER PRIMARY KEY,
     to_id    INTEGER NOT NULL,
     found_at TEXT NOT NULL
+);
+
+-- chain_deleted: the links of events retention deleted between kept
+-- events (by age or per-type age), so that the chain can still be checked
+-- across them. For each kept event whose predecessor in the chain was
+-- deleted, the hash of that predecessor; nothing else (deleted events below
+-- every kept one are summed up by the anchor in meta).
+CREATE TABLE chain_deleted (
+    id   INTEGER PRIMARY KEY,
+    hash BLOB NOT NULL
 );
 
 -- events: the journal as auditors read it, one column per event field.

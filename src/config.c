@@ -398,6 +398,47 @@ set_js_max_lag(struct config *cfg, const char *arg, char *why)
 }
 
 static int
+set_sql_timeout(struct config *cfg, const char *arg, char *why)
+{
+	int64_t us;
+
+	if (timestamp_parse_duration(arg, strlen(arg), &us) || us < 1000000 ||
+	    us > 3600 * INT64_C(1000000))
+		return refuse(why, "expected a duration from 1s to 1h, e.g. 5s or 2m");
+	cfg->sql_timeout_us = us;
+	return 0;
+}
+
+static int
+set_sql_max_rows(struct config *cfg, const char *arg, char *why)
+{
+	long long n;
+
+	if (units_parse_count(arg, 1, 100000000, &n))
+		return refuse(why, "expected 1 to 100000000 rows");
+	cfg->sql_max_rows = n;
+	return 0;
+}
+
+static int
+set_readers(struct config *cfg, const char *arg, char *why)
+{
+	long long n;
+
+	if (units_parse_count(arg, 1, 64, &n))
+		return refuse(why, "expected 1 to 64 threads");
+	cfg->readers = (int)n;
+	return 0;
+}
+
+static int
+set_json(struct config *cfg, const char *arg, char *why)
+{
+	cfg->json = 1;
+	return 0;
+}
+
+static int
 set_verbose(struct config *cfg, const char *arg, char *why)
 {
 	cfg->verbose = 1;
@@ -475,7 +516,7 @@ static const struct config_option options[] = {
 	HEADING("Security:"),
 	{"token-file", 0, "FILE", NULL,
 	 "tokens, one 'TOKEN ROLE[,ROLE...]' a line (roles:\n"
-	 "publish, subscribe, admin); the variable\n"
+	 "publish, subscribe, audit, admin); the variable\n"
 	 "SENTINEL_TOKENS holds the same lines separated by ';'.\n"
 	 "With tokens, every API and stream endpoint needs one\n"
 	 "(Authorization: Bearer TOKEN, or ?token=TOKEN).\n"
@@ -515,6 +556,17 @@ static const struct config_option options[] = {
 	 "events one query reads at most; a log query answers\n"
 	 "with what it found by then, a metric query is refused",
 	 set_loki_max_scan},
+	HEADING("Auditing (POST /api/sql, GET /api/verify, the verify command):"),
+	{"sql-timeout", 0, "DUR", "5s",
+	 "time limit of a query, from its start to its last\n"
+	 "row handed to the connection",
+	 set_sql_timeout},
+	{"sql-max-rows", 0, "N", "100000", "rows one query may return", set_sql_max_rows},
+	{"readers", 0, "N", "2",
+	 "threads, each with its own read-only connection, that\n"
+	 "run queries and chain checks off the event loop",
+	 set_readers},
+	{"json", 0, NULL, NULL, "verify: print the report as JSON", set_json},
 
 	HEADING("Cluster (several nodes on one replicated NATS JetStream stream):"),
 	{"jetstream", 0, "URLS", NULL,
@@ -592,7 +644,9 @@ static const char usage_head[] =
 	"  restore                 replace --db with a copy of the backup --from and\n"
 	"                          give it a new epoch, so that clients start over\n"
 	"                          (refused while a server runs on --db)\n"
-
+	"  verify                  check the hash chain of --db and report the first\n"
+	"                          id at which it breaks, or its head when intact;\n"
+	"                          exit 0 intact, 1 broken, 3 the store cannot be read\n"
 	"  check-config            check the configuration, print it as a\n"
 	"                          configuration file (secrets hidden) and exit\n";
 
@@ -813,6 +867,7 @@ take_command(struct config *cfg, int argc, char **argv, int *bad)
 		{"serve", CONFIG_SERVE},     {"migrate", CONFIG_MIGRATE},
 		{"compact", CONFIG_COMPACT}, {"check-config", CONFIG_CHECK},
 		{"backup", CONFIG_BACKUP},   {"restore", CONFIG_RESTORE},
+		{"verify", CONFIG_VERIFY},
 	};
 
 	*bad = 0;

@@ -12,6 +12,7 @@
 #define SENTINEL_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "cluster.h"
@@ -31,6 +32,7 @@ enum config_command {
 	CONFIG_CHECK,   /* check-config: the configuration was printed; check the rest */
 	CONFIG_BACKUP,  /* copy --db to --to */
 	CONFIG_RESTORE, /* replace --db with a copy of --from, under a new epoch */
+	CONFIG_VERIFY,  /* check the hash chain of --db */
 	CONFIG_EXIT,    /* --help or --version was printed: exit 0 */
 };
 
@@ -59,6 +61,10 @@ struct config {
 	int idle_timeout;               /* --idle-timeout, seconds */
 	int max_connections;            /* --max-connections */
 	int loki_max_scan;              /* --loki-max-scan: rows one Loki query reads */
+	int64_t sql_timeout_us;         /* --sql-timeout */
+	int64_t sql_max_rows;           /* --sql-max-rows */
+	int readers;                    /* --readers: threads of the reader pool */
+	int json;                       /* --json (verify) */
 	struct cluster_options cluster; /* --jetstream and --jetstream-*: urls NULL when off */
 	enum log_format log_format;     /* --log-format */
 	const char *config_file;        /* the configuration file read, or NULL */

@@ -1,6 +1,7 @@
 /* sentinel-logd: read the configuration and run the chosen command. */
 #include <stdio.h>
 
+#include "buf.h"
 #include "config.h"
 #include "err.h"
 #include "log.h"
@@ -8,6 +9,7 @@
 #include "server.h"
 #include "store.h"
 #include "store_backup.h"
+#include "store_chain.h"
 #include "timestamp.h"
 
 /* Say so when opening the store gave it a new epoch. */
@@ -123,6 +125,71 @@ restore(const struct config *cfg)
 	return 0;
 }
 
+/* Exit codes of `sentinel-logd verify`. */
+enum { VERIFY_INTACT = 0, VERIFY_BROKEN = 1, VERIFY_UNREADABLE = 3 };
+
+/* Print the report of a chain check as a few lines of text. */
+static void
+print_report(const char *path, const struct store_chain_report *r)
+{
+	const struct chain_check *k = &r->check;
+	char hex[CHAIN_HEX_SIZE];
+
+	if (k->broken) {
+		printf("%s: the hash chain is broken at id %lld (the last good link is id %lld)\n"
+		       "  %s\n",
+		       path, (long long)k->bad_id, (long long)k->after_id, k->reason);
+		return;
+	}
+	chain_hex(r->head_hash, hex);
+	printf("%s: the hash chain is intact: %lld events", path, (long long)k->events);
+	if (k->events)
+		printf(" (ids %lld to %lld)", (long long)r->first_id, (long long)r->last_id);
+	if (k->deleted)
+		printf(", %lld links of events deleted by retention", (long long)k->deleted);
+	printf("\n  head: id %lld hash %s\n", (long long)r->head_id, hex);
+	if (r->anchor_id) {
+		chain_hex(r->anchor_hash, hex);
+		printf("  anchor (retention deleted up to it): id %lld hash %s\n",
+		       (long long)r->anchor_id, hex);
+	}
+}
+
+/* `sentinel-logd verify`: check the hash chain of the store. */
+static int
+verify(const struct config *cfg)
+{
+	struct store_chain_report r;
+	char errmsg[ERRMSG_SIZE];
+	struct buf b = {0};
+	int err, rc = VERIFY_UNREADABLE;
+	store *st = store_open(cfg->db_path, STORE_READONLY, &err, errmsg);
+
+	if (!st) {
+		fprintf(stderr, "sentinel-logd: cannot verify: %s\n", errmsg);
+		return VERIFY_UNREADABLE;
+	}
+	if (store_chain_verify(st, NULL, NULL, &r)) {
+		fprintf(stderr, "sentinel-logd: cannot verify %s: %s\n", cfg->db_path,
+			store_errmsg(st));
+		goto out;
+	}
+	if (cfg->json) {
+		if (store_chain_report_json(&r, &b)) {
+			fprintf(stderr, "sentinel-logd: out of memory\n");
+			goto out;
+		}
+		printf("%s\n", b.data);
+	} else {
+		print_report(cfg->db_path, &r);
+	}
+	rc = r.check.broken ? VERIFY_BROKEN : VERIFY_INTACT;
+out:
+	buf_free(&b);
+	store_close(st);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -152,6 +219,9 @@ main(int argc, char **argv)
 		break;
 	case CONFIG_RESTORE:
 		rc = restore(&cfg);
+		break;
+	case CONFIG_VERIFY:
+		rc = verify(&cfg);
 		break;
 	case CONFIG_SERVE:
 	default:

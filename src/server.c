@@ -6,20 +6,22 @@
  * and listen first, so that a server that cannot listen exits before it
  * creates or locks anything; then open the store for writing (locking and
  * migrating it), open a read-only handle for the loop, seed the hub with
- * the store's last id, start the writer thread and build the endpoints.
- * Nothing is served before the loop runs, by which time every endpoint
- * exists. The writer wakes the loop through an eventfd; the loop then
- * collects finished batches: it publishes their events to the hub,
- * answers their producers and wakes the subscribers. Reload (SIGHUP):
- * swap in the tokens and the certificate read anew, or keep the old ones
- * when the new ones do not load; connections are left alone. Stop
- * (SIGINT/SIGTERM): refuse new work, let the writer commit and answer
- * everything already accepted, let subscribers drain what was committed
- * and close them with 1001, close every connection, and close the store
- * (which checkpoints the WAL).
+ * the store's last id, start the writer thread and the reader pool, and
+ * build the endpoints. Nothing is served before the loop runs, by which
+ * time every endpoint exists. The writer wakes the loop through an
+ * eventfd; the loop then collects finished batches: it publishes their
+ * events to the hub, answers their producers and wakes the subscribers.
+ * The reader pool (auditors' queries, checks of the hash chain) wakes the
+ * loop through a second eventfd in the same way. Reload (SIGHUP): swap in
+ * the tokens and the certificate read anew, or keep the old ones when the
+ * new ones do not load; connections are left alone. Stop (SIGINT/SIGTERM):
+ * refuse new work, let the writer commit and answer everything already
+ * accepted, let subscribers drain what was committed and close them with
+ * 1001, close every connection, and close the store (which checkpoints the
+ * WAL).
  *
- * Everything here runs on the loop thread but writer_notify(), which the
- * writer thread calls.
+ * Everything here runs on the loop thread but writer_notify() and
+ * pool_notify(), which the writer and the reader threads call.
  */
 #include "server.h"
 
@@ -45,8 +47,13 @@
 #include "listener.h"
 #include "log.h"
 #include "notify.h"
+#include "readpool.h"
 #include "store.h"
 #include "writer.h"
+
+/* Jobs that may wait for a reader thread; bytes of one query. */
+#define POOL_MAX_QUEUED 32
+#define SQL_BODY_MAX    (64 * 1024)
 
 /* How long a stop waits for answers and subscribers to drain. */
 #define STOP_GRACE_MS 3000
@@ -58,6 +65,7 @@ struct server {
 	struct event_base *base;
 	store *reader;  /* the loop's read-only store handle */
 	writer *writer; /* the writer thread and its store handle */
+	readpool *pool; /* reader threads for queries and chain checks */
 	journal *journal;
 	cluster *cluster;    /* --jetstream: the stream behind the journal */
 	char node[300];      /* the node's name in the cluster */
@@ -67,7 +75,8 @@ struct server {
 	struct endpoints ep;
 	listener *listener;
 	int wake_fd; /* eventfd: the writer's "batches are done" */
-	struct event *wake, *sigint, *sigterm, *sighup, *stop_timer, *retention_timer;
+	int pool_fd; /* eventfd: the reader pool's "a job has news" */
+	struct event *wake, *pool_wake, *sigint, *sigterm, *sighup, *stop_timer, *retention_timer;
 	int stopping;
 	int stop_waited_ms;
 	int exit_code; /* when the loop ends: 0, or 75 to be restarted */
@@ -85,6 +94,27 @@ writer_notify(void *arg)
 	/* Only EAGAIN can fail here (the counter is full), and then the loop
 	 * has a wake-up pending anyway. */
 	(void)!write(srv->wake_fd, &one, sizeof one);
+}
+
+/* Called by a reader thread when a job has output or has finished. */
+static void
+pool_notify(void *arg)
+{
+	struct server *srv = arg;
+	uint64_t one = 1;
+
+	(void)!write(srv->pool_fd, &one, sizeof one);
+}
+
+static void
+on_pool_wake(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	uint64_t n;
+	(void)what;
+
+	(void)!read(fd, &n, sizeof n);
+	readpool_dispatch(srv->pool);
 }
 
 /* Take finished batches from the journal: publish, answer, wake readers. */
@@ -359,7 +389,9 @@ on_sighup(evutil_socket_t sig, short what, void *arg)
 	(void)sig;
 	(void)what;
 	log_info("received SIGHUP, reloading");
+	notify_reloading();
 	reload(arg);
+	notify_ready("reloaded");
 }
 
 /* --jetstream: connect, and make the store a replica of the stream. */
@@ -439,6 +471,13 @@ open_store(struct server *srv)
 		store_close(wst);
 		return ERR_NOMEM;
 	}
+	srv->pool = readpool_create(cfg->db_path, cfg->readers, POOL_MAX_QUEUED, pool_notify, srv,
+				    &err, errmsg);
+	if (!srv->pool) {
+		log_error("cannot start the reader threads: %s", errmsg);
+		store_close(wst);
+		return err;
+	}
 	/* The writer owns wst from here, also when it fails to start. */
 	srv->writer = writer_create(wst, &cfg->retention, writer_notify, srv, &err);
 	if (!srv->writer) {
@@ -505,6 +544,12 @@ open_endpoints(struct server *srv)
 	/* Keepalives at least every half --idle-timeout: a tick a quarter. */
 	ep->stream = http_stream_create(srv->cursors, cfg->idle_timeout * 1000 / 4);
 	ep->producers = ws_ingest_create(srv->journal, cfg->event_max, cfg->body_max);
+	ep->sql = api_sql_create(srv->pool, &(struct api_sql_limits){
+						    .timeout_us = cfg->sql_timeout_us,
+						    .max_rows = cfg->sql_max_rows,
+						    .body_max = SQL_BODY_MAX,
+						    .body_timeout = cfg->handshake_timeout,
+					    });
 	ep->ingest =
 		http_ingest_create(srv->journal, &(struct http_ingest_limits){
 							 .event_max = cfg->event_max,
@@ -520,12 +565,14 @@ open_endpoints(struct server *srv)
 			.cursors = srv->cursors,
 			.producers = ep->producers,
 			.rejects = ep->rejects,
+			.pool = srv->pool,
 			.sync_full = cfg->sync_full,
 			.ready = srv->cluster ? cluster_ready_hook : NULL,
 			.metrics = srv->cluster ? cluster_metrics_hook : NULL,
 			.hooks_arg = srv->cluster,
 		});
-	if (!ep->logs || !ep->stream || !ep->producers || !ep->ingest || !ep->api || !ep->loki)
+	if (!ep->logs || !ep->stream || !ep->producers || !ep->ingest || !ep->api || !ep->loki ||
+	    !ep->sql)
 		return ERR_NOMEM;
 	return 0;
 }
@@ -537,13 +584,16 @@ open_events(struct server *srv)
 	const struct config *cfg = srv->cfg;
 
 	srv->wake = event_new(srv->base, srv->wake_fd, EV_READ | EV_PERSIST, on_wake, srv);
+	srv->pool_wake =
+		event_new(srv->base, srv->pool_fd, EV_READ | EV_PERSIST, on_pool_wake, srv);
 	srv->sigint = evsignal_new(srv->base, SIGINT, on_signal, srv);
 	srv->sigterm = evsignal_new(srv->base, SIGTERM, on_signal, srv);
 	srv->sighup = evsignal_new(srv->base, SIGHUP, on_sighup, srv);
 	srv->stop_timer = evtimer_new(srv->base, on_stop_timer, srv);
-	if (!srv->wake || !srv->sigint || !srv->sigterm || !srv->sighup || !srv->stop_timer ||
-	    event_add(srv->wake, NULL) || evsignal_add(srv->sigint, NULL) ||
-	    evsignal_add(srv->sigterm, NULL) || evsignal_add(srv->sighup, NULL)) {
+	if (!srv->wake || !srv->pool_wake || !srv->sigint || !srv->sigterm || !srv->sighup ||
+	    !srv->stop_timer || event_add(srv->wake, NULL) || event_add(srv->pool_wake, NULL) ||
+	    evsignal_add(srv->sigint, NULL) || evsignal_add(srv->sigterm, NULL) ||
+	    evsignal_add(srv->sighup, NULL)) {
 		log_error("cannot install the loop's events");
 		return ERR_SYS;
 	}
@@ -629,7 +679,7 @@ free_event(struct event *ev)
 int
 server_run(const struct config *cfg)
 {
-	struct server srv = {.cfg = cfg, .wake_fd = -1};
+	struct server srv = {.cfg = cfg, .wake_fd = -1, .pool_fd = -1};
 	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -641,7 +691,8 @@ server_run(const struct config *cfg)
 		return 1;
 	}
 	srv.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (srv.wake_fd < 0) {
+	srv.pool_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (srv.wake_fd < 0 || srv.pool_fd < 0) {
 		log_error("cannot create an eventfd: %s", strerror(errno));
 		rc = ERR_SYS;
 		goto out;
@@ -663,7 +714,10 @@ out:
 	listener_destroy(srv.listener);
 	if (srv.journal)
 		collect(&srv);
+	/* Every connection is closed, so every job released: stop the readers. */
+	readpool_destroy(srv.pool);
 	free_event(srv.wake);
+	free_event(srv.pool_wake);
 	free_event(srv.sigint);
 	free_event(srv.sigterm);
 	free_event(srv.sighup);
@@ -671,6 +725,7 @@ out:
 	free_event(srv.retention_timer);
 	api_destroy(srv.ep.api);
 	loki_destroy(srv.ep.loki);
+	api_sql_destroy(srv.ep.sql);
 	http_ingest_destroy(srv.ep.ingest);
 	ws_ingest_destroy(srv.ep.producers);
 	ws_logs_destroy(srv.ep.logs);
@@ -689,6 +744,8 @@ out:
 	cert_free(srv.ep.cert); /* after the listener: its TLS context used it */
 	if (srv.wake_fd >= 0)
 		close(srv.wake_fd);
+	if (srv.pool_fd >= 0)
+		close(srv.pool_fd);
 	event_base_free(srv.base);
 	if (rc == 0)
 		log_info("stopped cleanly");

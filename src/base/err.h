@@ -27,7 +27,8 @@
 	X(CORRUPT, "store is corrupt")                       \
 	X(SCHEMA, "store schema is newer than this program") \
 	X(CLOSED, "shutting down")                           \
-	X(SYS, "system call failed")
+	X(SYS, "system call failed")                         \
+	X(TIMEOUT, "time limit reached")
 
 enum {
 	ERR_OK = 0,

@@ -102,3 +102,25 @@ procinfo_read(struct procinfo *out)
 	*out = pi;
 	return 0;
 }
+
+/* Weak: the power-loss simulation's server build gives each process a boot
+ * of its own, since its simulated power cuts happen within one real boot. */
+__attribute__((weak)) int
+procinfo_boot_id(char out[PROCINFO_BOOT_ID_SIZE])
+{
+	char buf[64];
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+	size_t n;
+
+	if (!f)
+		return ERR_SYS;
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		n--;
+	if (n == 0 || n >= PROCINFO_BOOT_ID_SIZE)
+		return ERR_SYS;
+	memcpy(out, buf, n);
+	out[n] = '\0';
+	return 0;
+}

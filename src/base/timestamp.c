@@ -151,6 +151,17 @@ timestamp_parse(const char *text, size_t len, int64_t *us_out)
 	return 0;
 }
 
+/* Write v as exactly width decimal digits (v < 10^width); returns the end. */
+static char *
+put_digits(char *p, unsigned v, int width)
+{
+	for (int i = width - 1; i >= 0; i--) {
+		p[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	return p + width;
+}
+
 void
 timestamp_format(int64_t us, char *out)
 {
@@ -170,10 +181,24 @@ timestamp_format(int64_t us, char *out)
 	}
 	int y, m, d;
 	civil_from_days(days, &y, &m, &d);
-	snprintf(out, TIMESTAMP_FORMAT_SIZE, "%04u-%02u-%02uT%02u:%02u:%02u.%06uZ",
-		 (unsigned)y % 10000u, (unsigned)m % 100u, (unsigned)d % 100u,
-		 (unsigned)(rem / 3600) % 100u, (unsigned)(rem / 60 % 60), (unsigned)(rem % 60),
-		 (unsigned)frac % 1000000u);
+	/* "%04u-%02u-%02uT%02u:%02u:%02u.%06uZ", without printf: it is written
+	 * for every event that comes without a time. */
+	char *p = out;
+	p = put_digits(p, (unsigned)y % 10000u, 4);
+	*p++ = '-';
+	p = put_digits(p, (unsigned)m % 100u, 2);
+	*p++ = '-';
+	p = put_digits(p, (unsigned)d % 100u, 2);
+	*p++ = 'T';
+	p = put_digits(p, (unsigned)(rem / 3600) % 100u, 2);
+	*p++ = ':';
+	p = put_digits(p, (unsigned)(rem / 60 % 60), 2);
+	*p++ = ':';
+	p = put_digits(p, (unsigned)(rem % 60), 2);
+	*p++ = '.';
+	p = put_digits(p, (unsigned)frac % 1000000u, 6);
+	*p++ = 'Z';
+	*p = '\0';
 }
 
 int64_t

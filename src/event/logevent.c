@@ -1,7 +1,11 @@
 /*
- * Event validation. jansson checks the JSON (syntax, UTF-8, duplicate keys)
- * and the fields; the stored body is then the producer's text minified, not
- * a re-serialisation, so numbers such as 0.1 or 1.50 keep their spelling.
+ * Event validation. The common event is read once by jsonscan, which
+ * checks it and writes the minified body in one pass without building a
+ * tree; whatever jsonscan leaves undecided, every refusal among it, is read
+ * by jansson, which checks the JSON (syntax, UTF-8, duplicate keys) and the
+ * fields and gives the reason. Either way the stored body is the producer's
+ * text minified, not a re-serialisation, so numbers such as 0.1 or 1.50
+ * keep their spelling.
  */
 #include "logevent.h"
 
@@ -11,6 +15,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "jsonscan.h"
 #include "timestamp.h"
 
 int
@@ -103,20 +108,40 @@ check_fields(json_t *root, struct logevent *ev, int *has_ts, char *errmsg)
 	return 0;
 }
 
-int
-logevent_parse(const char *text, size_t len, int64_t now_us, struct logevent *out, char *errmsg)
+/*
+ * The fields of an event jsonscan read, when they pass every check that
+ * check_fields() makes; ev is written only then. Returns 1, or 0 to leave
+ * the event to jansson (which also words the refusal).
+ */
+static int
+scanned_fields(const struct jsonscan_event *f, struct logevent *ev, int *has_ts)
 {
-	static const char ts_prefix[] = ",\"timestamp\":\"";
-	struct logevent ev = {0};
-	json_error_t jerr;
-	int has_ts = 0, rc;
-	json_t *root;
+	const struct jsonscan_member *ts = &f->timestamp;
+	int64_t us = 0;
 
-	/* A raw NUL is never valid JSON, but jansson lets one pass after a
-	 * number; the body would then carry it to every reader. */
-	if (memchr(text, '\0', len))
-		return err_set(errmsg, ERR_JSON,
-			       "invalid JSON: a raw NUL byte (write it as \\u0000 in a string)");
+	if (f->id.kind || f->type.kind != JSONSCAN_STRING || f->type.escaped ||
+	    !logevent_type_valid(f->type.text, f->type.len) || f->message.kind != JSONSCAN_STRING ||
+	    (f->data.kind && f->data.kind != JSONSCAN_OBJECT))
+		return 0;
+	if (ts->kind &&
+	    (ts->kind != JSONSCAN_STRING || ts->escaped || timestamp_parse(ts->text, ts->len, &us)))
+		return 0;
+	memcpy(ev->type, f->type.text, f->type.len);
+	ev->type[f->type.len] = '\0';
+	*has_ts = ts->kind != JSONSCAN_ABSENT;
+	if (*has_ts)
+		ev->ts_us = us;
+	return 1;
+}
+
+/* Read text with jansson: the reason for a refusal, or ev's fields. */
+static int
+parse_slow(const char *text, size_t len, struct logevent *ev, int *has_ts, char *errmsg)
+{
+	json_error_t jerr;
+	json_t *root;
+	int rc;
+
 	/* Integers as reals: a 20-digit id in "data" is valid JSON, and we
 	 * never use the numeric value, only the text. */
 	root = json_loadb(text, len,
@@ -126,15 +151,35 @@ logevent_parse(const char *text, size_t len, int64_t now_us, struct logevent *ou
 	if (!root)
 		return err_set(errmsg, ERR_JSON, "invalid JSON: %s (line %d, column %d)", jerr.text,
 			       jerr.line, jerr.column);
-	rc = check_fields(root, &ev, &has_ts, errmsg);
+	rc = check_fields(root, ev, has_ts, errmsg);
 	json_decref(root);
-	if (rc)
-		return rc;
+	return rc;
+}
 
+int
+logevent_parse(const char *text, size_t len, int64_t now_us, struct logevent *out, char *errmsg)
+{
+	static const char ts_prefix[] = ",\"timestamp\":\"";
+	struct logevent ev = {0};
+	struct jsonscan_event scanned;
+	int has_ts = 0, rc;
+
+	/* A raw NUL is never valid JSON, but jansson lets one pass after a
+	 * number; the body would then carry it to every reader. */
+	if (memchr(text, '\0', len))
+		return err_set(errmsg, ERR_JSON,
+			       "invalid JSON: a raw NUL byte (write it as \\u0000 in a string)");
 	ev.body = malloc(len + sizeof ts_prefix + TIMESTAMP_FORMAT_SIZE + 2);
 	if (!ev.body)
 		return err_set(errmsg, ERR_NOMEM, "out of memory");
-	ev.body_len = minify(text, len, ev.body);
+	if (!jsonscan_event(text, len, ev.body, &ev.body_len, &scanned) ||
+	    !scanned_fields(&scanned, &ev, &has_ts)) {
+		if ((rc = parse_slow(text, len, &ev, &has_ts, errmsg))) {
+			free(ev.body);
+			return rc;
+		}
+		ev.body_len = minify(text, len, ev.body);
+	}
 	if (!has_ts) {
 		/* The object holds at least type and message, so it ends in
 		 * "...}" after a member and a comma is right. */

@@ -8,10 +8,25 @@
 size_t
 wire_write(int64_t id, const char *body, size_t body_len, char *out)
 {
-	/* body is "{...}" with at least one member, so "{"id":N," + rest. */
-	int n = snprintf(out, WIRE_OVERHEAD, "{\"id\":%lld,", (long long)id);
+	/* body is "{...}" with at least one member, so "{"id":N," + rest;
+	 * N written without printf, which would cost more than the copy. */
+	char digits[24], *d = digits + sizeof digits;
+	uint64_t v = id < 0 ? 0 - (uint64_t)id : (uint64_t)id;
+	size_t n;
+
+	do {
+		*--d = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (id < 0)
+		*--d = '-';
+	memcpy(out, "{\"id\":", 6);
+	n = (size_t)(digits + sizeof digits - d);
+	memcpy(out + 6, d, n);
+	out[6 + n] = ',';
+	n += 7;
 	memcpy(out + n, body + 1, body_len - 1);
-	return (size_t)n + body_len - 1;
+	return n + body_len - 1;
 }
 
 struct wire_msg *

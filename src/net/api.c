@@ -16,6 +16,7 @@
 #include "query.h"
 #include "reply.h"
 #include "request.h"
+#include "store_chain.h"
 #include "version.h"
 #include "wire.h"
 
@@ -164,12 +165,14 @@ int
 api_stats(api *a, struct lws *wsi, struct reply *r)
 {
 	struct store_stats st;
+	struct store_chain_ends ends;
 	struct writer_stats ws;
 	struct cursor_stats ls;
+	char head[CHAIN_HEX_SIZE], anchor[CHAIN_HEX_SIZE];
 	struct buf b = {0};
 	int rc;
 
-	if (store_stats(a->src.reader, &st)) {
+	if (store_stats(a->src.reader, &st) || store_chain_ends(a->src.reader, &ends)) {
 		log_error("GET /api/stats failed: %s", store_errmsg(a->src.reader));
 		return send_error(wsi, r, 503, "the store cannot be read");
 	}
@@ -189,10 +192,17 @@ api_stats(api *a, struct lws *wsi, struct reply *r)
 	     buf_printf(&b,
 			"},\"store_bytes\":%lld,\"wal_bytes\":%lld,\"free_bytes\":%lld,"
 			"\"subscribers\":%u,\"ingested\":%llu,\"commits\":%llu,"
-			"\"deliveries\":%llu,\"sync\":\"%s\"}",
+			"\"deliveries\":%llu,\"sync\":\"%s\",",
 			(long long)st.db_bytes, (long long)st.wal_bytes, (long long)st.free_bytes,
-			ls.cursors, (unsigned long long)ws.events, (unsigned long long)ws.commits,
-			(unsigned long long)ls.deliveries, a->src.sync_full ? "full" : "normal");
+			ls.cursors, (unsigned long long)ws.events,
+			(unsigned long long)ws.commits, (unsigned long long)ls.deliveries,
+			a->src.sync_full ? "full" : "normal");
+	chain_hex(ends.head_hash, head);
+	chain_hex(ends.anchor_hash, anchor);
+	rc = rc || buf_printf(&b,
+			      "\"chain\":{\"head_id\":%lld,\"head_hash\":\"%s\",\"anchor_id\":%lld,"
+			      "\"anchor_hash\":\"%s\"}}",
+			      (long long)ends.head_id, head, (long long)ends.anchor_id, anchor);
 	if (rc) {
 		buf_free(&b);
 		return send_error(wsi, r, 503, "the store cannot be read");
@@ -327,4 +337,46 @@ api_metrics(api *a, struct lws *wsi, struct reply *r)
 		return send_error(wsi, r, 503, "out of memory");
 	}
 	return send_body(wsi, r, "text/plain; version=0.0.4; charset=utf-8", &b);
+}
+
+/* Go on checking while someone wants the answer. */
+static int
+verify_wanted(void *arg)
+{
+	return !readpool_cancelled(arg);
+}
+
+/* The check, on a reader thread: one JSON object. */
+static int
+run_verify(store *st, readpool_job *job, void *arg, char *errmsg)
+{
+	struct store_chain_report report;
+	struct buf b = {0};
+	int rc;
+
+	(void)arg;
+	if ((rc = store_chain_verify(st, verify_wanted, job, &report))) {
+		snprintf(errmsg, ERRMSG_SIZE, "%s", store_errmsg(st));
+		return rc;
+	}
+	if (store_chain_report_json(&report, &b) || buf_append(&b, "\n", 1)) {
+		buf_free(&b);
+		return err_set(errmsg, ERR_NOMEM, "out of memory");
+	}
+	rc = readpool_write(job, b.data, b.len);
+	buf_free(&b);
+	if (rc)
+		return err_set(errmsg, rc, "the answer could not be sent");
+	return 0;
+}
+
+int
+api_verify(api *a, struct lws *wsi, struct reply *r, struct reply_stream **stream)
+{
+	return reply_stream_start(wsi, r, a->src.pool, "application/json",
+				  &(struct readpool_job_options){
+					  .run = run_verify,
+					  .buffer = 64 * 1024,
+				  },
+				  stream);
 }

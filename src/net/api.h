@@ -1,8 +1,10 @@
 /*
  * The read side of the HTTP API: GET /api/events (stored events, paged),
  * GET /api/stats, GET /metrics (Prometheus text format, with the usual
- * process_* metrics) and GET /healthz.
- * Each handler queues its whole response on the connection's reply.
+ * process_* metrics), GET /healthz, and GET /api/verify (a check of the
+ * hash chain). Each handler queues its whole response on the connection's
+ * reply, but /api/verify, which runs on the reader pool and answers
+ * through a stream.
  */
 #ifndef SENTINEL_API_H
 #define SENTINEL_API_H
@@ -10,7 +12,9 @@
 #include "buf.h"
 #include "cursor.h"
 #include "hub.h"
+#include "readpool.h"
 #include "rejects.h"
+#include "reply_stream.h"
 #include "store.h"
 #include "writer.h"
 #include "ws_ingest.h"
@@ -27,6 +31,7 @@ struct api_sources {
 	cursor_set *cursors;  /* subscriber counters */
 	ws_ingest *producers; /* /ws/ingest connections */
 	rejects *rejects;     /* refused requests, by reason */
+	readpool *pool;       /* the reader pool, for /api/verify */
 	int sync_full;        /* --sync full */
 	/* Optional, for a replicated journal: its readiness (1, or 0 with a
 	 * reason) for /healthz, and its samples appended to /metrics. */
@@ -47,5 +52,8 @@ int api_events(api *a, struct lws *wsi, struct reply *r);
 int api_stats(api *a, struct lws *wsi, struct reply *r);
 int api_metrics(api *a, struct lws *wsi, struct reply *r);
 int api_healthz(api *a, struct lws *wsi, struct reply *r);
+
+/* GET /api/verify: *stream is its answer, or NULL when it is queued on r. */
+int api_verify(api *a, struct lws *wsi, struct reply *r, struct reply_stream **stream);
 
 #endif

@@ -61,6 +61,8 @@ parse_roles(const char *s, size_t len, int *out)
 			roles |= AUTH_SUBSCRIBE;
 		else if (n == 5 && !memcmp(s, "admin", 5))
 			roles |= AUTH_ADMIN;
+		else if (n == 5 && !memcmp(s, "audit", 5))
+			roles |= AUTH_AUDIT;
 		else
 			return -1;
 		if (!comma)
@@ -107,7 +109,7 @@ add_line(auth *a, const char *line, size_t len, const char *where, int lineno, c
 	    parse_roles(roles, roles_len, &mask)) {
 		snprintf(errmsg, ERRMSG_SIZE,
 			 "%s:%d: expected 'TOKEN ROLE[,ROLE...]' with roles publish, subscribe, "
-			 "admin",
+			 "audit, admin",
 			 where, lineno);
 		return ERR_INVAL;
 	}

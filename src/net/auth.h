@@ -17,6 +17,7 @@ enum auth_role {
 	AUTH_PUBLISH = 1 << 0,
 	AUTH_SUBSCRIBE = 1 << 1,
 	AUTH_ADMIN = 1 << 2, /* may do everything */
+	AUTH_AUDIT = 1 << 3, /* POST /api/sql and GET /api/verify */
 };
 
 #define AUTH_TOKEN_MAX 256

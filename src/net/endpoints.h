@@ -12,6 +12,7 @@
 #include <libwebsockets.h>
 
 #include "api.h"
+#include "api_sql.h"
 #include "cert.h"
 #include "gate.h"
 #include "http_ingest.h"
@@ -26,6 +27,7 @@ struct endpoints {
 	cert *cert;       /* --tls-cert and --tls-key, or NULL */
 	rejects *rejects; /* refused requests: counted and logged */
 	api *api;
+	api_sql *sql;         /* POST /api/sql */
 	http_ingest *ingest;  /* POST /api/events, POST /loki/api/v1/push */
 	loki *loki;           /* the Loki API's reads */
 	ws_logs *logs;        /* /ws/logs, /loki/api/v1/tail */

@@ -1,10 +1,12 @@
 /*
  * HTTP routing. Each connection's session holds at most one request in
- * flight: an upload while a POST body arrives and commits, then the
- * response until it is written (reply.h). Responses are written whole,
- * in one lws_write of headers and body (HTTP/1 only: the build has no h2),
- * but for GET /api/stream, whose body follows the feed until the
- * connection closes (http_stream.h).
+ * flight: an upload while a POST body arrives and commits (or a query's
+ * body), then the response until it is written. Responses are written
+ * whole, in one lws_write of headers and body (reply.h), but those that
+ * come from the reader pool (/api/sql, /api/verify), which are streamed
+ * in chunks (reply_stream.h), and GET /api/stream, whose body follows the
+ * feed until the connection closes (http_stream.h). HTTP/1 only: the
+ * build has no h2.
  */
 #include "http.h"
 
@@ -20,6 +22,8 @@ struct http_session {
 	struct reply reply;
 	struct http_upload *upload;     /* POST /api/events in progress */
 	struct http_follower *follower; /* GET /api/stream in progress */
+	struct sql_upload *sql;         /* POST /api/sql: its body arriving */
+	struct reply_stream *stream;    /* an answer from the reader pool */
 	int drop_body;                  /* answered before the body ended: discard it */
 	/* The request's refusal, for the record (rejects.h). */
 	const char *why; /* the gate's sentence, or NULL */
@@ -41,6 +45,10 @@ reset_request(struct http_session *hs)
 	hs->upload = NULL;
 	http_stream_release(hs->follower);
 	hs->follower = NULL;
+	api_sql_release(hs->sql);
+	hs->sql = NULL;
+	reply_stream_free(hs->stream);
+	hs->stream = NULL;
 	hs->drop_body = 0;
 	hs->why = NULL;
 	hs->over_limit = hs->noted = 0;
@@ -90,6 +98,8 @@ enum route_kind {
 	ROUTE_READY,     /* GET /ready (Loki's), no token */
 	ROUTE_DASHBOARD, /* the dashboard's files, no token */
 	ROUTE_STREAM,    /* GET /api/stream: SSE or NDJSON */
+	ROUTE_SQL,       /* POST /api/sql, for auditors */
+	ROUTE_VERIFY,    /* GET /api/verify, for auditors */
 };
 
 struct route {
@@ -109,6 +119,8 @@ static const struct route routes[] = {
 	{"/healthz", 0, ROUTE_HEALTHZ, ALLOW_GET | ALLOW_HEAD, "GET, HEAD, OPTIONS"},
 	{"/loki/api/v1/push", 0, ROUTE_LOKI_PUSH, ALLOW_POST, "POST, OPTIONS"},
 	{"/ready", 0, ROUTE_READY, ALLOW_GET | ALLOW_HEAD, "GET, HEAD, OPTIONS"},
+	{"/api/sql", 0, ROUTE_SQL, ALLOW_POST, "POST, OPTIONS"},
+	{"/api/verify", 0, ROUTE_VERIFY, ALLOW_GET | ALLOW_HEAD, "GET, HEAD, OPTIONS"},
 	{"/loki/", 1, ROUTE_LOKI, ALLOW_GET | ALLOW_HEAD, "GET, HEAD, OPTIONS"},
 };
 
@@ -163,6 +175,22 @@ begin_ingest(struct lws *wsi, struct http_session *hs, int loki_push)
 	return rc;
 }
 
+/* POST /api/sql: admit an auditor, then read the query (the body). */
+static int
+begin_sql(struct lws *wsi, struct http_session *hs)
+{
+	int refused, rc = guard(wsi, hs, AUTH_AUDIT, &refused);
+
+	if (refused) {
+		hs->drop_body = hs->reply.close_after = 1;
+		return rc;
+	}
+	rc = api_sql_begin(endpoints_of(wsi)->sql, wsi, &hs->reply, &hs->sql);
+	if (!hs->sql)
+		hs->drop_body = 1;
+	return rc;
+}
+
 /*
  * OPTIONS: the path's methods; for a browser page that may use the server,
  * the answer to its CORS preflight too. A page of another site gets 403.
@@ -194,6 +222,9 @@ answer_get(struct lws *wsi, struct http_session *hs, const struct route *rt, con
 		return api_healthz(ep->api, wsi, &hs->reply);
 	case ROUTE_READY: /* like /healthz, /ready needs no token */
 		return loki_serve(ep->loki, wsi, &hs->reply, path);
+	case ROUTE_VERIFY:
+		rc = guard(wsi, hs, AUTH_AUDIT, &refused);
+		return refused ? rc : api_verify(ep->api, wsi, &hs->reply, &hs->stream);
 	default:
 		break;
 	}
@@ -253,7 +284,8 @@ route(struct lws *wsi, struct http_session *hs, const char *path)
 						   : "use GET");
 	}
 	if (method == LWSHUMETH_POST)
-		return begin_ingest(wsi, hs, rt->kind == ROUTE_LOKI_PUSH);
+		return rt->kind == ROUTE_SQL ? begin_sql(wsi, hs)
+					     : begin_ingest(wsi, hs, rt->kind == ROUTE_LOKI_PUSH);
 	return answer_get(wsi, hs, rt, path);
 }
 
@@ -263,9 +295,9 @@ body(struct lws *wsi, struct http_session *hs, const void *in, size_t len)
 {
 	int rc;
 
-	if (hs->drop_body || !hs->upload)
+	if (hs->drop_body || (!hs->upload && !hs->sql))
 		return 0; /* answered already: drop it */
-	rc = http_ingest_body(hs->upload, in, len);
+	rc = hs->sql ? api_sql_body(hs->sql, in, len) : http_ingest_body(hs->upload, in, len);
 	if (rc == 1) {
 		reset_request(hs);
 		hs->drop_body = 1;
@@ -285,7 +317,7 @@ http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
 		reply_begin(&hs->reply);
 		int rc = route(wsi, hs, in ? (const char *)in : "");
 		note_refusal(wsi, hs);
-		if (!hs->upload && !hs->drop_body &&
+		if (!hs->upload && !hs->sql && !hs->drop_body &&
 		    lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
 			/* Answered without reading the body: drop it, then close,
 			 * since the rest of it may still be on its way. */
@@ -299,15 +331,33 @@ http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
 		return rc;
 	}
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
-		if (hs->drop_body || !hs->upload)
+		int rc = 0;
+		if (hs->drop_body)
 			return 0;
-		int rc = http_ingest_end(hs->upload);
+		if (hs->sql) {
+			rc = api_sql_end(hs->sql, &hs->stream);
+			api_sql_release(hs->sql);
+			hs->sql = NULL;
+		} else if (hs->upload) {
+			rc = http_ingest_end(hs->upload);
+		}
 		note_refusal(wsi, hs);
 		return rc;
 	}
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		if (hs->follower)
 			return http_stream_writeable(hs->follower);
+		if (hs->stream) {
+			int rc = reply_stream_write(hs->stream, &hs->reply);
+			if (rc == REPLY_STREAM_MORE)
+				return 0;
+			/* Free it before the transaction completes (see below). */
+			reply_stream_free(hs->stream);
+			hs->stream = NULL;
+			if (rc == REPLY_STREAM_DONE)
+				return lws_http_transaction_completed(wsi) ? -1 : 0;
+			return rc == REPLY_STREAM_ERROR ? 0 : -1;
+		}
 		/* The answer ends the request. Once it is written, a keep-alive
 		 * connection is rebound for the next request, which frees this
 		 * session's memory (lws_bind_protocol): nothing may be left in

@@ -11,6 +11,20 @@
  * committed; at open, a store that ends below its mark is an older copy put
  * back in place and gets a new epoch, since its next ids were already
  * handed out under the old one.
+ *
+ * A writable handle links every event it appends into the hash chain
+ * (chain.h) in the same statement: it keeps the newest link (the head) in
+ * memory, restores it when a transaction rolls back, and records it in meta
+ * with every commit that made links. Deletions keep what the chain needs
+ * (store_chain__forget) in the transaction that deletes.
+ *
+ * Inside a transaction, appends are staged and inserted STAGE_ROWS at a
+ * time with one statement (a statement costs about as much as the rows it
+ * inserts, and AUTOINCREMENT writes its sequence row once per statement),
+ * with the ids AUTOINCREMENT would have chosen. Staged rows are copied, so
+ * an event may be freed once appended; they are inserted before the
+ * commit, and an error inserting them fails the commit like any error
+ * inside the transaction.
  */
 #include "store.h"
 
@@ -20,6 +34,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "buf.h"
+#include "chain.h"
 #include "embedded.h"
 #include "err.h"
 #include "log.h"
@@ -27,6 +43,17 @@
 #include "store_ids.h"
 #include "store_lock.h"
 #include "store_mark.h"
+
+/* Rows per multi-row INSERT, and the parameters of one row. */
+#define STAGE_ROWS 64
+#define ROW_PARAMS 5
+
+/* An appended row not yet inserted; its texts are in the store's stage_text. */
+struct staged {
+	int64_t id, ts_us;
+	size_t type_off, body_off, body_len;
+	unsigned char hash[CHAIN_HASH_SIZE];
+};
 
 /* migrations/NNNN_*.sql in order (migrations_data.c, generated). */
 extern const struct embedded_file embedded_migrations[];
@@ -47,10 +74,23 @@ struct store {
 	sqlite3_stmt *first_id;
 	sqlite3_stmt *first_id_since;
 	sqlite3_stmt *meta_set;
+	sqlite3_stmt *append_many; /* STAGE_ROWS rows */
+	struct staged stage[STAGE_ROWS];
+	int staged;
+	struct buf stage_text;
 	char epoch[STORE_EPOCH_SIZE];
 	int64_t lost_from, lost_to; /* ids found lost at open (store_ids.h) */
 	int64_t wal_frames;         /* after the last commit, with manual checkpoints */
 	char errmsg[ERRMSG_SIZE];
+
+	/* The hash chain, on a writable handle. */
+	chain *chain;
+	unsigned char head[CHAIN_HASH_SIZE]; /* the newest link */
+	int64_t head_id;
+	unsigned char begin_head[CHAIN_HASH_SIZE]; /* the head when the transaction began */
+	int64_t begin_head_id;
+	int64_t next_id; /* the id store_append gives next; 0: read it first */
+	int head_dirty;  /* links were made in this transaction */
 };
 
 /* Record the connection's last error and return its project code. */
@@ -122,6 +162,25 @@ prepare(store *st, const char *sql, sqlite3_stmt **out)
 	return rc == SQLITE_OK ? 0 : fail_db(st, rc);
 }
 
+/* The INSERT of STAGE_ROWS rows. */
+static int
+prepare_append_many(store *st)
+{
+	static const char head[] = "INSERT INTO journal (id, ts_us, type, body, hash) VALUES ";
+	static const char row[] = ",(?,?,?,?,?)";
+	char sql[sizeof head + STAGE_ROWS * sizeof row];
+	size_t n = sizeof head - 1;
+
+	memcpy(sql, head, n);
+	for (int i = 0; i < STAGE_ROWS; i++) {
+		/* The first row without its comma. */
+		memcpy(sql + n, row + !i, sizeof row - 1 - !i);
+		n += sizeof row - 1 - !i;
+	}
+	sql[n] = '\0';
+	return prepare(st, sql, &st->append_many);
+}
+
 /* Pragmas, migrations and statements: everything after sqlite3_open. */
 static int
 setup(store *st)
@@ -152,12 +211,20 @@ setup(store *st)
 		 * handed out are never assigned again. */
 		if ((rc = store_ids_recover(st, &st->lost_from, &st->lost_to)))
 			return rc;
-		/* id NULL: the next id; a given id is a replicated journal's. */
+		/* Events stored before the chain existed get their links now,
+		 * before anything new is appended. */
+		if (!(st->chain = chain_new()))
+			return err_set(st->errmsg, ERR_NOMEM, "cannot get a SHA-256 context");
+		if ((rc = store_chain__upgrade(st->db, st->chain, st->errmsg)) ||
+		    (rc = store_chain__head(st->db, &st->head_id, st->head, st->errmsg)))
+			return rc;
 		if ((rc = prepare(st,
-				  "INSERT INTO journal (id, ts_us, type, body) VALUES (?, ?, ?, ?)",
+				  "INSERT INTO journal (id, ts_us, type, body, hash) "
+				  "VALUES (?, ?, ?, ?, ?)",
 				  &st->append)) ||
 		    (rc = prepare(st, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-				  &st->meta_set)))
+				  &st->meta_set)) ||
+		    (rc = prepare_append_many(st)))
 			return rc;
 	} else {
 		if ((rc = store_db_check_version(st->db, st->errmsg)))
@@ -292,6 +359,9 @@ store_close(store *st)
 	sqlite3_finalize(st->first_id);
 	sqlite3_finalize(st->first_id_since);
 	sqlite3_finalize(st->meta_set);
+	sqlite3_finalize(st->append_many);
+	buf_free(&st->stage_text);
+	chain_free(st->chain);
 	if (st->db && (st->flags & STORE_WRITE))
 		sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
 	sqlite3_close(st->db);
@@ -326,50 +396,180 @@ store_schema_version(store *st)
 	return query_int(st, "PRAGMA user_version", &v) ? -1 : (int)v;
 }
 
+/* Forget the staged rows (after they were inserted, or with a rollback). */
+static void
+unstage(store *st)
+{
+	st->staged = 0;
+	st->stage_text.len = 0;
+}
+
+/* Bind one staged row to parameters from ROW_PARAMS * i + 1 on. */
+static void
+bind_row(store *st, sqlite3_stmt *s, int i, const struct staged *r)
+{
+	const char *text = st->stage_text.data;
+	int p = ROW_PARAMS * i;
+
+	sqlite3_bind_int64(s, p + 1, r->id);
+	sqlite3_bind_int64(s, p + 2, r->ts_us);
+	sqlite3_bind_text(s, p + 3, text + r->type_off, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, p + 4, text + r->body_off, (int)r->body_len, SQLITE_STATIC);
+	sqlite3_bind_blob(s, p + 5, r->hash, CHAIN_HASH_SIZE, SQLITE_STATIC);
+}
+
+static int
+step_done(store *st, sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : fail_db(st, rc);
+}
+
+/* Insert the staged rows: all in one statement when there are STAGE_ROWS. */
+static int
+flush(store *st)
+{
+	int rc = 0;
+
+	if (st->staged == STAGE_ROWS) {
+		for (int i = 0; i < STAGE_ROWS; i++)
+			bind_row(st, st->append_many, i, &st->stage[i]);
+		rc = step_done(st, st->append_many);
+	} else {
+		for (int i = 0; !rc && i < st->staged; i++) {
+			bind_row(st, st->append, 0, &st->stage[i]);
+			rc = step_done(st, st->append);
+		}
+	}
+	unstage(st);
+	return rc;
+}
+
 int
 store_begin(store *st)
 {
-	return exec(st, "BEGIN IMMEDIATE");
+	int rc = exec(st, "BEGIN IMMEDIATE");
+
+	unstage(st);
+	if (!rc) {
+		memcpy(st->begin_head, st->head, CHAIN_HASH_SIZE);
+		st->begin_head_id = st->head_id;
+		st->next_id = 0;
+		st->head_dirty = 0;
+	}
+	return rc;
 }
 
 int
 store_commit(store *st)
 {
-	int rc = exec(st, "COMMIT");
+	int rc;
 
-	if (!rc)
-		advance_mark(st);
-	return rc;
+	if ((rc = flush(st)))
+		return rc;
+	if (st->head_dirty) {
+		char text[32], hex[CHAIN_HEX_SIZE];
+		snprintf(text, sizeof text, "%lld", (long long)st->head_id);
+		chain_hex(st->head, hex);
+		if ((rc = store_meta_set(st, "chain_head_id", text)) ||
+		    (rc = store_meta_set(st, "chain_head_hash", hex)))
+			return rc;
+	}
+	if ((rc = exec(st, "COMMIT")))
+		return rc;
+	st->head_dirty = 0;
+	advance_mark(st);
+	return 0;
 }
 
 int
 store_rollback(store *st)
 {
+	unstage(st);
 	/* Keep the message of the failure that led here: SQLite may have rolled
 	 * back already, and "no transaction is active" would replace it. */
 	int rc = sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+
+	/* The links made since the transaction began are gone with it. */
+	memcpy(st->head, st->begin_head, CHAIN_HASH_SIZE);
+	st->head_id = st->begin_head_id;
+	st->next_id = 0;
+	st->head_dirty = 0;
 	return rc == SQLITE_OK || sqlite3_get_autocommit(st->db) ? 0 : store_db_map_rc(rc);
 }
 
-/* Insert ev with id, or with the next id when id is 0. */
+/*
+ * At a transaction's first append: the next id AUTOINCREMENT would give,
+ * and, if another handle appended since this one's last link, its head.
+ */
+static int
+prepare_append(store *st)
+{
+	int64_t seq;
+	int rc = store_last_id(st, &seq);
+
+	if (rc)
+		return rc;
+	if (seq > st->head_id &&
+	    (rc = store_chain__head(st->db, &st->head_id, st->head, st->errmsg)))
+		return rc;
+	st->next_id = seq + 1;
+	return 0;
+}
+
+/* Stage a row; the rows go in when STAGE_ROWS are staged, or at commit. */
+static int
+stage(store *st, const struct logevent *ev, int64_t id, const unsigned char *hash)
+{
+	struct staged *r = &st->stage[st->staged];
+	size_t type_len = strlen(ev->type) + 1;
+
+	r->id = id;
+	r->ts_us = ev->ts_us;
+	r->type_off = st->stage_text.len;
+	r->body_off = r->type_off + type_len;
+	r->body_len = ev->body_len;
+	memcpy(r->hash, hash, CHAIN_HASH_SIZE);
+	if (buf_append(&st->stage_text, ev->type, type_len) ||
+	    buf_append(&st->stage_text, ev->body, ev->body_len))
+		return err_set(st->errmsg, ERR_NOMEM, "out of memory");
+	return ++st->staged == STAGE_ROWS ? flush(st) : 0;
+}
+
+/* Insert ev with id, or with the next id when id is 0, and link it. */
 static int
 insert(store *st, const struct logevent *ev, int64_t id, int64_t *id_out)
 {
 	sqlite3_stmt *s = st->append;
+	unsigned char hash[CHAIN_HASH_SIZE];
 	int rc;
 
-	if (id)
+	if (!st->next_id && (rc = prepare_append(st)))
+		return rc;
+	if (!id)
+		id = st->next_id;
+	if (chain_link(st->chain, st->head, id, ev->body, ev->body_len, hash))
+		return err_set(st->errmsg, ERR_SYS, "SHA-256 failed");
+	if (!sqlite3_get_autocommit(st->db)) {
+		rc = stage(st, ev, id, hash);
+	} else {
+		/* Outside a transaction nothing would insert it later. */
 		sqlite3_bind_int64(s, 1, id);
-	else
-		sqlite3_bind_null(s, 1);
-	sqlite3_bind_int64(s, 2, ev->ts_us);
-	sqlite3_bind_text(s, 3, ev->type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, ev->body, (int)ev->body_len, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return fail_db(st, rc);
-	*id_out = sqlite3_last_insert_rowid(st->db);
+		sqlite3_bind_int64(s, 2, ev->ts_us);
+		sqlite3_bind_text(s, 3, ev->type, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 4, ev->body, (int)ev->body_len, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 5, hash, CHAIN_HASH_SIZE, SQLITE_STATIC);
+		rc = step_done(st, s);
+	}
+	if (rc)
+		return rc;
+	memcpy(st->head, hash, CHAIN_HASH_SIZE);
+	st->head_id = id;
+	st->next_id = id + 1;
+	st->head_dirty = 1;
+	*id_out = id;
 	return 0;
 }
 
@@ -748,14 +948,22 @@ store_oldest_ts(store *st, int64_t *ts_us_out)
 static int
 delete_selected(store *st, sqlite3_stmt *sel, int limit, int64_t *deleted_out, int64_t *max_id)
 {
-	int64_t *ids = malloc((size_t)(limit > 0 ? limit : 1) * sizeof *ids);
+	struct store_link *links = malloc((size_t)(limit > 0 ? limit : 1) * sizeof *links);
 	sqlite3_stmt *del = NULL;
 	int n = 0, rc;
 
-	if (!ids)
+	if (!links)
 		return ERR_NOMEM;
-	while (n < limit && (rc = sqlite3_step(sel)) == SQLITE_ROW)
-		ids[n++] = sqlite3_column_int64(sel, 0);
+	while (n < limit && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		const void *hash = sqlite3_column_blob(sel, 1);
+		links[n].id = sqlite3_column_int64(sel, 0);
+		/* A missing hash stays missing: the walk then breaks after it. */
+		if (hash && sqlite3_column_bytes(sel, 1) == CHAIN_HASH_SIZE)
+			memcpy(links[n].hash, hash, CHAIN_HASH_SIZE);
+		else
+			memset(links[n].hash, 0, CHAIN_HASH_SIZE);
+		n++;
+	}
 	if (n < limit && rc != SQLITE_DONE) {
 		rc = fail_db(st, rc);
 		goto out;
@@ -767,21 +975,23 @@ delete_selected(store *st, sqlite3_stmt *sel, int limit, int64_t *deleted_out, i
 		goto out;
 	}
 	for (int i = 0; i < n; i++) {
-		sqlite3_bind_int64(del, 1, ids[i]);
+		sqlite3_bind_int64(del, 1, links[i].id);
 		rc = sqlite3_step(del);
 		sqlite3_reset(del);
 		if (rc != SQLITE_DONE) {
 			rc = fail_db(st, rc);
 			goto out;
 		}
-		if (ids[i] > *max_id)
-			*max_id = ids[i];
+		if (links[i].id > *max_id)
+			*max_id = links[i].id;
 	}
+	if (n && (rc = store_chain__forget(st->db, links, n, st->errmsg)))
+		goto out;
 	*deleted_out = n;
 	rc = 0;
 out:
 	sqlite3_finalize(del);
-	free(ids);
+	free(links);
 	return rc;
 }
 
@@ -794,7 +1004,7 @@ store_delete_older(store *st, int64_t cutoff_us, const char *type, const char *c
 	sqlite3_stmt *sel;
 	int rc, bind = 1;
 
-	n = (size_t)snprintf(sql, sizeof sql, "SELECT id FROM journal WHERE ts_us < ?");
+	n = (size_t)snprintf(sql, sizeof sql, "SELECT id, hash FROM journal WHERE ts_us < ?");
 	if (type)
 		n += (size_t)snprintf(sql + n, sizeof sql - n, " AND type = ?");
 	if (exclude_count &&
@@ -819,8 +1029,8 @@ int
 store_delete_oldest(store *st, int limit, int64_t *deleted_out, int64_t *max_id)
 {
 	sqlite3_stmt *sel;
-	int rc = sqlite3_prepare_v2(st->db, "SELECT id FROM journal ORDER BY id LIMIT ?", -1, &sel,
-				    NULL);
+	int rc = sqlite3_prepare_v2(st->db, "SELECT id, hash FROM journal ORDER BY id LIMIT ?", -1,
+				    &sel, NULL);
 	if (rc != SQLITE_OK)
 		return fail_db(st, rc);
 	sqlite3_bind_int(sel, 1, limit);

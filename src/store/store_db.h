@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chain.h"
 #include "store.h"
 
 /*
@@ -72,5 +73,49 @@ int store_db_in_list(char *sql, size_t size, size_t *len, const char *column, si
 sqlite3 *store__db(store *st);
 char *store__errmsg(store *st);
 int store__flags(const store *st);
+
+/*
+ * The hash chain's storage (store_chain.c): journal.hash, the anchor and
+ * the head in meta, and the links of deleted events in chain_deleted.
+ */
+
+/* The anchor (id 0 and 32 zero bytes when retention never deleted any). */
+int store_chain__anchor(sqlite3 *db, int64_t *id_out, unsigned char *hash_out, char *errmsg);
+
+/*
+ * The head: the id and hash of the newest element of the chain, as the
+ * writer last recorded it in meta, or else the newest stored event, deleted
+ * link or anchor (id 0 and zero bytes for an empty store).
+ */
+int store_chain__head(sqlite3 *db, int64_t *id_out, unsigned char *hash_out, char *errmsg);
+
+/*
+ * The element of the chain with the highest id at or below upto: a stored
+ * event, a deleted link or the anchor (never below the anchor).
+ */
+int store_chain__link_at(sqlite3 *db, int64_t upto, int64_t *id_out, unsigned char *hash_out,
+			 char *errmsg);
+
+/*
+ * Give every event without a hash its link, in id order, in bounded
+ * transactions (a store made before the chain existed). Resumes where an
+ * interrupted run stopped. Cheap when there is nothing to do.
+ */
+int store_chain__upgrade(sqlite3 *db, chain *c, char *errmsg);
+
+/* One element of the chain: an id and its hash. */
+struct store_link {
+	int64_t id;
+	unsigned char hash[CHAIN_HASH_SIZE];
+};
+
+/*
+ * Inside the transaction that deleted the events links[0..n) (in any
+ * order; the array is sorted in place): keep what a walk of the chain
+ * needs to go on. Below every kept event the anchor moves up; between kept
+ * events the hash of the last deleted one before each kept event stays as
+ * a deleted link.
+ */
+int store_chain__forget(sqlite3 *db, struct store_link *links, int n, char *errmsg);
 
 #endif

@@ -246,3 +246,118 @@ out:
 	*count_out = count;
 	return rc;
 }
+
+/* Pass the deleted links before id (0: all that are left) to fn. */
+static int
+pass_links(store_export *ex, sqlite3_stmt *links, int64_t before, int *more, store_link_fn fn,
+	   void *arg)
+{
+	int rc;
+
+	while (*more) {
+		int64_t id = sqlite3_column_int64(links, 0);
+		const void *hash = sqlite3_column_blob(links, 1);
+		if (before && id >= before)
+			return 0;
+		if (!hash || sqlite3_column_bytes(links, 1) != CHAIN_HASH_SIZE) {
+			snprintf(ex->errmsg, sizeof ex->errmsg, "deleted link %lld has no hash",
+				 (long long)id);
+			return ERR_CORRUPT;
+		}
+		if ((rc = fn(STORE_LINK_DELETED, id, hash, NULL, arg)))
+			return rc;
+		rc = sqlite3_step(links);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return fail_db(ex, rc);
+		*more = rc == SQLITE_ROW;
+	}
+	return 0;
+}
+
+/* Prepare "sql" with one id bound and step to its first row. */
+static int
+start_walk(store_export *ex, const char *sql, int64_t from, sqlite3_stmt **out, int *more)
+{
+	int rc = sqlite3_prepare_v2(ex->db, sql, -1, out, NULL);
+
+	if (rc != SQLITE_OK)
+		return fail_db(ex, rc);
+	sqlite3_bind_int64(*out, 1, from);
+	rc = sqlite3_step(*out);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail_db(ex, rc);
+	*more = rc == SQLITE_ROW;
+	return 0;
+}
+
+int
+store_export_chain(store_export *ex, int64_t after_id, store_link_fn fn, void *arg,
+		   uint64_t *count_out)
+{
+	sqlite3_stmt *rows = NULL, *links = NULL;
+	unsigned char anchor[CHAIN_HASH_SIZE];
+	int64_t anchor_id;
+	uint64_t count = 0;
+	int more_rows, more_links, rc;
+
+	if (after_id < 0)
+		after_id = 0;
+	if ((rc = exec(ex, "BEGIN")))
+		goto out;
+	if (sqlite3_prepare_v2(ex->db,
+			       "SELECT journal.hash, chain_deleted.hash FROM journal, "
+			       "chain_deleted LIMIT 0",
+			       -1, &rows, NULL) != SQLITE_OK) {
+		rc = err_set(ex->errmsg, ERR_SCHEMA,
+			     "the store has no hash chain yet: open it once for writing "
+			     "(sentinel-logd migrate, or the server) to link its events");
+		goto fail;
+	}
+	sqlite3_finalize(rows);
+	rows = NULL;
+	if ((rc = store_chain__link_at(ex->db, after_id, &anchor_id, anchor, ex->errmsg)) ||
+	    (rc = fn(STORE_LINK_ANCHOR, anchor_id, anchor, NULL, arg)))
+		goto fail;
+	if ((rc = start_walk(ex,
+			     "SELECT id, ts_us, type, body, hash FROM journal WHERE id > ? "
+			     "ORDER BY id",
+			     anchor_id, &rows, &more_rows)) ||
+	    (rc = start_walk(ex, "SELECT id, hash FROM chain_deleted WHERE id > ? ORDER BY id",
+			     anchor_id, &links, &more_links)))
+		goto fail;
+	while (more_rows) {
+		struct store_row row = store_db_row(rows);
+		const void *hash = sqlite3_column_blob(rows, 4);
+		if ((rc = pass_links(ex, links, row.id, &more_links, fn, arg)))
+			goto fail;
+		if (!row.type || !row.body || !hash ||
+		    sqlite3_column_bytes(rows, 4) != CHAIN_HASH_SIZE) {
+			snprintf(ex->errmsg, sizeof ex->errmsg,
+				 "event %lld has no type, body or hash", (long long)row.id);
+			rc = ERR_CORRUPT;
+			goto fail;
+		}
+		count++;
+		if ((rc = fn(STORE_LINK_EVENT, row.id, hash, &row, arg)))
+			goto fail;
+		rc = sqlite3_step(rows);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			rc = fail_db(ex, rc);
+			goto fail;
+		}
+		more_rows = rc == SQLITE_ROW;
+	}
+	if ((rc = pass_links(ex, links, 0, &more_links, fn, arg)))
+		goto fail;
+	sqlite3_finalize(rows);
+	sqlite3_finalize(links);
+	rc = exec(ex, "COMMIT");
+	goto out;
+fail:
+	sqlite3_finalize(rows);
+	sqlite3_finalize(links);
+	sqlite3_exec(ex->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+	*count_out = count;
+	return rc;
+}

@@ -54,4 +54,28 @@ const char *store_export_errmsg(store_export *ex);
 int store_export_each(store_export *ex, const struct store_range *range, store_row_fn fn, void *arg,
 		      uint64_t *count_out);
 
+/* What an element of the chain passed to a store_link_fn is. */
+enum store_link_kind {
+	STORE_LINK_ANCHOR,  /* where the walk starts: the first element passed */
+	STORE_LINK_EVENT,   /* a stored event, row non-NULL */
+	STORE_LINK_DELETED, /* the link of an event retention deleted */
+};
+
+/* One element of the hash chain; hash has CHAIN_HASH_SIZE bytes. */
+typedef int (*store_link_fn)(enum store_link_kind kind, int64_t id, const unsigned char *hash,
+			     const struct store_row *row, void *arg);
+
+/*
+ * Call fn for the hash chain from after_id on, in id order, all read in one
+ * transaction: first the anchor (the element just before the first one
+ * passed: the event or deleted link at or below after_id, or the store's
+ * anchor when retention deleted past after_id), then every event and
+ * deleted link after it. A third party can check the links from the anchor
+ * on (chain.h) with nothing but what fn saw. Returns as store_export_each()
+ * does; *count_out gets the number of events. A store older than the chain
+ * (not yet opened for writing) gives ERR_SCHEMA.
+ */
+int store_export_chain(store_export *ex, int64_t after_id, store_link_fn fn, void *arg,
+		       uint64_t *count_out);
+
 #endif

@@ -7,13 +7,23 @@
  * mark that is on the disk, or below the journal's last id when the commit
  * that assigned it is on the disk. Recovery therefore makes the sequence at
  * least the mark, and only ids above both are assigned afterwards.
+ *
+ * Only a restart of the machine can take back a commit: when the process
+ * alone dies (kill -9, a crash), the kernel still holds everything it
+ * wrote. So each move of the mark also records the machine's boot id (meta
+ * 'id_reserved_boot'); when the store is opened again in the same boot,
+ * nothing between the journal's last id and the mark was handed out and
+ * lost, the mark simply comes back down, and ids go on without a gap. When
+ * the boot id differs or cannot be read, the range is recorded as lost.
  */
 #include "store_ids.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "err.h"
+#include "procinfo.h"
 #include "store_db.h"
 
 static int
@@ -65,6 +75,18 @@ store_ids_mark(store *st, int64_t *mark_out)
 			 mark_out);
 }
 
+/* Returns 1 when the mark was moved in this boot of the machine, else 0. */
+static int
+same_boot(store *st)
+{
+	char now[PROCINFO_BOOT_ID_SIZE], then[PROCINFO_BOOT_ID_SIZE];
+	int found;
+
+	return !procinfo_boot_id(now) &&
+	       !store_meta_get(st, "id_reserved_boot", then, sizeof then, &found) && found &&
+	       !strcmp(now, then);
+}
+
 int
 store_ids_recover(store *st, int64_t *from_out, int64_t *to_out)
 {
@@ -75,7 +97,12 @@ store_ids_recover(store *st, int64_t *from_out, int64_t *to_out)
 		return rc;
 	if ((rc = last_seq(st, &seq)) || (rc = store_ids_mark(st, &mark)))
 		goto fail;
-	if (mark > seq) {
+	if (mark > seq && same_boot(st)) {
+		/* The process died, the machine did not: nothing was lost. */
+		if ((rc = run(st, "UPDATE meta SET value = ? WHERE key = 'id_reserved'", seq, 0)))
+			goto fail;
+		mark = seq;
+	} else if (mark > seq) {
 		if ((rc = run(st,
 			      "INSERT INTO lost_ids (from_id, to_id, found_at)"
 			      " VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
@@ -107,7 +134,13 @@ store_ids_reserve(store *st, int64_t through, int64_t *mark)
 	if ((rc = exec(st, "PRAGMA synchronous = FULL")))
 		return rc;
 	if (!(rc = exec(st, "BEGIN IMMEDIATE"))) {
+		char boot[PROCINFO_BOOT_ID_SIZE];
 		rc = run(st, "UPDATE meta SET value = ? WHERE key = 'id_reserved'", want, 0);
+		if (!rc)
+			rc = procinfo_boot_id(boot)
+				     ? run(st, "DELETE FROM meta WHERE key = 'id_reserved_boot'", 0,
+					   0)
+				     : store_meta_set(st, "id_reserved_boot", boot);
 		rc = rc ? rc : exec(st, "COMMIT");
 		if (rc)
 			sqlite3_exec(store__db(st), "ROLLBACK", NULL, NULL, NULL);

@@ -6,7 +6,8 @@ A store is built from fixtures/sentinel_events.jsonl with
 it with Python's sqlite3 module, read-only, and its rows are compared with
 the rows written below, exactly. The time-range queries must use the
 indexes on ts_us (EXPLAIN QUERY PLAN), and the file must run whole, as an
-auditor would feed it to the sqlite3 shell.
+auditor would feed it to the sqlite3 shell. Every query also gives the
+same rows through the server's POST /api/sql, unchanged, on the same store.
 """
 
 import os
@@ -16,7 +17,7 @@ import sqlite3
 import subprocess
 import tempfile
 
-from harness import expect, expect_eq, expect_in, run
+from harness import Server, expect, expect_eq, expect_in, run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 QUERIES = os.path.join(HERE, "audit_queries.sql")
@@ -225,6 +226,21 @@ def test_whole_file_runs(fx):
 
 
 @with_fixture
+def test_queries_answer_exactly_over_http(fx):
+    srv = Server(db=fx.db_path).start()
+    for name, _, sql in parse_queries():
+        status, result = srv.request("POST", "/api/sql", body=sql.encode("utf-8"))
+        expect_eq(status, 200, f"POST /api/sql of query {name}: {result!r}")
+        expect_eq(result["complete"], True, f"query {name} complete")
+        expect_eq([tuple(row) for row in result["rows"]], EXPECTED[name],
+                  f"rows of query {name} over HTTP")
+        cursor = fx.conn.execute(sql)
+        expect_eq(result["columns"], [d[0] for d in cursor.description],
+                  f"columns of query {name} over HTTP")
+    srv.stop()
+
+
+@with_fixture
 def test_view_columns(fx):
     # The view the queries rely on, and the fixture's first event through it.
     cols = [row[1] for row in fx.conn.execute("PRAGMA table_info(events)")]
@@ -240,5 +256,6 @@ if __name__ == "__main__":
     if not IMPORT or not os.access(IMPORT, os.X_OK):
         print(f"SENTINEL_IMPORT must name the sentinel-import binary (got {IMPORT!r})")
         raise SystemExit(2)
-    run(test_file_layout, test_readme_shows_these_queries, test_queries_answer_exactly, test_time_ranges_use_the_indexes,
+    run(test_file_layout, test_readme_shows_these_queries, test_queries_answer_exactly,
+        test_queries_answer_exactly_over_http, test_time_ranges_use_the_indexes,
         test_whole_file_runs, test_view_columns)

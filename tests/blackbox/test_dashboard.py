@@ -28,8 +28,17 @@ already uses. Against the real server:
   tab, and also takes it from ?token=.
 - The feed keeps at most 1000 rows; the chart counts live events.
 - Text is readable (contrast) in the light and the dark colour scheme.
-Screenshots (light and dark) go to $SENTINEL_ARTIFACTS or the current
-folder.
+- History: the tab (and #history) shows stored events newest first within
+  a time range (presets, or from and to), pages back with "Load older"
+  without showing an event twice, filters by type and by text, and expands
+  rows as the live feed does.
+- SQL: the tab (and #sql) runs a query through POST /api/sql and shows the
+  result as a table; its examples are the README's audit queries, and each
+  gives the rows test_audit.py expects; a refused query shows the server's
+  reason; the hash chain check shows the head /api/stats shows. A token
+  without the audit role is told so.
+Screenshots (light and dark, history, SQL) go to $SENTINEL_ARTIFACTS or the
+current folder.
 """
 
 import asyncio
@@ -47,6 +56,7 @@ import urllib.request
 import websockets
 
 from harness import SEED_EVENTS, Server, Subscriber, TestFailure, expect, expect_eq, expect_in, run
+from test_audit import EXPECTED, parse_queries
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = os.environ.get("SENTINEL_ARTIFACTS") or os.getcwd()
@@ -224,6 +234,11 @@ class Browser:
                   windowsVirtualKeyCode=keycode, nativeVirtualKeyCode=keycode)
         self.call("Input.dispatchKeyEvent", type="keyUp", key=key, code=code,
                   windowsVirtualKeyCode=keycode, nativeVirtualKeyCode=keycode)
+
+    def ctrl_enter(self):
+        for kind in ("keyDown", "keyUp"):
+            self.call("Input.dispatchKeyEvent", type=kind, key="Enter", code="Enter",
+                      windowsVirtualKeyCode=13, nativeVirtualKeyCode=13, modifiers=2)
 
     def type_text(self, text):
         self.call("Input.insertText", text=text)
@@ -747,8 +762,244 @@ def test_screenshots_light_and_dark():
         b.close()
 
 
+# ------------------------------------------------------------- history and SQL
+
+HISTORY_JS = """[...document.querySelectorAll('#history-list > li.event')].map(li => ({
+    id: Number(li.dataset.id), type: li.dataset.type,
+    msg: li.querySelector('.msg').textContent}))"""
+
+
+def history_rows(b):
+    return b.js(HISTORY_JS)
+
+
+def history_search(b, range_value="24h", type_value="", text="", start="", end=""):
+    """Fill the history form and search; wait for the answer."""
+    b.js(f"""(() => {{
+        const set = (id, v) => {{ const e = document.getElementById(id); e.value = v;
+            e.dispatchEvent(new Event('change')); }};
+        set('history-range', {json.dumps(range_value)});
+        set('history-from', {json.dumps(start)});
+        set('history-to', {json.dumps(end)});
+        set('history-type', {json.dumps(type_value)});
+        document.getElementById('history-text').value = {json.dumps(text)};
+    }})()""")
+    b.click("#history-search")
+    b.wait_until("document.getElementById('history-info').textContent !== 'Loading…' && "
+                 "!document.getElementById('history-more').disabled", 30, "the search")
+
+
+def tab_state(b):
+    return b.js("""['live', 'history', 'sql'].map(v => [
+        document.getElementById('tab-' + v).getAttribute('aria-selected'),
+        document.getElementById('view-' + v).hidden])""")
+
+
+def test_history_view():
+    srv = Server().start()
+    old_ids = post(srv, SEED)  # 2026-03-09: older than a day
+    recent = [{"type": ("agent", "monitor", "error")[i % 3],
+               "message": f"reciente {i}" + (" postgresql caído" if i % 10 == 0 else ""),
+               "data": {"i": i}} for i in range(250)]
+    recent_ids = post(srv, recent)
+    by_id = dict(zip(old_ids + recent_ids, SEED + recent))
+    b = Browser()
+    try:
+        open_dashboard(b, srv, "#history")
+        expect_eq(tab_state(b), [["false", True], ["true", False], ["false", True]],
+                  "the history tab and view")
+        # The last 24 hours, newest first, a hundred at a time.
+        b.wait_until("document.querySelectorAll('#history-list > li.event').length === 100",
+                     30, "the first hundred rows")
+        expect_eq([r["id"] for r in history_rows(b)], recent_ids[::-1][:100], "the newest first")
+        expect_in("100 events, newest first", b.js(
+            "document.getElementById('history-info').textContent"), "the history info")
+        b.click("#history-more")
+        b.wait_until("document.querySelectorAll('#history-list > li.event').length === 200")
+        b.click("#history-more")
+        b.wait_until("document.querySelectorAll('#history-list > li.event').length === 250")
+        b.wait_until("document.getElementById('history-more').hidden", 10, "the end")
+        expect_eq([r["id"] for r in history_rows(b)], recent_ids[::-1],
+                  "every recent event once, newest first")
+        expect_in("nothing older matches", b.js(
+            "document.getElementById('history-info').textContent"), "the end of the history")
+
+        # A type.
+        history_search(b, type_value="error")
+        want = [i for i in recent_ids[::-1] if by_id[i]["type"] == "error"]
+        expect_eq([r["id"] for r in history_rows(b)], want, "error events only")
+        # Text, whatever its case, across pages.
+        history_search(b, text="POSTGRESQL")
+        want = [i for i in recent_ids[::-1] if "postgresql" in by_id[i]["message"]]
+        expect_eq(len(want), 25, "recent events that mention postgresql")
+        expect_eq([r["id"] for r in history_rows(b)], want, "events whose message matches")
+        # All time, one type: the old events too.
+        history_search(b, range_value="all", type_value="agent")
+        want = [i for i in (old_ids + recent_ids)[::-1] if by_id[i]["type"] == "agent"]
+        expect_eq(b.js("document.getElementById('history-more').hidden"), True,
+                  "all of them at once: fewer than a hundred")
+        expect_eq([r["id"] for r in history_rows(b)], want, "agent events of all time")
+        # From... to... (UTC): 14:10 to 14:40 on 2026-03-09.
+        history_search(b, range_value="custom", start="2026-03-09T14:10:00",
+                       end="2026-03-09T14:40:00")
+        expect_eq(b.js("document.getElementById('history-from-field').hidden"), False,
+                  "the from field is shown")
+        want = [i for i in old_ids[::-1]
+                if "2026-03-09T14:10" <= by_id[i]["timestamp"] < "2026-03-09T14:40"]
+        expect_eq(len(want), 4, "old events in the range")
+        expect_eq([r["id"] for r in history_rows(b)], want, "events in the range")
+        # A row expands to its data.
+        err = next(i for i in want if "data" in by_id[i])
+        b.click(f'#history-list li[data-id="{err}"] summary')
+        pre = b.wait_until(f"document.querySelector('#history-list li[data-id=\"{err}\"] pre')"
+                           "?.textContent")
+        expect_eq(json.loads(pre), by_id[err]["data"], "the expanded row's data")
+        # Nothing matches.
+        history_search(b, range_value="15m", text="no existe en ningún mensaje")
+        expect_eq(history_rows(b), [], "no rows")
+        expect_eq(b.js("document.getElementById('history-empty').hidden"), False,
+                  "the empty message")
+        # The live view is still there, and got nothing twice.
+        b.click("#tab-live")
+        expect_eq(tab_state(b), [["true", False], ["false", True], ["false", True]],
+                  "back to the live view")
+        expect_eq(b.js("location.hash"), "", "the URL of the live view")
+        expect_clean(b, "history")
+
+        b.click("#tab-history")
+        history_search(b, range_value="all", text="postgresql")
+        newest = max(i for i in recent_ids if "postgresql" in by_id[i]["message"])
+        b.click(f'#history-list li[data-id="{newest}"] summary')
+        time.sleep(0.3)
+        print(f"screenshot: {b.screenshot('dashboard-history.png')}")
+    finally:
+        b.close()
+
+
+TABLE_JS = """[...document.querySelectorAll('#sql-table tbody tr')].map(tr =>
+    [...tr.children].map(td => td.textContent))"""
+
+
+def cell(v):
+    return "NULL" if v is None else str(v)
+
+
+def run_example(b, index):
+    before = b.js("document.getElementById('sql-status').textContent")
+    b.js("document.getElementById('sql-status').textContent = ''")
+    b.js(f"""(() => {{ const s = document.getElementById('sql-examples');
+        s.value = '{index}'; s.dispatchEvent(new Event('change')); }})()""")
+    b.wait_until("document.getElementById('sql-status').textContent.includes(' ms')"
+                 " && !document.getElementById('sql-run').disabled", 30, f"example {index}")
+    return b.js(TABLE_JS), before
+
+
+def test_sql_view():
+    srv = Server().start()
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures",
+                           "sentinel_events.jsonl"), "rb") as f:
+        status, ack = srv.post(f.read(), content_type="application/x-ndjson")
+    expect_eq(status, 200, "the fixture")
+    b = Browser()
+    try:
+        open_dashboard(b, srv, "#sql")
+        expect_eq(tab_state(b), [["false", True], ["false", True], ["true", False]],
+                  "the SQL tab and view")
+        # The query in the box runs when the view first opens.
+        b.wait_until("document.querySelectorAll('#sql-table tbody tr').length === 20", 30,
+                     "the first result")
+        heads = b.js("[...document.querySelectorAll('#sql-table th')].map(th => th.textContent)")
+        expect_eq(heads, ["id", "type", "timestamp", "message"], "the columns")
+        expect_eq(b.js(TABLE_JS)[0][0], "42", "the newest event first")
+
+        # The examples are the README's audit queries, and answer as tested.
+        queries = parse_queries()
+        shown = b.js("[...document.querySelectorAll('#sql-examples option')].slice(1)"
+                     ".map(o => o.textContent)")
+        expect_eq(shown, [q for _, q, _ in queries], "the examples' questions")
+        expect_eq(b.js("EXAMPLES.map(e => e.sql)"), [sql for _, _, sql in queries],
+                  "the examples' SQL")
+        for i, (name, _, sql) in enumerate(queries):
+            table, _ = run_example(b, i)
+            expect_eq(table, [[cell(v) for v in row] for row in EXPECTED[name]],
+                      f"the table of example {name}")
+            expect_eq(b.js("document.getElementById('sql-text').value"), sql,
+                      f"example {name} in the box")
+        nulls = b.js("document.querySelectorAll('#sql-table td.null').length")
+        expect(nulls == 0, "no NULL in the last example")
+
+        # A refused query: the server's reason, run with Ctrl+Enter.
+        b.js("document.getElementById('sql-text').value = 'DELETE FROM journal'")
+        b.click("#sql-text")
+        b.ctrl_enter()
+        b.wait_until("!document.getElementById('sql-error').hidden", 30, "the error")
+        expect_in("writing (DELETE) is not allowed", b.js(
+            "document.getElementById('sql-error').textContent"), "the reason")
+        expect_eq(srv.store_state(), (42, 42), "nothing was deleted")
+
+        # A result with NULLs and numbers, as a table.
+        b.js("document.getElementById('sql-text').value = "
+             "\"SELECT id, json_extract(data, '$.service') AS service FROM events "
+             "WHERE id IN (1, 5) ORDER BY id\"")
+        b.js("document.getElementById('sql-status').textContent = ''")
+        b.click("#sql-run")
+        b.wait_until("document.getElementById('sql-status').textContent.includes(' ms')", 30,
+                     "the result")
+        expect_eq(b.js(TABLE_JS), [["1", "NULL"], ["5", "postgresql"]], "NULL and a number")
+        expect_eq(b.js("document.querySelector('#sql-table td.null').textContent"), "NULL",
+                  "NULL is marked")
+
+        # The chain, checked by the server.
+        b.click("#chain-check")
+        text = b.wait_until("(t => t.startsWith('Intact') && t)(document.getElementById("
+                            "'chain-result').textContent)", 30, "the chain check")
+        status, stats = srv.request("GET", "/api/stats")
+        expect_in(f"Intact: 42 events checked. Head: #42 {stats['chain']['head_hash']}", text,
+                  "the chain check")
+        problems = [p for p in b.problems() if not ("status of 400" in p and "/api/sql" in p)]
+        expect_eq(problems, [], "SQL view: problems other than the refused query's 400")
+        run_example(b, 2)  # events per type and hour: a table of some length
+        print(f"screenshot: {b.screenshot('dashboard-sql.png')}")
+    finally:
+        b.close()
+
+
+def test_audit_views_need_their_roles():
+    tokens = os.path.join(tempfile.mkdtemp(prefix="sentinel-tokens-"), "tokens")
+    with open(tokens, "w") as f:
+        f.write("r3ader-t0ken subscribe\nauditor-t0ken subscribe,audit\np0st-t0ken publish\n")
+    srv = Server("--token-file", tokens).start()
+    shutil.rmtree(os.path.dirname(tokens), ignore_errors=True)
+    status, ack = srv.request("POST", "/api/events", body=json.dumps(SEED).encode(),
+                              headers={"Content-Type": "application/json",
+                                       "Authorization": "Bearer p0st-t0ken"})
+    expect_eq(status, 200, "POST")
+    b = Browser()
+    try:
+        open_dashboard(b, srv, "?token=r3ader-t0ken#sql")
+        b.wait_until("!document.getElementById('sql-error').hidden", 30, "the refusal")
+        expect_in("needs a token with the audit role", b.js(
+            "document.getElementById('sql-error').textContent"), "the SQL view without audit")
+        b.click("#chain-check")
+        b.wait_until("document.getElementById('chain-result').textContent.includes('audit role')",
+                     30, "the chain check without audit")
+        # The history needs subscribe only.
+        b.click("#tab-history")
+        history_search(b, range_value="all")
+        expect_eq(len(history_rows(b)), len(SEED), "history with a subscribe token")
+        b.open(f"{srv.base}/?token=auditor-t0ken#sql")
+        b.wait_until("document.querySelectorAll('#sql-table tbody tr').length === "
+                     f"{len(SEED)}", 30, "the SQL view with an audit token")
+        expect_eq(b.js("document.getElementById('sql-error').hidden"), True, "no error")
+        expect_eq(b.js("location.search + location.hash"), "?token=auditor-t0ken#sql",
+                  "the URL keeps the token and the view")
+    finally:
+        b.close()
+
+
 if __name__ == "__main__":
     run(test_files_are_served, test_history_rows_and_details, test_live_filters_and_keyboard,
         test_pause_and_resume, test_resume_after_kill9, test_store_recreated, test_token_prompt,
         test_bounded_feed_and_chart,
-        test_screenshots_light_and_dark)
+        test_screenshots_light_and_dark, test_history_view, test_sql_view,
+        test_audit_views_need_their_roles)

@@ -20,13 +20,14 @@ BUILD_DIR = os.environ.get("SENTINEL_BUILD_DIR", "")
 PREFIX = os.environ.get("SENTINEL_INSTALL_PREFIX", "")
 SYSCONFDIR = os.environ.get("SENTINEL_SYSCONFDIR", "")
 PROGRAMS = ["sentinel-logd", "sentinel-export", "sentinel-import", "sentinel-tail",
-            "sentinel-bench"]
+            "sentinel-bench", "sentinel-verify"]
 PAGES = {"sentinel-logd": "man8/sentinel-logd.8.gz",
          "sentinel-logd.conf": "man5/sentinel-logd.conf.5.gz",
          "sentinel-export": "man1/sentinel-export.1.gz",
          "sentinel-import": "man1/sentinel-import.1.gz",
          "sentinel-tail": "man1/sentinel-tail.1.gz",
-         "sentinel-bench": "man1/sentinel-bench.1.gz"}
+         "sentinel-bench": "man1/sentinel-bench.1.gz",
+         "sentinel-verify": "man1/sentinel-verify.1.gz"}
 
 STAGE = None
 

@@ -79,12 +79,17 @@ def journal_env(srv):
     return {"JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"}
 
 
+def harness_free(text):
+    """The server's own lines of a stderr log: not the harness's notes on each run."""
+    return [l for l in text.splitlines() if not l.startswith(("--- run", "    with "))]
+
+
 def test_journal_lines():
     srv = Server("-v")
     srv.env.update(journal_env(srv))
     srv.start()
     srv.stop()
-    lines = [l for l in srv.stderr_text().splitlines() if not l.startswith("--- run")]
+    lines = harness_free(srv.stderr_text())
     expect(len(lines) >= 3, f"lines: {lines}")
     for line in lines:
         expect(re.match(r"^<[3467]>\S", line), f"a priority and no timestamp: {line!r}")
@@ -108,7 +113,7 @@ def test_journal_lines():
     other = Server(env={"JOURNAL_STREAM": "1:2"})
     other.start()
     other.stop()
-    lines = [l for l in other.stderr_text().splitlines() if not l.startswith("--- run")]
+    lines = harness_free(other.stderr_text())
     for line in lines:
         expect(DEFAULT_LINE.match(line), f"a default line: {line!r}")
 
@@ -117,7 +122,7 @@ def test_json_lines():
     srv = Server("--log-format", "json")
     srv.start()
     srv.stop()
-    lines = [l for l in srv.stderr_text().splitlines() if not l.startswith("--- run")]
+    lines = harness_free(srv.stderr_text())
     expect(len(lines) >= 3, f"lines: {lines}")
     for line in lines:
         obj = json.loads(line)
@@ -133,7 +138,7 @@ def test_json_lines():
     j.env.update(journal_env(j))
     j.start()
     j.stop()
-    lines = [l for l in j.stderr_text().splitlines() if not l.startswith("--- run")]
+    lines = harness_free(j.stderr_text())
     for line in lines:
         expect(line.startswith("<6>{"), f"priority, then JSON: {line!r}")
         json.loads(line[3:])
@@ -142,7 +147,7 @@ def test_json_lines():
     plain = Server()
     plain.start()
     plain.stop()
-    lines = [l for l in plain.stderr_text().splitlines() if not l.startswith("--- run")]
+    lines = harness_free(plain.stderr_text())
     for line in lines:
         expect(DEFAULT_LINE.match(line), f"a default line: {line!r}")
 

@@ -71,8 +71,10 @@ class SlowReader:
 
 def test_slow_consumer_is_bounded_and_catches_up():
     # A small live cache, so that the memory measured is what the server
-    # would buffer for the stalled client, not the cache's fixed size.
-    srv = Server("--cache-bytes", "16MiB").start()
+    # would buffer for the stalled client, not the cache's fixed size. The
+    # stalled client answers no ping while it does not read: a long idle
+    # timeout keeps a slow machine's ingest from outlasting it.
+    srv = Server("--cache-bytes", "16MiB", "--idle-timeout", "900").start()
     slow = SlowReader(srv.ws_url())
     fast = Subscriber(srv.ws_url())
     time.sleep(0.3)

@@ -8,6 +8,8 @@
  * the body again is a fixed point; its wire form is the body with "id" in
  * front. A refused event gets ERR_JSON or ERR_EVENT and a message that can
  * be quoted in a JSON error answer whenever the input was valid UTF-8.
+ * Whatever jsonscan reads by itself (the fast path), jansson reads too, to
+ * the same value, and its minified text is that value.
  */
 #include <jansson.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include "err.h"
 #include "fuzz.h"
 #include "ingest.h"
+#include "jsonscan.h"
 #include "logevent.h"
 #include "timestamp.h"
 #include "wire.h"
@@ -129,6 +132,40 @@ check_accepted(const uint8_t *data, size_t size, const struct logevent *ev)
 	json_decref(in);
 }
 
+/* jsonscan decides only what jansson accepts, and keeps its value. */
+static void
+check_scan(const uint8_t *data, size_t size)
+{
+	struct jsonscan_event ev;
+	char *out = malloc(size + 1);
+	size_t n = 0;
+	json_error_t jerr;
+
+	FUZZ_CHECK(out != NULL, "out of memory");
+	if (!memchr(data, '\0', size) && jsonscan_event((const char *)data, size, out, &n, &ev)) {
+		json_t *in = json_loadb((const char *)data, size, JFLAGS, &jerr);
+		FUZZ_CHECK(json_is_object(in), "jsonscan read what jansson refuses (%s)",
+			   jerr.text);
+		FUZZ_CHECK(n <= size, "minified %zu of %zu bytes", n, size);
+		json_t *min = json_loadb(out, n, JFLAGS, &jerr);
+		FUZZ_CHECK(min && json_equal(min, in), "jsonscan's text differs: %.*s", (int)n,
+			   out);
+		json_t *d = json_object_get(in, "data");
+		FUZZ_CHECK((ev.data.kind == JSONSCAN_OBJECT) == json_is_object(d) &&
+				   (ev.data.kind == JSONSCAN_ABSENT) == !d,
+			   "data's kind");
+		json_t *t = json_object_get(in, "type");
+		FUZZ_CHECK((ev.type.kind == JSONSCAN_STRING) == json_is_string(t), "type's kind");
+		if (json_is_string(t) && !ev.type.escaped)
+			FUZZ_CHECK(ev.type.len == json_string_length(t) &&
+					   !memcmp(ev.type.text, json_string_value(t), ev.type.len),
+				   "type's text");
+		json_decref(min);
+		json_decref(in);
+	}
+	free(out);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -136,6 +173,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct logevent ev;
 	int rc;
 
+	check_scan(data, size);
 	memset(&ev, 0xa5, sizeof ev); /* untouched on failure: left as is */
 	errmsg[0] = '\0';
 	rc = logevent_parse((const char *)data, size, FUZZ_NOW_US, &ev, errmsg);

@@ -78,7 +78,7 @@ verdicts(const auth *a, const char *token, int publish, int subscribe, int admin
 #define NONE AUTH_UNAUTHENTICATED
 #define NOT  AUTH_FORBIDDEN
 
-#define BAD_LINE "expected 'TOKEN ROLE[,ROLE...]' with roles publish, subscribe, admin"
+#define BAD_LINE "expected 'TOKEN ROLE[,ROLE...]' with roles publish, subscribe, audit, admin"
 #define BAD_LEN  "a token must be 8 to 255 characters"
 
 TEST(no_tokens_allow_everything)
@@ -138,6 +138,27 @@ TEST(roles)
 	/* The blanks around a token are not part of it. */
 	verdicts(a, "  reader-token-0001", NONE, NONE, NONE);
 	verdicts(a, "admin-token-00001\r", NONE, NONE, NONE);
+	auth_destroy(a);
+}
+
+TEST(audit_role)
+{
+	auth *a = auth_new();
+
+	add_ok(a,
+	       "auditor-token-01 audit\n"
+	       "reader-auditor-1 subscribe,audit\n"
+	       "reader-token-001 subscribe\n"
+	       "admin-token-0001 admin\n",
+	       '\n');
+	/* audit is its own role: queries and chain checks, nothing else. */
+	verdicts(a, "auditor-token-01", NOT, NOT, NOT);
+	ASSERT_EQ(auth_check(a, "auditor-token-01", AUTH_AUDIT), AUTH_ALLOWED);
+	verdicts(a, "reader-auditor-1", NOT, OK, NOT);
+	ASSERT_EQ(auth_check(a, "reader-auditor-1", AUTH_AUDIT), AUTH_ALLOWED);
+	ASSERT_EQ(auth_check(a, "reader-token-001", AUTH_AUDIT), AUTH_FORBIDDEN);
+	ASSERT_EQ(auth_check(a, "admin-token-0001", AUTH_AUDIT), AUTH_ALLOWED);
+	ASSERT_EQ(auth_check(a, "unknown-token-01", AUTH_AUDIT), AUTH_UNAUTHENTICATED);
 	auth_destroy(a);
 }
 
@@ -358,6 +379,7 @@ main(int argc, char **argv)
 	static const struct test_entry tests[] = {
 		TEST_ENTRY(no_tokens_allow_everything),
 		TEST_ENTRY(roles),
+		TEST_ENTRY(audit_role),
 		TEST_ENTRY(prefixes_are_other_tokens),
 		TEST_ENTRY(token_lengths),
 		TEST_ENTRY(bad_lines),

@@ -16,6 +16,19 @@
 #include <unistd.h>
 
 #include "crashvfs.h"
+#include "procinfo.h"
+
+/*
+ * Every process of this build is a boot of its own machine: the power cuts
+ * it simulates happen within one real boot, and the store must treat what
+ * follows them as a restart of the machine, not of the process.
+ */
+int
+procinfo_boot_id(char out[PROCINFO_BOOT_ID_SIZE])
+{
+	snprintf(out, PROCINFO_BOOT_ID_SIZE, "crashtest-%ld", (long)getpid());
+	return 0;
+}
 
 static const char *control_path;
 

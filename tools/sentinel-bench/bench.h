@@ -64,6 +64,15 @@ struct bench_opts {
 	/* fsync */
 	const char *dir;
 	unsigned count;
+
+	/* ingest-http, fanout: any 2xx answer accepts a post's events (a
+	 * server other than sentinel-logd, such as nginx with nchan) */
+	int any_2xx;
+	/* fanout: events in one post at most */
+	unsigned max_batch;
+
+	/* nats-ingest, nats-replay */
+	const char *nats_url;
 };
 
 /* Scenarios: each returns 0, or 1 when the run failed or is incomplete. */
@@ -73,6 +82,8 @@ int bench_fanout(const struct bench_opts *o, struct report *r);
 int bench_replay(const struct bench_opts *o, struct report *r);
 int bench_idle(const struct bench_opts *o, struct report *r);
 int bench_fsync(const struct bench_opts *o, struct report *r);
+int bench_nats_ingest(const struct bench_opts *o, struct report *r);
+int bench_nats_replay(const struct bench_opts *o, struct report *r);
 
 /*
  * Post events through the HTTP client until the server holds at least
@@ -116,6 +127,7 @@ struct bench_cpu {
 	int server_ok;
 	int ended;
 	double self_pct, server_pct; /* of one core, once ended */
+	double server_cpu_s;         /* the server's CPU time in the interval, once ended */
 };
 
 void bench_cpu_begin(struct bench_cpu *c, pid_t server);
@@ -123,8 +135,12 @@ void bench_cpu_begin(struct bench_cpu *c, pid_t server);
 /* Close the interval (only the first call counts). */
 void bench_cpu_end(struct bench_cpu *c);
 
-/* Add "client x%, server y%" (of one core) to r; ends the interval if open. */
-void bench_cpu_report(struct bench_cpu *c, struct report *r);
+/*
+ * Add "client x%, server y%" (of one core) to r, and the server's CPU time
+ * per unit of work: units of what (e.g. "event") done in the interval.
+ * Ends the interval if open.
+ */
+void bench_cpu_report(struct bench_cpu *c, struct report *r, double units, const char *what);
 
 /*
  * The JSON of `count` benchmark events with sequence numbers from seq on,

@@ -84,14 +84,15 @@ bench_cpu_end(struct bench_cpu *c)
 		return;
 	c->ended = 1;
 	c->self_pct = (proc_self_cpu_seconds() - c->self0) / wall * 100;
-	if (c->server_ok && !proc_cpu_seconds(c->server, &server))
-		c->server_pct = (server - c->server0) / wall * 100;
-	else
+	if (c->server_ok && !proc_cpu_seconds(c->server, &server)) {
+		c->server_cpu_s = server - c->server0;
+		c->server_pct = c->server_cpu_s / wall * 100;
+	} else
 		c->server_ok = 0;
 }
 
 void
-bench_cpu_report(struct bench_cpu *c, struct report *r)
+bench_cpu_report(struct bench_cpu *c, struct report *r, double units, const char *what)
 {
 	bench_cpu_end(c);
 	if (!c->ended)
@@ -99,8 +100,15 @@ bench_cpu_report(struct bench_cpu *c, struct report *r)
 	report_num(r, "client_cpu_pct", c->self_pct);
 	if (c->server_ok) {
 		report_num(r, "server_cpu_pct", c->server_pct);
+		report_num(r, "server_cpu_s", c->server_cpu_s);
 		report_note(r, "CPU: client %.0f%%, server %.0f%% of a core", c->self_pct,
 			    c->server_pct);
+		if (units > 0) {
+			double us = c->server_cpu_s * 1e6 / units;
+			report_num(r, "server_us_per_unit", us);
+			report_str(r, "cpu_unit", what);
+			report_note(r, "server CPU %.2f µs per %s", us, what);
+		}
 	} else {
 		report_note(r, "CPU: client %.0f%% of a core", c->self_pct);
 	}

@@ -293,7 +293,7 @@ pub_answered(httpc *c, int status, const char *body, size_t len, void *arg)
 
 	if (status < 0) {
 		pub_failed(f, httpc_errmsg(c));
-	} else if (status != 200) {
+	} else if (f->o->any_2xx ? status / 100 != 2 : status != 200) {
 		snprintf(what, sizeof what, "HTTP %d %.*s", status, (int)(len > 120 ? 120 : len),
 			 body);
 		pub_failed(f, what);
@@ -339,13 +339,15 @@ pub_pump(struct fanout *f)
 		due = f->total;
 	while (f->next < due) {
 		struct pub_conn *pc = pub_idle(f);
-		unsigned n = due - f->next > MAX_BATCH ? MAX_BATCH : (unsigned)(due - f->next);
+		unsigned max = f->o->max_batch ? f->o->max_batch : MAX_BATCH;
+		unsigned n = due - f->next > max ? max : (unsigned)(due - f->next);
 		int64_t sched = f->t_start + (int64_t)((double)f->next * f->step);
 
 		if (!pc)
 			break;
 		pc->body.len = 0;
-		if (bench_events_json(&pc->body, f->next, n, 1, sched, f->step)) {
+		/* One event a post with --max-batch 1: a bare object. */
+		if (bench_events_json(&pc->body, f->next, n, max > 1, sched, f->step)) {
 			pub_failed(f, "out of memory");
 			return;
 		}
@@ -594,7 +596,7 @@ fill_report(struct fanout *f, struct totals *t, struct report *r)
 		    (unsigned long long)expected);
 	report_note(r, "publisher lag max %s",
 		    report_duration((double)f->max_lag_us, lag, sizeof lag));
-	bench_cpu_report(&f->cpu, r);
+	bench_cpu_report(&f->cpu, r, (double)t->in_window, "delivery");
 	if (t->other)
 		report_note(r, "%llu other messages", (unsigned long long)t->other);
 	if (!short_run)
@@ -634,6 +636,8 @@ bench_fanout(const struct bench_opts *o, struct report *r)
 	report_param(r, "rate", f.rate);
 	report_param(r, "seconds", f.seconds);
 	report_param(r, "threads", f.threads);
+	if (o->max_batch)
+		report_param(r, "max_batch", o->max_batch);
 
 	if (proc_raise_nofile(f.subscribers + f.publishers + 64)) {
 		log_error("cannot raise the open-file limit to %u",

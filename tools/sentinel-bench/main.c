@@ -56,13 +56,28 @@ static const char usage[] =
 	"  fsync        write+fdatasync 4 KiB blocks in a temporary file; result:\n"
 	"               the latency p50 (and p99)\n"
 	"      --dir DIR (.)  --count N (2000)  --seconds S (10)\n"
+	"  nats-ingest  the same events, one a message, published to a NATS JetStream\n"
+	"               stream in files (made anew), up to 4096 awaiting their\n"
+	"               acknowledgement; result: events/s acknowledged\n"
+	"      --events E (1000000)  --nats-url URL (nats://127.0.0.1:4222)\n"
+	"  nats-replay  fill that stream to N events if it holds fewer, then read N\n"
+	"               with an ordered consumer from the first; result: events/s\n"
+	"      --events N (1000000)  --nats-url URL (nats://127.0.0.1:4222)\n"
+	"\n"
+	"Against other servers (ingest-http, fanout):\n"
+	"  --any-2xx         take any 2xx answer to a post as its events accepted\n"
+	"                    (a server that does not answer {\"accepted\":N})\n"
+	"  --max-batch N     fanout: events in one post at most (1000); with 1 each\n"
+	"                    event is its own post, and its own message to a server\n"
+	"                    that relays posts as they are (nchan)\n"
 	"\n"
 	"Common options:\n"
 	"  --post-url URL    where events are posted (default " DEFAULT_POST_URL ")\n"
 	"  --ws-url URL      the live feed (default " DEFAULT_WS_URL ")\n"
 	"  --ingest-url URL  streaming ingest (default: --ws-url's host, /ws/ingest)\n"
 	"  --pid PID         the server's process (default: the one listening on\n"
-	"                    --post-url's port), for its CPU and memory\n"
+	"                    --post-url's port), for its CPU and memory; for the\n"
+	"                    nats scenarios, the nats-server's\n"
 	"  --timeout S       stop a run that takes longer (default 120)\n"
 	"  --json            print one line of JSON instead of a table row\n"
 	"  --json-out FILE   also append that line of JSON to FILE\n"
@@ -101,6 +116,9 @@ enum {
 	OPT_SETTLE,
 	OPT_DIR,
 	OPT_COUNT,
+	OPT_ANY_2XX,
+	OPT_MAX_BATCH,
+	OPT_NATS_URL,
 	OPT_END_,
 };
 
@@ -114,15 +132,19 @@ struct scenario {
 };
 
 static const struct scenario scenarios[] = {
-	{"ingest-http", bench_ingest_http, BIT(OPT_BATCH) | BIT(OPT_PRODUCERS) | BIT(OPT_EVENTS)},
+	{"ingest-http", bench_ingest_http,
+	 BIT(OPT_BATCH) | BIT(OPT_PRODUCERS) | BIT(OPT_EVENTS) | BIT(OPT_ANY_2XX)},
 	{"ingest-ws", bench_ingest_ws,
 	 BIT(OPT_BATCH) | BIT(OPT_PRODUCERS) | BIT(OPT_EVENTS) | BIT(OPT_WINDOW)},
 	{"fanout", bench_fanout,
 	 BIT(OPT_SUBSCRIBERS) | BIT(OPT_RATE) | BIT(OPT_SECONDS) | BIT(OPT_WARMUP) |
-		 BIT(OPT_DRAIN) | BIT(OPT_THREADS) | BIT(OPT_PUBLISHERS) | BIT(OPT_TICK_MS)},
+		 BIT(OPT_DRAIN) | BIT(OPT_THREADS) | BIT(OPT_PUBLISHERS) | BIT(OPT_TICK_MS) |
+		 BIT(OPT_ANY_2XX) | BIT(OPT_MAX_BATCH)},
 	{"replay", bench_replay, BIT(OPT_EVENTS)},
 	{"idle", bench_idle, BIT(OPT_CONNECTIONS) | BIT(OPT_SETTLE)},
 	{"fsync", bench_fsync, BIT(OPT_DIR) | BIT(OPT_COUNT) | BIT(OPT_SECONDS)},
+	{"nats-ingest", bench_nats_ingest, BIT(OPT_EVENTS) | BIT(OPT_NATS_URL)},
+	{"nats-replay", bench_nats_replay, BIT(OPT_EVENTS) | BIT(OPT_NATS_URL)},
 };
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -240,6 +262,17 @@ take_option(struct bench_opts *o, int opt, const char *name, const char *arg)
 		rc = parse_uint(arg, 1, 100000000, &u);
 		o->count = (unsigned)u;
 		break;
+	case OPT_ANY_2XX:
+		o->any_2xx = 1;
+		return 0;
+	case OPT_MAX_BATCH:
+		rc = parse_uint(arg, 1, 1000, &u);
+		o->max_batch = (unsigned)u;
+		break;
+	case OPT_NATS_URL:
+		rc = strncmp(arg, "nats://", 7) ? -1 : 0;
+		o->nats_url = arg;
+		break;
 	default:
 		rc = -1;
 	}
@@ -351,6 +384,9 @@ main(int argc, char **argv)
 		{"settle", required_argument, NULL, OPT_SETTLE},
 		{"dir", required_argument, NULL, OPT_DIR},
 		{"count", required_argument, NULL, OPT_COUNT},
+		{"any-2xx", no_argument, NULL, OPT_ANY_2XX},
+		{"max-batch", required_argument, NULL, OPT_MAX_BATCH},
+		{"nats-url", required_argument, NULL, OPT_NATS_URL},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -367,6 +403,7 @@ main(int argc, char **argv)
 	memset(&o, 0, sizeof o);
 	o.timeout_s = DEFAULT_TIMEOUT;
 	o.warmup = -1; /* 0 is a valid warm-up */
+	o.nats_url = "nats://127.0.0.1:4222";
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":vhV", options, &idx)) != -1) {
 		switch (c) {

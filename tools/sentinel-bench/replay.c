@@ -207,7 +207,7 @@ bench_replay(const struct bench_opts *o, struct report *r)
 		    rp.t_first ? (double)(rp.t_first - rp.t_connect) / 1000 : -1.0);
 	if (rp.gaps)
 		report_note(r, "%llu gaps in the ids", (unsigned long long)rp.gaps);
-	bench_cpu_report(&cpu, r);
+	bench_cpu_report(&cpu, r, (double)rp.received, "event");
 	if (rc) {
 		r->incomplete = 1;
 		report_note(r, "%s", rp.timed_out ? "timed out" : rp.why[0] ? rp.why : "failed");

@@ -11,6 +11,13 @@
  * and renamed to FILE only after everything was written and synced: a
  * failed export never leaves half a FILE. Every write error (a full disk,
  * a closed pipe) is reported and makes the exit status non-zero.
+ *
+ * With --with-hash the export is the hash chain (chain.h) from --after-id
+ * on, so that anyone can check it offline (tools/sentinel-verify): a first
+ * line {"chain":"anchor","id":A,"hash":H} with the link the rest follows
+ * from, then every event with its link right after its id
+ * ({"id":N,"hash":H,...}), and {"chain":"deleted","id":N,"hash":H} where
+ * retention deleted an event between kept ones.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -21,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "chain.h"
 #include "err.h"
 #include "store_export.h"
 #include "timestamp.h"
@@ -43,6 +51,10 @@ static const char usage[] =
 	"  --until T        only events whose timestamp is before T\n"
 	"  --after-id N     only events with an id greater than N\n"
 	"  --type A,B       only events of these types\n"
+	"  --with-hash      write the hash chain: each event's link (\"hash\", right\n"
+	"                   after \"id\"), the anchor first, and the links of\n"
+	"                   events retention deleted; sentinel-verify checks it.\n"
+	"                   Only with --after-id: a chain has no holes\n"
 	"  -o, --output FILE\n"
 	"                   write to FILE (default: standard output); FILE appears\n"
 	"                   only once the export is complete\n"
@@ -60,6 +72,7 @@ struct options {
 	char *type_list;      /* the --type argument, split in place */
 	const char **types;
 	struct store_range range;
+	int with_hash;
 };
 
 /* Where the lines go, and the line being built. */
@@ -150,13 +163,14 @@ parse_types(struct options *opt, const char *arg)
 static int
 parse_args(struct options *opt, int argc, char **argv)
 {
-	enum { OPT_DB = 256, OPT_SINCE, OPT_UNTIL, OPT_AFTER_ID, OPT_TYPE };
+	enum { OPT_DB = 256, OPT_SINCE, OPT_UNTIL, OPT_AFTER_ID, OPT_TYPE, OPT_WITH_HASH };
 	static const struct option options[] = {
 		{"db", required_argument, NULL, OPT_DB},
 		{"since", required_argument, NULL, OPT_SINCE},
 		{"until", required_argument, NULL, OPT_UNTIL},
 		{"after-id", required_argument, NULL, OPT_AFTER_ID},
 		{"type", required_argument, NULL, OPT_TYPE},
+		{"with-hash", no_argument, NULL, OPT_WITH_HASH},
 		{"output", required_argument, NULL, 'o'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -198,6 +212,9 @@ parse_args(struct options *opt, int argc, char **argv)
 			if (parse_types(opt, optarg))
 				return -1;
 			break;
+		case OPT_WITH_HASH:
+			opt->with_hash = 1;
+			break;
 		case 'o':
 			if (!*optarg)
 				return usage_error("invalid --output '%s': empty path", optarg);
@@ -217,6 +234,11 @@ parse_args(struct options *opt, int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (opt->with_hash &&
+	    (opt->range.has_since || opt->range.has_until || opt->range.type_count))
+		return usage_error("--with-hash exports every event after --after-id; it cannot "
+				   "be combined with --since, --until or --type%s",
+				   "");
 	return 0;
 }
 
@@ -249,6 +271,66 @@ write_row(const struct store_row *row, void *arg)
 		return ERR_IO;
 	}
 	return 0;
+}
+
+/* Make room for need bytes in the line buffer. */
+static int
+line_room(struct output *o, size_t need)
+{
+	if (need <= o->line_cap)
+		return 0;
+	size_t cap = o->line_cap ? o->line_cap : 4096;
+	while (cap < need)
+		cap *= 2;
+	char *line = realloc(o->line, cap);
+	if (!line)
+		return ERR_NOMEM;
+	o->line = line;
+	o->line_cap = cap;
+	return 0;
+}
+
+static int
+write_line(struct output *o, size_t n)
+{
+	if (fwrite(o->line, 1, n, o->f) != n) {
+		o->write_errno = errno ? errno : EIO;
+		return ERR_IO;
+	}
+	return 0;
+}
+
+/* Write one element of the chain as a line: the store_link_fn of --with-hash. */
+static int
+write_link(enum store_link_kind kind, int64_t id, const unsigned char *hash,
+	   const struct store_row *row, void *arg)
+{
+	struct output *o = arg;
+	char hex[CHAIN_HEX_SIZE];
+	size_t n;
+
+	chain_hex(hash, hex);
+	if (kind != STORE_LINK_EVENT) {
+		if (line_room(o, 128))
+			return ERR_NOMEM;
+		n = (size_t)snprintf(
+			o->line, o->line_cap, "{\"chain\":\"%s\",\"id\":%lld,\"hash\":\"%s\"}\n",
+			kind == STORE_LINK_ANCHOR ? "anchor" : "deleted", (long long)id, hex);
+		return write_line(o, n);
+	}
+	if (row->body_len < 3 || row->body[0] != '{' || row->body[row->body_len - 1] != '}') {
+		o->bad_id = row->id;
+		return ERR_CORRUPT;
+	}
+	if (line_room(o, row->body_len + 128))
+		return ERR_NOMEM;
+	/* {"id":N,"hash":"H", then the body's members as stored. */
+	n = (size_t)snprintf(o->line, o->line_cap, "{\"id\":%lld,\"hash\":\"%s\",", (long long)id,
+			     hex);
+	memcpy(o->line + n, row->body + 1, row->body_len - 1);
+	n += row->body_len - 1;
+	o->line[n++] = '\n';
+	return write_line(o, n);
 }
 
 /*
@@ -352,7 +434,10 @@ main(int argc, char **argv)
 	}
 	if (open_output(&out, opt.out_path, &tmp))
 		goto out;
-	rc = store_export_each(ex, &opt.range, write_row, &out, &count);
+	if (opt.with_hash)
+		rc = store_export_chain(ex, opt.range.after_id, write_link, &out, &count);
+	else
+		rc = store_export_each(ex, &opt.range, write_row, &out, &count);
 	if (rc == ERR_IO && out.write_errno)
 		fprintf(stderr, PROG ": cannot write %s: %s\n", out.name,
 			strerror(out.write_errno));

@@ -6,6 +6,8 @@
 #   test        also the test-only packages, and the pinned npm packages of
 #               tests/js/package.json (ws; pino and pino-loki, a Loki client
 #               library) in tests/js/node_modules
+#   bench       the peers `make bench-peers` measures beside sentinel-logd:
+#               nats-server (JetStream), nginx with its nchan module
 #
 # As root, missing packages are installed with apt-get. Otherwise the one
 # `sudo apt-get install` command that would install them is printed and the
@@ -33,6 +35,10 @@ BASE_PKGS=(
 TEST_PKGS=(python3-websockets nodejs npm chromium fonts-noto-color-emoji nats-server clang-format
   systemd man-db syslog-ng-core syslog-ng-mod-http)
 
+# make bench-peers: the servers measured beside ours (libnats, for
+# sentinel-bench's JetStream scenarios, is a build package above).
+BENCH_PKGS=(nats-server nginx libnginx-mod-nchan)
+
 # The npm packages the tests use, pinned (as in tests/js/package.json).
 NPM_PINS=(ws@8.18.0 pino@10.4.0 pino-loki@3.0.0)
 JS_DIR=$ROOT/tests/js
@@ -40,7 +46,7 @@ JS_DIR=$ROOT/tests/js
 die() { echo "deps.sh: $*" >&2; exit 1; }
 
 usage() {
-  echo "usage: $0 [test]" >&2
+  echo "usage: $0 [test] [bench]" >&2
   exit 2
 }
 
@@ -54,8 +60,9 @@ for group in "$@"; do
         want+=("${TEST_PKGS[@]}")
       fi
       ;;
+    bench) want+=("${BENCH_PKGS[@]}") ;;
     -h | --help) usage ;;
-    *) echo "deps.sh: unknown package group '$group' (known: test)" >&2; usage ;;
+    *) echo "deps.sh: unknown package group '$group' (known: test, bench)" >&2; usage ;;
   esac
 done
 

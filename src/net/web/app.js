@@ -33,6 +33,16 @@
  * the page asks GET /api/stats (same token, same role) and shows the form
  * on 401 or 403 instead of retrying.
  *
+ * History and SQL. Besides the live view the page has two more, chosen by
+ * the tabs (and the URL's #history or #sql): the history view pages back
+ * through GET /api/events (order=desc, before_id) within a time range and
+ * a type, filters the messages by text as the pages arrive (the server has
+ * no text filter, and scanning is bounded per click), and expands rows as
+ * the live feed does; the SQL view posts a query to POST /api/sql (the
+ * README's audit queries are its examples), shows the result as a table,
+ * and checks the hash chain with GET /api/verify. Both send the page's
+ * token as a bearer token. The live subscription goes on meanwhile.
+ *
  * Event content is only ever put into the page as text (textContent),
  * never as HTML.
  */
@@ -47,6 +57,13 @@ const CHART_SECONDS = 300;
 const RATE_SECONDS = 10;
 const KINDS = ['system', 'agent', 'monitor', 'error', 'config', 'security', 'other'];
 const KNOWN = new Set(KINDS.slice(0, -1));
+
+const HISTORY_FETCH = 100; /* events asked for per request */
+const HISTORY_SHOW = 100; /* matches shown per click of "Load older" */
+const HISTORY_SCAN = 5000; /* events scanned per click at most */
+const HISTORY_MAX_ROWS = 5000; /* rows the history list keeps */
+const SQL_MAX_ROWS = 2000; /* rows of a result put in the table */
+const VIEWS = ['live', 'history', 'sql'];
 
 const $ = (id) => document.getElementById(id);
 const fmt = new Intl.NumberFormat('en-US');
@@ -76,6 +93,28 @@ const ui = {
   bannerText: $('paused-text'),
   feed: $('feed'),
   feedEmpty: $('feed-empty'),
+  historyForm: $('history-form'),
+  historyRange: $('history-range'),
+  historyFrom: $('history-from'),
+  historyTo: $('history-to'),
+  historyFromField: $('history-from-field'),
+  historyToField: $('history-to-field'),
+  historyType: $('history-type'),
+  historyText: $('history-text'),
+  historyInfo: $('history-info'),
+  historyList: $('history-list'),
+  historyEmpty: $('history-empty'),
+  historyMore: $('history-more'),
+  sqlForm: $('sql-form'),
+  sqlText: $('sql-text'),
+  sqlExamples: $('sql-examples'),
+  sqlStatus: $('sql-status'),
+  sqlError: $('sql-error'),
+  sqlResult: $('sql-result'),
+  sqlTable: $('sql-table'),
+  sqlRun: $('sql-run'),
+  chainCheck: $('chain-check'),
+  chainResult: $('chain-result'),
 };
 
 const state = {
@@ -672,6 +711,490 @@ function drawChart() {
     `${windowTotal} events in the last 5 minutes.`);
 }
 
+/* ------------------------------------------------------------------- views */
+
+let view = 'live';
+
+function viewFromHash() {
+  const name = location.hash.slice(1);
+  return VIEWS.includes(name) ? name : 'live';
+}
+
+function showView(name, focus) {
+  view = name;
+  for (const v of VIEWS) {
+    const tab = $(`tab-${v}`);
+    const on = v === name;
+    tab.setAttribute('aria-selected', String(on));
+    tab.tabIndex = on ? 0 : -1;
+    $(`view-${v}`).hidden = !on;
+  }
+  if (focus) $(`tab-${name}`).focus();
+  const hash = name === 'live' ? '' : `#${name}`;
+  if (location.hash !== hash) {
+    history.replaceState(null, '', `${location.pathname}${location.search}${hash}`);
+  }
+  if (name === 'history') historyOpened();
+  if (name === 'sql' && !sqlRan) runSql();
+  if (name === 'live') drawChart();
+}
+
+function onTabKey(e) {
+  const i = VIEWS.indexOf(view);
+  if (e.key === 'ArrowRight' || e.key === 'ArrowLeft') {
+    e.preventDefault();
+    const next = (i + (e.key === 'ArrowRight' ? 1 : VIEWS.length - 1)) % VIEWS.length;
+    showView(VIEWS[next], true);
+  }
+}
+
+/* fetch() with the page's token as a bearer token. */
+function apiFetch(path, options = {}) {
+  const headers = Object.assign({}, options.headers || {});
+  if (state.token) headers.Authorization = `Bearer ${state.token}`;
+  return fetch(path, Object.assign({}, options, {headers, cache: 'no-store'}));
+}
+
+/* The message of an error answer ({"error": ...}), or its status. */
+async function errorOf(r, role) {
+  let why = `HTTP ${r.status}`;
+  try {
+    why = (await r.json()).error || why;
+  } catch (e) {
+    /* not JSON */
+  }
+  if (r.status === 401 || r.status === 403) {
+    return `${why}. This needs a token with the ${role} role: open the page with ?token=…`;
+  }
+  return why;
+}
+
+/* ----------------------------------------------------------------- history */
+
+const hist = {
+  params: null, /* the search in force: {since, until, type, text} */
+  beforeId: 0, /* where the next page ends (0: at the newest) */
+  done: false,
+  loading: false,
+  shown: 0,
+  scannedTo: 0, /* the oldest id looked at */
+  typesLoaded: false,
+  searched: false,
+};
+
+/* A datetime-local value ("2026-03-09T14:00" or with seconds) as UTC ISO. */
+function localToIso(value) {
+  if (!value) return '';
+  return value.length === 16 ? `${value}:00` : value;
+}
+
+function historyParams() {
+  const range = ui.historyRange.value;
+  const p = {since: '', until: '', type: ui.historyType.value,
+    text: ui.historyText.value.trim().toLowerCase()};
+  if (range === 'custom') {
+    p.since = localToIso(ui.historyFrom.value);
+    p.until = localToIso(ui.historyTo.value);
+  } else if (range !== 'all') {
+    p.since = range;
+  }
+  return p;
+}
+
+function onRangeChange() {
+  const custom = ui.historyRange.value === 'custom';
+  ui.historyFromField.hidden = !custom;
+  ui.historyToField.hidden = !custom;
+  if (custom && !ui.historyFrom.value) {
+    const now = new Date();
+    const from = new Date(now.getTime() - 3600 * 1000);
+    ui.historyTo.value = now.toISOString().slice(0, 19);
+    ui.historyFrom.value = from.toISOString().slice(0, 19);
+  }
+}
+
+/* The types for the type filter: the store's (GET /api/stats), and the live ones. */
+async function loadTypes() {
+  const names = new Set(state.counts.keys());
+  try {
+    const r = await apiFetch('/api/stats');
+    if (r.ok) {
+      for (const t of Object.keys((await r.json()).types || {})) names.add(t);
+      hist.typesLoaded = true;
+    }
+  } catch (e) {
+    /* the live types will do */
+  }
+  const current = ui.historyType.value;
+  for (const option of [...ui.historyType.options].slice(1)) option.remove();
+  for (const t of [...names].sort(typeOrder)) {
+    const o = el('option', '', t);
+    o.value = t;
+    ui.historyType.append(o);
+  }
+  ui.historyType.value = names.has(current) ? current : '';
+}
+
+function historyOpened() {
+  if (!hist.typesLoaded) loadTypes();
+  if (!hist.searched) historySearch();
+}
+
+function historyClear() {
+  ui.historyList.replaceChildren();
+  hist.beforeId = 0;
+  hist.done = false;
+  hist.shown = 0;
+  hist.scannedTo = 0;
+}
+
+function historySearch(e) {
+  if (e) e.preventDefault();
+  hist.searched = true;
+  hist.params = historyParams();
+  hist.loading = false; /* a search in flight sees it was replaced, and stops */
+  historyClear();
+  historyLoad();
+}
+
+/* Fetch pages, newest first, until HISTORY_SHOW more rows match or
+ * HISTORY_SCAN events were looked at or nothing older is left. */
+async function historyLoad() {
+  if (hist.loading || hist.done) return;
+  hist.loading = true;
+  const p = hist.params;
+  const gen = p;
+  let shown = 0;
+  let scanned = 0;
+  let problem = '';
+  ui.historyMore.disabled = true;
+  ui.historyInfo.textContent = 'Loading…';
+  try {
+    while (!hist.done && shown < HISTORY_SHOW && scanned < HISTORY_SCAN &&
+           hist.shown < HISTORY_MAX_ROWS) {
+      const q = new URLSearchParams({order: 'desc', limit: String(HISTORY_FETCH)});
+      if (hist.beforeId) q.set('before_id', String(hist.beforeId));
+      if (p.since) q.set('since', p.since);
+      if (p.until) q.set('until', p.until);
+      if (p.type) q.set('type', p.type);
+      const r = await apiFetch(`/api/events?${q}`);
+      if (gen !== hist.params) return; /* a new search started meanwhile */
+      if (!r.ok) {
+        problem = await errorOf(r, 'subscribe');
+        break;
+      }
+      const page = await r.json();
+      const events = Array.isArray(page.events) ? page.events : [];
+      scanned += events.length;
+      const frag = document.createDocumentFragment();
+      for (const ev of events) {
+        if (!Number.isSafeInteger(ev.id) || typeof ev.type !== 'string') continue;
+        hist.scannedTo = ev.id;
+        const message = typeof ev.message === 'string' ? ev.message : JSON.stringify(ev.message);
+        if (p.text && !message.toLowerCase().includes(p.text)) continue;
+        if (hist.shown >= HISTORY_MAX_ROWS) break;
+        frag.append(makeRow(ev).el);
+        hist.shown++;
+        shown++;
+      }
+      ui.historyList.append(frag);
+      if (events.length < HISTORY_FETCH || !page.next_before_id) hist.done = true;
+      else hist.beforeId = page.next_before_id;
+    }
+  } catch (err) {
+    problem = 'The server cannot be reached.';
+  } finally {
+    if (gen === hist.params) {
+      hist.loading = false;
+      historyInfo(problem);
+    }
+  }
+}
+
+function historyInfo(problem) {
+  const n = hist.shown;
+  let text = n === 0 ? '' : `${fmt.format(n)} event${n === 1 ? '' : 's'}, newest first`;
+  if (!hist.done && hist.scannedTo) text += ` · looked back to #${fmt.format(hist.scannedTo)}`;
+  if (hist.done && n) text += ' · nothing older matches';
+  if (hist.shown >= HISTORY_MAX_ROWS) {
+    text += ` · the list keeps ${fmt.format(HISTORY_MAX_ROWS)} rows: narrow the range to go further`;
+  }
+  ui.historyInfo.textContent = problem || text;
+  ui.historyInfo.classList.toggle('problem', !!problem);
+  ui.historyEmpty.hidden = !!problem || n > 0 || !hist.done;
+  ui.historyMore.hidden = !!problem || hist.done || hist.shown >= HISTORY_MAX_ROWS;
+  ui.historyMore.disabled = false;
+}
+
+/* --------------------------------------------------------------------- sql */
+
+/* The README's audit questions (tests/blackbox/audit_queries.sql). */
+const EXAMPLES = [
+  {
+    question: 'Which errors did postgresql report on 2026-03-09 between 14:00 and 17:00 UTC?',
+    sql: [
+      "SELECT id, timestamp, json_extract(data, '$.error_type') AS error_type, message",
+      "FROM events",
+      "WHERE type = 'error'",
+      "  AND json_extract(data, '$.service') = 'postgresql'",
+      "  AND ts_us >= unixepoch('2026-03-09T14:00:00') * 1000000",
+      "  AND ts_us <  unixepoch('2026-03-09T17:00:00') * 1000000",
+      "ORDER BY ts_us, id;",
+    ].join('\n'),
+  },
+  {
+    question: 'Which services were added to or removed from monitoring, and when?',
+    sql: [
+      "SELECT id, timestamp,",
+      "       json_extract(data, '$.service_name') AS service,",
+      "       json_extract(data, '$.action') AS action",
+      "FROM events",
+      "WHERE type = 'config'",
+      "ORDER BY ts_us, id;",
+    ].join('\n'),
+  },
+  {
+    question: 'How many events of each type were logged in each hour (UTC)?',
+    sql: [
+      "SELECT strftime('%Y-%m-%dT%H:00Z', ts_us / 1000000, 'unixepoch') AS hour,",
+      "       type,",
+      "       count(*) AS events",
+      "FROM events",
+      "GROUP BY hour, type",
+      "ORDER BY hour, type;",
+    ].join('\n'),
+  },
+  {
+    question: 'Which security events were logged, with who or what was involved?',
+    sql: [
+      "SELECT id, timestamp, message,",
+      "       json_extract(data, '$.action') AS action,",
+      "       coalesce(json_extract(data, '$.source_ip'), json_extract(data, '$.user'),",
+      "                json_extract(data, '$.actor')) AS subject",
+      "FROM events",
+      "WHERE type = 'security'",
+      "ORDER BY ts_us, id;",
+    ].join('\n'),
+  },
+  {
+    question: 'What did the agent do about postgresql, from diagnosis to remediation, in time order?',
+    sql: [
+      "SELECT id, timestamp,",
+      "       json_extract(data, '$.step') AS step,",
+      "       json_extract(data, '$.action') AS action,",
+      "       message",
+      "FROM events",
+      "WHERE type = 'agent' AND json_extract(data, '$.service') = 'postgresql'",
+      "ORDER BY ts_us, id;",
+    ].join('\n'),
+  },
+  {
+    question: 'Which services are down, going by the latest monitor status of each service?',
+    sql: [
+      "WITH latest AS (",
+      "    SELECT json_extract(data, '$.service') AS service,",
+      "           json_extract(data, '$.status') AS status,",
+      "           timestamp,",
+      "           row_number() OVER (PARTITION BY json_extract(data, '$.service')",
+      "                              ORDER BY ts_us DESC, id DESC) AS n",
+      "    FROM events",
+      "    WHERE type = 'monitor'",
+      ")",
+      "SELECT service, timestamp AS stopped_at",
+      "FROM latest",
+      "WHERE n = 1 AND status = 'stopped'",
+      "ORDER BY service;",
+    ].join('\n'),
+  },
+  {
+    question: 'What are the last 5 events the store received?',
+    sql: [
+      "SELECT id, type, timestamp, message",
+      "FROM events",
+      "ORDER BY id DESC",
+      "LIMIT 5;",
+    ].join('\n'),
+  },
+  {
+    question: 'How many events concern each service (data.service or data.service_name)?',
+    sql: [
+      "SELECT coalesce(json_extract(data, '$.service'),",
+      "                json_extract(data, '$.service_name')) AS service,",
+      "       count(*) AS events",
+      "FROM events",
+      "WHERE service IS NOT NULL",
+      "GROUP BY service",
+      "ORDER BY events DESC, service;",
+    ].join('\n'),
+  },
+  {
+    question: 'What happened between 17:00 and 18:00 UTC, whatever offset each producer wrote?',
+    sql: [
+      "SELECT id, type, timestamp, message",
+      "FROM events",
+      "WHERE ts_us >= unixepoch('2026-03-09T17:00:00') * 1000000",
+      "  AND ts_us <  unixepoch('2026-03-09T18:00:00') * 1000000",
+      "ORDER BY ts_us, id;",
+    ].join('\n'),
+  },
+  {
+    question: 'Which errors were logged from 15:30 UTC on?',
+    sql: [
+      "SELECT id, timestamp, message",
+      "FROM events",
+      "WHERE type = 'error'",
+      "  AND ts_us >= unixepoch('2026-03-09T15:30:00') * 1000000",
+      "ORDER BY ts_us, id;",
+    ].join('\n'),
+  },
+  {
+    question: 'Which events involve the address 203.0.113.45?',
+    sql: [
+      "SELECT id, type, timestamp, message",
+      "FROM events",
+      "WHERE json_extract(data, '$.source_ip') = '203.0.113.45'",
+      "ORDER BY ts_us, id;",
+    ].join('\n'),
+  },
+  {
+    question: 'Which events carry top-level fields other than type, message, timestamp and data?',
+    sql: [
+      "SELECT e.id, f.key AS field, f.value",
+      "FROM events AS e, json_each(e.body) AS f",
+      "WHERE f.key NOT IN ('type', 'message', 'timestamp', 'data')",
+      "ORDER BY e.id, f.key;",
+    ].join('\n'),
+  },
+];
+
+function fillExamples() {
+  EXAMPLES.forEach((ex, i) => {
+    const o = el('option', '', ex.question);
+    o.value = String(i);
+    ui.sqlExamples.append(o);
+  });
+}
+
+function onExample() {
+  const ex = EXAMPLES[Number(ui.sqlExamples.value)];
+  if (!ex) return;
+  ui.sqlText.value = ex.sql;
+  ui.sqlExamples.value = '';
+  runSql();
+}
+
+function sqlCell(value) {
+  const td = el('td');
+  if (value === null) {
+    td.className = 'null';
+    td.textContent = 'NULL';
+  } else if (typeof value === 'number') {
+    td.className = 'num';
+    td.textContent = String(value);
+  } else {
+    const text = typeof value === 'string' ? value : JSON.stringify(value);
+    td.textContent = text;
+    if (text.length > 80) td.title = text;
+  }
+  return td;
+}
+
+function showResult(result) {
+  const head = el('tr');
+  for (const c of result.columns) head.append(el('th', '', c));
+  const rows = result.rows.slice(0, SQL_MAX_ROWS);
+  const frag = document.createDocumentFragment();
+  for (const row of rows) {
+    const tr = el('tr');
+    for (const v of row) tr.append(sqlCell(v));
+    frag.append(tr);
+  }
+  ui.sqlTable.tHead.replaceChildren(head);
+  ui.sqlTable.tBodies[0].replaceChildren(frag);
+  ui.sqlResult.hidden = false;
+}
+
+let sqlRan = false; /* the first visit runs the query in the box */
+
+async function runSql(e) {
+  if (e) e.preventDefault();
+  sqlRan = true;
+  const sql = ui.sqlText.value;
+  if (!sql.trim()) return;
+  ui.sqlRun.disabled = true;
+  ui.sqlStatus.textContent = 'Running…';
+  ui.sqlError.hidden = true;
+  const t0 = performance.now();
+  try {
+    const r = await apiFetch('/api/sql', {
+      method: 'POST',
+      headers: {'Content-Type': 'application/sql', Accept: 'application/json'},
+      body: sql,
+    });
+    if (!r.ok) {
+      ui.sqlError.textContent = await errorOf(r, 'audit');
+      ui.sqlError.hidden = false;
+      ui.sqlStatus.textContent = '';
+      return;
+    }
+    const result = await r.json();
+    const ms = Math.round(performance.now() - t0);
+    showResult(result);
+    const n = result.row_count;
+    let text = `${fmt.format(n)} row${n === 1 ? '' : 's'} · ${fmt.format(ms)} ms`;
+    if (n > SQL_MAX_ROWS) text += ` · the table shows the first ${fmt.format(SQL_MAX_ROWS)}`;
+    ui.sqlStatus.textContent = text;
+    if (!result.complete) {
+      ui.sqlError.textContent = `The result was cut short: ${result.error}`;
+      ui.sqlError.hidden = false;
+    }
+  } catch (err) {
+    ui.sqlError.textContent = 'The answer could not be read (the server went away, or cut it short).';
+    ui.sqlError.hidden = false;
+    ui.sqlStatus.textContent = '';
+  } finally {
+    ui.sqlRun.disabled = false;
+  }
+}
+
+function onSqlKey(e) {
+  if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+    e.preventDefault();
+    runSql();
+  }
+}
+
+async function checkChain() {
+  ui.chainCheck.disabled = true;
+  ui.chainResult.classList.remove('problem', 'intact');
+  ui.chainResult.textContent = 'Checking every link…';
+  try {
+    const r = await apiFetch('/api/verify');
+    if (!r.ok) {
+      ui.chainResult.textContent = await errorOf(r, 'audit');
+      ui.chainResult.classList.add('problem');
+      return;
+    }
+    const v = await r.json();
+    if (v.intact) {
+      ui.chainResult.textContent =
+        `Intact: ${fmt.format(v.events)} events checked` +
+        (v.deleted ? ` (and ${fmt.format(v.deleted)} links of deleted events)` : '') +
+        `. Head: #${v.head_id} ${v.head_hash}` +
+        (v.anchor_id ? ` · anchor #${v.anchor_id}` : '');
+      ui.chainResult.classList.add('intact');
+    } else {
+      ui.chainResult.textContent = `Broken at #${v.bad_id}: ${v.reason}`;
+      ui.chainResult.classList.add('problem');
+    }
+  } catch (err) {
+    ui.chainResult.textContent = 'The server cannot be reached.';
+    ui.chainResult.classList.add('problem');
+  } finally {
+    ui.chainCheck.disabled = false;
+  }
+}
+
 /* -------------------------------------------------------------- keyboard */
 
 function onKey(e) {
@@ -692,11 +1215,12 @@ function onKey(e) {
     }
     return;
   }
-  if (e.key === '/') {
+  if (e.key === '/' && view !== 'sql') {
     e.preventDefault();
-    ui.filter.focus();
-    ui.filter.select();
-  } else if (e.key === 'p' || e.key === 'P') {
+    const box = view === 'history' ? ui.historyText : ui.filter;
+    box.focus();
+    box.select();
+  } else if ((e.key === 'p' || e.key === 'P') && view === 'live') {
     e.preventDefault();
     togglePause();
   }
@@ -716,9 +1240,23 @@ ui.tokenForm.addEventListener('submit', onTokenSubmit);
 ui.typesAll.addEventListener('click', () => setAllTypes(true));
 ui.typesNone.addEventListener('click', () => setAllTypes(false));
 document.addEventListener('keydown', onKey);
+for (const v of VIEWS) {
+  $(`tab-${v}`).addEventListener('click', () => showView(v));
+  $(`tab-${v}`).addEventListener('keydown', onTabKey);
+}
+window.addEventListener('hashchange', () => showView(viewFromHash()));
+ui.historyForm.addEventListener('submit', historySearch);
+ui.historyRange.addEventListener('change', onRangeChange);
+ui.historyMore.addEventListener('click', historyLoad);
+ui.sqlForm.addEventListener('submit', runSql);
+ui.sqlText.addEventListener('keydown', onSqlKey);
+ui.sqlExamples.addEventListener('change', onExample);
+ui.chainCheck.addEventListener('click', checkChain);
+fillExamples();
 new ResizeObserver(drawChart).observe(ui.chart);
 matchMedia('(prefers-color-scheme: dark)').addEventListener('change', drawChart);
 setInterval(drawChart, 1000);
 updateFeedInfo();
 updateTypes();
+showView(viewFromHash());
 connect();
