@@ -71,6 +71,7 @@ struct server {
 	char node[300];      /* the node's name in the cluster */
 	hub *hub;            /* newest committed events, in wire form */
 	cursor_set *cursors; /* the subscribers' cursors over the journal and the hub */
+	idem *keys;          /* idempotency keys in flight, and their lookups */
 	auth *auth;          /* tokens and allowed origins */
 	struct endpoints ep;
 	listener *listener;
@@ -543,19 +544,22 @@ open_endpoints(struct server *srv)
 	ep->logs = ws_logs_create(srv->cursors);
 	/* Keepalives at least every half --idle-timeout: a tick a quarter. */
 	ep->stream = http_stream_create(srv->cursors, cfg->idle_timeout * 1000 / 4);
-	ep->producers = ws_ingest_create(srv->journal, cfg->event_max, cfg->body_max);
+	srv->keys = idem_create(srv->reader, cfg->retention.key_window_us);
+	if (!srv->keys)
+		return ERR_NOMEM;
+	ep->producers = ws_ingest_create(srv->journal, srv->keys, cfg->event_max, cfg->body_max);
 	ep->sql = api_sql_create(srv->pool, &(struct api_sql_limits){
 						    .timeout_us = cfg->sql_timeout_us,
 						    .max_rows = cfg->sql_max_rows,
 						    .body_max = SQL_BODY_MAX,
 						    .body_timeout = cfg->handshake_timeout,
 					    });
-	ep->ingest =
-		http_ingest_create(srv->journal, &(struct http_ingest_limits){
-							 .event_max = cfg->event_max,
-							 .body_max = cfg->body_max,
-							 .body_timeout = cfg->handshake_timeout,
-						 });
+	ep->ingest = http_ingest_create(srv->journal, srv->keys,
+					&(struct http_ingest_limits){
+						.event_max = cfg->event_max,
+						.body_max = cfg->body_max,
+						.body_timeout = cfg->handshake_timeout,
+					});
 	ep->loki = loki_create(srv->reader, cfg->loki_max_scan);
 	if (ep->logs)
 		ep->api = api_create(&(struct api_sources){
@@ -563,6 +567,7 @@ open_endpoints(struct server *srv)
 			.writer = srv->writer,
 			.hub = srv->hub,
 			.cursors = srv->cursors,
+			.keys = srv->keys,
 			.producers = ep->producers,
 			.rejects = ep->rejects,
 			.pool = srv->pool,
@@ -597,7 +602,8 @@ open_events(struct server *srv)
 		log_error("cannot install the loop's events");
 		return ERR_SYS;
 	}
-	if (retention_active(&cfg->retention)) {
+	/* Retention passes, which also expire idempotency keys. */
+	if (retention_active(&cfg->retention) || cfg->retention.key_window_us) {
 		int64_t us = cfg->retention.interval_us;
 		struct timeval tv = {(time_t)(us / 1000000), (suseconds_t)(us % 1000000)};
 		srv->retention_timer =
@@ -731,6 +737,7 @@ out:
 	ws_logs_destroy(srv.ep.logs);
 	http_stream_destroy(srv.ep.stream);
 	cursor_set_destroy(srv.cursors);
+	idem_destroy(srv.keys);
 	gate_destroy(srv.ep.gate);
 	rejects_destroy(srv.ep.rejects);
 	if (srv.cluster)

@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "cursor.h"
 #include "hub.h"
+#include "idem.h"
 #include "readpool.h"
 #include "rejects.h"
 #include "reply_stream.h"
@@ -29,6 +30,7 @@ struct api_sources {
 	writer *writer;       /* commit counters and whether the store can write */
 	hub *hub;             /* the newest committed id */
 	cursor_set *cursors;  /* subscriber counters */
+	idem *keys;           /* idempotency counters */
 	ws_ingest *producers; /* /ws/ingest connections */
 	rejects *rejects;     /* refused requests, by reason */
 	readpool *pool;       /* the reader pool, for /api/verify */

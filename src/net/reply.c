@@ -33,6 +33,7 @@ reply_begin(struct reply *r)
 	r->origin[0] = '\0';
 	r->preflight = 0;
 	r->head_only = 0;
+	r->replayed = 0;
 }
 
 /* Add "name: value" to the headers at *p. Returns 0, or 1 when it does not fit. */
@@ -44,7 +45,8 @@ header(struct lws *wsi, const char *name, const char *value, unsigned char **p, 
 					   end);
 }
 
-/* The headers that depend on the request and the status: Allow, WWW-Authenticate, CORS. */
+/* The headers that depend on the request and the status: Allow,
+ * WWW-Authenticate, Idempotent-Replayed, CORS. */
 static int
 request_headers(struct lws *wsi, const struct reply *r, int status, unsigned char **p,
 		unsigned char *end)
@@ -54,10 +56,14 @@ request_headers(struct lws *wsi, const struct reply *r, int status, unsigned cha
 	if (status == HTTP_STATUS_UNAUTHORIZED &&
 	    header(wsi, "www-authenticate:", "Bearer realm=\"sentinel-logd\"", p, end))
 		return 1;
+	if (r->replayed && header(wsi, "idempotent-replayed:", "true", p, end))
+		return 1;
 	if (!r->origin[0])
 		return 0;
 	if (header(wsi, "access-control-allow-origin:", r->origin, p, end) ||
-	    header(wsi, "vary:", "Origin", p, end))
+	    header(wsi, "vary:", "Origin", p, end) ||
+	    (r->replayed &&
+	     header(wsi, "access-control-expose-headers:", "Idempotent-Replayed", p, end)))
 		return 1;
 	if (r->preflight &&
 	    (header(wsi, "access-control-allow-methods:", r->allow ? r->allow : "GET", p, end) ||

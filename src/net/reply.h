@@ -23,6 +23,9 @@ struct reply {
 	char origin[256];  /* a browser origin allowed to read the response */
 	int preflight;     /* a CORS preflight: name what may be sent */
 	int head_only;     /* HEAD: the headers of the answer, without its body */
+	/* Set by an endpoint (reply_begin() clears it): the answer is that of
+	 * an earlier request with the same Idempotency-Key. */
+	int replayed;
 };
 
 /* A new request on the connection: forget the previous one's settings. */
@@ -31,9 +34,9 @@ void reply_begin(struct reply *r);
 /*
  * Queue a response: status, content type and a body that is copied (or,
  * with r->head_only, only counted in Content-Length). Adds Allow with
- * r->allow, WWW-Authenticate to a 401 and, with r->origin, the CORS
- * headers that let that origin read the response (for a preflight, what
- * it may send).
+ * r->allow, WWW-Authenticate to a 401, Idempotent-Replayed with
+ * r->replayed and, with r->origin, the CORS headers that let that origin
+ * read the response (for a preflight, what it may send).
  * Returns 0 or ERR_NOMEM.
  */
 int reply_send(struct lws *wsi, struct reply *r, int status, const char *content_type,
