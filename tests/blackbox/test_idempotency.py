@@ -4,16 +4,23 @@
 A retry with the same key and body stores nothing and gets the first
 answer again (same status, same ids) with Idempotent-Replayed: true; the
 same key with another request gets 422; concurrent requests with one key
-store once; a request whose answer was lost to kill -9 is stored once
-when retried; keys expire with --idempotency-window; 0 turns them off.
+store once; a request whose answer was lost to kill -9 or to a power cut
+(--sync full, the crash test build) is stored once when retried; keys
+expire with --idempotency-window; 0 turns them off.
+
+Set POWERLOSS_SEED to replay the power cuts.
 """
 
 import http.client
 import json
+import os
+import random
 import socket
+import subprocess
 import threading
 import time
 
+from crashsim import CRASHTEST, Control, expect_cut, need_crashtest
 from harness import (HOST, Server, Subscriber, expect, expect_eq, expect_in, raw_http, run)
 
 
@@ -208,6 +215,88 @@ def test_retry_after_kill9():
     srv.stop()
 
 
+def uids_in_store(srv):
+    """{uid: [ids]} of every stored event."""
+    conn = srv.db()
+    try:
+        out = {}
+        for event_id, body in conn.execute("SELECT id, body FROM journal ORDER BY id"):
+            out.setdefault(json.loads(body)["data"]["uid"], []).append(event_id)
+        return out
+    finally:
+        conn.close()
+
+
+def test_retry_after_power_cuts():
+    """Producers post keyed batches until a power cut (--sync full); after the
+    restart every batch is retried with its key: each event is stored once,
+    an acknowledged answer is given again as it was, and every id matches."""
+    need_crashtest()
+    seed = int(os.environ.get("POWERLOSS_SEED", time.time_ns() % 1000000))
+    print(f"POWERLOSS_SEED={seed}")
+    rng = random.Random(seed)
+    srv = Server(sync="full", binary=CRASHTEST)
+    ctl = Control(srv)
+    sent, acked = {}, {}  # key: the batch; key: its first answer
+    lock = threading.Lock()
+    lost_answers = 0  # committed before a cut, answer never received
+    for no in range(9):
+        srv.env = ctl.env(f"nosync; seed {rng.randrange(1 << 30)}")
+        srv.start()
+        for key, batch in sent.items():
+            status, ack, h = post(srv, batch, key)
+            expect_eq(status, 200, f"round {no}: the retry of {key}: {ack}")
+            if key in acked:
+                expect_eq((ack, h.get("idempotent-replayed")), (acked[key], "true"),
+                          f"round {no}: {key} was acknowledged: the same answer again")
+            else:
+                lost_answers += h.get("idempotent-replayed") == "true"
+            acked[key] = ack
+        stored = uids_in_store(srv)
+        for key, batch in sent.items():
+            ids = [stored.get(e["data"]["uid"], []) for e in batch]
+            expect_eq(ids, [[i] for i in range(acked[key]["first_id"], acked[key]["last_id"] + 1)],
+                      f"round {no}: {key} stored once, with the ids of its answer")
+        expect_eq(sum(len(v) for v in stored.values()), sum(len(b) for b in sent.values()),
+                  f"round {no}: nothing else stored")
+        if no == 8:
+            break
+        mode = rng.choice(["drop", "torn", "partial"])
+        ctl.send(f"cut-after {rng.randint(1, 400)} {mode}")
+
+        def producer(p, seed):
+            prng = random.Random(seed)
+            for n in range(100000):
+                key = f"r{no}-p{p}-b{n}"
+                batch = [{"type": "agent", "message": f"{key} {i}",
+                          "data": {"uid": f"{key}-{i}"}} for i in range(prng.randint(1, 30))]
+                with lock:
+                    sent[key] = batch
+                try:
+                    status, ack, _ = post(srv, batch, key, timeout=10)
+                except OSError:
+                    return  # the power went
+                if status != 200:
+                    return
+                with lock:
+                    acked[key] = ack
+
+        threads = [threading.Thread(target=producer, args=(p, rng.randrange(1 << 30)))
+                   for p in range(rng.randint(1, 3))]
+        for t in threads:
+            t.start()
+        try:
+            srv.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            ctl.send(f"cut {mode}")  # no cut after so few writes: cut now
+        expect_cut(srv)
+        for t in threads:
+            t.join(30)
+    srv.stop()
+    print(f"{len(sent)} batches stored once each; {lost_answers} committed with their "
+          "answer lost to a cut, replayed when retried")
+
+
 def test_expiry():
     srv = Server("--idempotency-window", "2s", "--retention-interval", "1s").start()
     s1, first, _ = post(srv, events(1), "short-lived")
@@ -229,7 +318,6 @@ def test_expiry():
     post(srv2, events(1), "offline")
     srv2.stop()
     time.sleep(1.2)
-    import subprocess
     out = subprocess.run([srv2.binary, "compact", "--db", srv2.db_path, "--idempotency-window",
                           "1s"], capture_output=True, text=True, timeout=60)
     expect_eq(out.returncode, 0, f"compact: {out.stderr}")
@@ -281,5 +369,6 @@ def test_ws_ingest_envelope():
 
 if __name__ == "__main__":
     run(test_retry_is_answered_again, test_conflicts_and_bad_keys, test_loki_push_replay,
-        test_concurrent_requests_with_one_key, test_retry_after_kill9, test_expiry,
+        test_concurrent_requests_with_one_key, test_retry_after_kill9,
+        test_retry_after_power_cuts, test_expiry,
         test_window_zero_turns_keys_off, test_ws_ingest_envelope)
