@@ -2,7 +2,8 @@
  * `sentinel-logd compact`: offline compaction of a store no server has
  * open. It counts the events of each type again (which also repairs the
  * counters after rows were changed by hand), applies the retention
- * policies in full, rebuilds the file (VACUUM) and truncates the WAL.
+ * policies in full, deletes the idempotency keys past their window,
+ * rebuilds the file (VACUUM) and truncates the WAL.
  *
  * On a big store this takes minutes, so it says how far it is on stderr
  * every few seconds, and SIGINT or SIGTERM stops it safely: retention runs
@@ -160,6 +161,22 @@ retain(store *st, const struct config *cfg, struct progress *p, struct retention
 	return more < 0 ? more : 0;
 }
 
+/* Delete the idempotency keys past the window, in steps, until none is left or a signal came. */
+static int
+expire_keys(store *st, const struct config *cfg, int64_t *keys)
+{
+	int64_t n;
+	int more = 1;
+
+	while (more > 0 && !interrupted) {
+		more = retention_expire_keys(st, &cfg->retention, timestamp_now(), RETENTION_BATCH,
+					     &n);
+		if (more >= 0)
+			*keys += n;
+	}
+	return more < 0 ? more : 0;
+}
+
 int
 compact_run(const struct config *cfg)
 {
@@ -168,7 +185,7 @@ compact_run(const struct config *cfg)
 	struct retention_result res = {0};
 	struct store_sizes before, after, kept;
 	char errmsg[ERRMSG_SIZE];
-	int64_t count = 0;
+	int64_t count = 0, keys = 0;
 	int err, rc = 1, reporting = 0;
 	pthread_t reporter;
 	store *st = store_open(cfg->db_path, STORE_WRITE, &err, errmsg);
@@ -200,6 +217,8 @@ compact_run(const struct config *cfg)
 		goto fail;
 	if (retention_active(&cfg->retention) && retain(st, cfg, &p, &res, &count))
 		goto fail;
+	if (!interrupted && expire_keys(st, cfg, &keys))
+		goto fail;
 	if (interrupted)
 		goto fail;
 	if (store_sizes(st, &kept))
@@ -216,6 +235,9 @@ compact_run(const struct config *cfg)
 	       (long long)(res.by_age + res.by_count + res.by_bytes), (long long)count,
 	       (long long)(before.db_bytes + before.wal_bytes),
 	       (long long)(after.db_bytes + after.wal_bytes));
+	if (keys)
+		printf("%s: removed %lld idempotency keys older than --idempotency-window\n",
+		       cfg->db_path, (long long)keys);
 	rc = 0;
 fail:
 	atomic_store(&p.phase, DONE);

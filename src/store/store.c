@@ -90,6 +90,7 @@ struct store {
 	struct staged stage[STAGE_ROWS];
 	int staged;
 	struct buf stage_text;
+	sqlite3_stmt *stmts[STORE_STMTS]; /* the other files' (store__stmt) */
 	counters *counters; /* writable handles: type counts and marks */
 	int in_txn;         /* store_begin() ran, its commit or rollback not yet */
 	int64_t version;    /* read-only handles: the schema version at open */
@@ -416,6 +417,8 @@ store_close(store *st)
 	sqlite3_finalize(st->append_many);
 	buf_free(&st->stage_text);
 	chain_free(st->chain);
+	for (int i = 0; i < STORE_STMTS; i++)
+		sqlite3_finalize(st->stmts[i]);
 	counters_free(st->counters);
 	if (st->db && (st->flags & STORE_WRITE))
 		sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
@@ -1388,4 +1391,12 @@ int
 store__flags(const store *st)
 {
 	return st->flags;
+}
+
+sqlite3_stmt *
+store__stmt(store *st, enum store_stmt slot, const char *sql)
+{
+	if (!st->stmts[slot] && prepare(st, sql, &st->stmts[slot]))
+		return NULL;
+	return st->stmts[slot];
 }
