@@ -91,9 +91,9 @@ struct store {
 	int staged;
 	struct buf stage_text;
 	sqlite3_stmt *stmts[STORE_STMTS]; /* the other files' (store__stmt) */
-	counters *counters; /* writable handles: type counts and marks */
-	int in_txn;         /* store_begin() ran, its commit or rollback not yet */
-	int64_t version;    /* read-only handles: the schema version at open */
+	counters *counters;               /* writable handles: type counts and marks */
+	int in_txn;                       /* store_begin() ran, its commit or rollback not yet */
+	int64_t version;                  /* read-only handles: the schema version at open */
 	char epoch[STORE_EPOCH_SIZE];
 	int64_t lost_from, lost_to; /* ids found lost at open (store_ids.h) */
 	int64_t wal_frames;         /* after the last commit, with manual checkpoints */
