@@ -62,6 +62,9 @@ struct staged {
 	unsigned char hash[CHAIN_HASH_SIZE];
 };
 
+/* How long a statement waits for another connection's lock. */
+#define BUSY_TIMEOUT_MS 5000
+
 /* Room for the listing statement of STORE_LIST_MAX_TYPES types. */
 #define LIST_SQL_SIZE 8192
 
@@ -230,7 +233,7 @@ setup(store *st)
 	int rc;
 	int64_t pages;
 
-	sqlite3_busy_timeout(st->db, 5000);
+	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
 	/* Validate the header now, so a corrupt or foreign file is reported
 	 * at open rather than on the first write. */
 	if ((rc = query_int(st, "PRAGMA page_count", &pages)))
@@ -800,9 +803,17 @@ store_read_after(store *st, int64_t after_id, int limit, store_row_fn fn, void *
 int
 store_checkpoint(store *st, int truncate)
 {
+	/* A truncating checkpoint would wait, in the busy handler, for every
+	 * reader of an older snapshot to finish: an auditor's query of
+	 * seconds on the reader pool would hold the writer, and with it every
+	 * producer and subscriber, as long. Without the wait it copies what no
+	 * reader needs, and says SQLITE_BUSY when a reader kept it from
+	 * truncating; the next one will. */
+	sqlite3_busy_timeout(st->db, 0);
 	int rc = sqlite3_wal_checkpoint_v2(
 		st->db, NULL, truncate ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE,
 		NULL, NULL);
+	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
 	return rc == SQLITE_OK ? 0 : fail_db(st, rc);
 }
 

@@ -260,7 +260,10 @@ int store_stats(store *st, struct store_stats *out);
 /* Call fn(type, count, arg) for each type in the journal, from the counters. */
 int store_type_counts(store *st, void (*fn)(const char *type, int64_t count, void *arg), void *arg);
 
-/* Checkpoint the WAL; with truncate, also shrink it to zero bytes. */
+/*
+ * Checkpoint the WAL; with truncate, also shrink it to zero bytes. It never
+ * waits for readers: ERR_BUSY when one kept it from finishing.
+ */
 int store_checkpoint(store *st, int truncate);
 
 /*
