@@ -93,6 +93,15 @@ def run(*tests):
 _scratch_dirs = []
 
 
+def rss_kib(pid):
+    """A process's resident memory in KiB, from /proc/PID/status."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise TestFailure(f"no VmRSS for process {pid}")
+
+
 def scratch_dir(prefix="sentinel-bb-"):
     """A new temporary folder, removed when the test program exits."""
     d = tempfile.mkdtemp(prefix=prefix)

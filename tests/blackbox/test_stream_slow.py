@@ -12,21 +12,13 @@ import os
 import threading
 import time
 
-from harness import HttpStream, Server, expect, expect_eq, run
+from harness import HttpStream, Server, expect, expect_eq, rss_kib, run
 
 SCALE = float(os.environ.get("SENTINEL_TEST_SCALE", "1"))
 EVENTS = int(500_000 * SCALE) // 1000 * 1000
 BATCH = 1000
 # As in test_slow_consumer.py: ASan's allocator only allows a looser bound.
 RSS_LIMIT_KIB = 64 * 1024 if SCALE >= 1 else 128 * 1024
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
 
 
 def event(i):
