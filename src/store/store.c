@@ -205,6 +205,11 @@ setup(store *st)
 		/* A checkpoint that resets the WAL also cuts the file back. */
 		if ((rc = exec(st, "PRAGMA journal_size_limit = 4194304")))
 			return rc;
+		/* The statement journal of each multi-row INSERT (a few pages,
+		 * dropped at the statement's end) stays in memory instead of a
+		 * temporary file created, written and deleted per transaction. */
+		if ((rc = exec(st, "PRAGMA temp_store = MEMORY")))
+			return rc;
 		if ((rc = migrate(st)))
 			return rc;
 		/* Before anything can append: ids an unclean stop may have
