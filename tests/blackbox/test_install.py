@@ -144,7 +144,7 @@ def page_text(path):
 
 
 def flags_of(help_text):
-    return sorted(set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*[a-z]|-[a-zA-Z])(?![\w])", help_text)))
+    return sorted(set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*[a-z0-9]|-[a-zA-Z])(?![\w])", help_text)))
 
 
 def mentions(text, flag):
