@@ -205,11 +205,6 @@ setup(store *st)
 		/* A checkpoint that resets the WAL also cuts the file back. */
 		if ((rc = exec(st, "PRAGMA journal_size_limit = 4194304")))
 			return rc;
-		/* The statement journal of each multi-row INSERT (a few pages,
-		 * dropped at the statement's end) stays in memory instead of a
-		 * temporary file created, written and deleted per transaction. */
-		if ((rc = exec(st, "PRAGMA temp_store = MEMORY")))
-			return rc;
 		if ((rc = migrate(st)))
 			return rc;
 		/* Before anything can append: ids an unclean stop may have
@@ -222,6 +217,13 @@ setup(store *st)
 			return err_set(st->errmsg, ERR_NOMEM, "cannot get a SHA-256 context");
 		if ((rc = store_chain__upgrade(st->db, st->chain, st->errmsg)) ||
 		    (rc = store_chain__head(st->db, &st->head_id, st->head, st->errmsg)))
+			return rc;
+		/* From here on, the statement journal of each multi-row INSERT
+		 * (a few pages, dropped at the statement's end) stays in memory
+		 * instead of a temporary file created, written and deleted in
+		 * every transaction. Migrations and upgrades above, and VACUUM,
+		 * whose temporary data can be as large as the store, use files. */
+		if ((rc = exec(st, "PRAGMA temp_store = MEMORY")))
 			return rc;
 		if ((rc = prepare(st,
 				  "INSERT INTO journal (id, ts_us, type, body, hash) "
@@ -1055,7 +1057,13 @@ store_incremental_vacuum(store *st, int max_pages)
 int
 store_vacuum(store *st)
 {
-	return exec(st, "VACUUM");
+	/* VACUUM copies the whole store into a temporary database: on disk. */
+	int rc = exec(st, "PRAGMA temp_store = FILE");
+
+	if (!rc)
+		rc = exec(st, "VACUUM");
+	int rc2 = exec(st, "PRAGMA temp_store = MEMORY");
+	return rc ? rc : rc2;
 }
 
 void
