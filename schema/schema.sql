@@ -96,6 +96,34 @@ CREATE TABLE chain_deleted (
     hash BLOB NOT NULL
 );
 
+-- idempotency_keys: the answers given to ingest requests that carried an
+-- Idempotency-Key header (or a /ws/ingest envelope's key), so that a
+-- producer's retry gets the same answer and stores nothing. A row is
+-- written in the transaction that commits the request's events: both are
+-- durable together, or neither is. Rows older than --idempotency-window
+-- are deleted in bounded steps by the writer; a key found older than that
+-- counts as unused. A cluster node (--jetstream) writes none: there the
+-- stream's duplicate window does this work.
+--   key         the key as the producer sent it (1-128 printable ASCII)
+--   body_hash   SHA-256 of what the request asked for: the endpoint's
+--               kind, its parameters and the body; the same key with
+--               another request is refused (422)
+--   status      the HTTP status of the answer (200, or 204 for a Loki push)
+--   first_id, last_id  the ids of the events the request stored
+--   answer      the answer's body as it was sent
+--   created_us  when it was stored, microseconds since 1970 (UTC)
+CREATE TABLE idempotency_keys (
+    key        TEXT PRIMARY KEY,
+    body_hash  BLOB NOT NULL,
+    status     INTEGER NOT NULL,
+    first_id   INTEGER NOT NULL,
+    last_id    INTEGER NOT NULL,
+    answer     TEXT NOT NULL,
+    created_us INTEGER NOT NULL
+) WITHOUT ROWID;
+-- Expiry: WHERE created_us < now - window, oldest first.
+CREATE INDEX idempotency_keys_created ON idempotency_keys (created_us);
+
 -- events: the journal as auditors read it, one column per event field.
 --   message, timestamp  strings as sent (timestamp verbatim)
 --   data                the "data" object as JSON text, NULL when absent

@@ -149,6 +149,16 @@ set_retention_interval(struct config *cfg, const char *arg, char *why)
 }
 
 static int
+set_idempotency_window(struct config *cfg, const char *arg, char *why)
+{
+	if (!strcmp(arg, "0")) {
+		cfg->retention.key_window_us = 0;
+		return 0;
+	}
+	return set_duration(&cfg->retention.key_window_us, arg, why);
+}
+
+static int
 set_retain_events(struct config *cfg, const char *arg, char *why)
 {
 	long long n;
@@ -493,6 +503,11 @@ static const struct config_option options[] = {
 	 "older ones are read from the store",
 	 set_cache_events},
 	{"cache-bytes", 0, "SIZE", "64MiB", "memory bound of that cache", set_cache_bytes},
+	{"idempotency-window", 0, "DUR", "24h",
+	 "how long an ingest request's Idempotency-Key is kept:\n"
+	 "a retry within it is answered again, not stored twice;\n"
+	 "0 turns keys off",
+	 set_idempotency_window},
 
 	HEADING("Retention (combinable; none by default, the store then keeps everything):"),
 	{"retain-age", 0, "DUR", NULL, "delete events whose timestamp is older than DUR",
@@ -547,7 +562,8 @@ static const struct config_option options[] = {
 	 set_max_connections},
 	{"idle-timeout", 0, "SEC", "60",
 	 "close a WebSocket that answers no ping for this long;\n"
-	 "pings are sent after half of it",
+	 "pings are sent after half of it, and so are keepalives\n"
+	 "on a quiet /api/stream",
 	 set_idle_timeout},
 
 	HEADING("Loki API (/loki/api/v1/...):"),

@@ -39,15 +39,15 @@ migrate(const struct config *cfg)
 	return 0;
 }
 
-/* `sentinel-logd compact`: retention in full, then VACUUM. */
+/* `sentinel-logd compact`: retention in full (keys past the window too), then VACUUM. */
 static int
 compact(const struct config *cfg)
 {
 	struct retention_result res = {0};
 	struct store_sizes before, after;
 	char errmsg[ERRMSG_SIZE];
-	int64_t count = 0;
-	int err, rc = 1;
+	int64_t count = 0, keys = 0, n;
+	int err, rc = 1, more;
 	store *st = store_open(cfg->db_path, STORE_WRITE, &err, errmsg);
 
 	if (!st) {
@@ -58,19 +58,27 @@ compact(const struct config *cfg)
 	if (store_sizes(st, &before) || store_count(st, &count))
 		goto fail;
 	if (retention_active(&cfg->retention)) {
-		int more;
 		while ((more = retention_step(st, &cfg->retention, timestamp_now(), RETENTION_BATCH,
 					      &count, &res)) > 0)
 			;
 		if (more < 0)
 			goto fail;
 	}
-	if (store_vacuum(st) || store_checkpoint(st, 1) || store_sizes(st, &after))
+	while ((more = retention_expire_keys(st, &cfg->retention, timestamp_now(), RETENTION_BATCH,
+					     &n)) >= 0) {
+		keys += n;
+		if (!more)
+			break;
+	}
+	if (more < 0 || store_vacuum(st) || store_checkpoint(st, 1) || store_sizes(st, &after))
 		goto fail;
 	printf("%s: removed %lld events; %lld events kept; file %lld -> %lld bytes\n", cfg->db_path,
 	       (long long)(res.by_age + res.by_count + res.by_bytes), (long long)count,
 	       (long long)(before.db_bytes + before.wal_bytes),
 	       (long long)(after.db_bytes + after.wal_bytes));
+	if (keys)
+		printf("%s: removed %lld idempotency keys older than --idempotency-window\n",
+		       cfg->db_path, (long long)keys);
 	rc = 0;
 fail:
 	if (rc)

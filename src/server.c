@@ -39,6 +39,7 @@
 #include "address.h"
 #include "auth.h"
 #include "cluster.h"
+#include "cursor.h"
 #include "endpoints.h"
 #include "err.h"
 #include "hub.h"
@@ -66,10 +67,12 @@ struct server {
 	writer *writer; /* the writer thread and its store handle */
 	readpool *pool; /* reader threads for queries and chain checks */
 	journal *journal;
-	cluster *cluster; /* --jetstream: the stream behind the journal */
-	char node[300];   /* the node's name in the cluster */
-	hub *hub;         /* newest committed events, in wire form */
-	auth *auth;       /* tokens and allowed origins */
+	cluster *cluster;    /* --jetstream: the stream behind the journal */
+	char node[300];      /* the node's name in the cluster */
+	hub *hub;            /* newest committed events, in wire form */
+	cursor_set *cursors; /* the subscribers' cursors over the journal and the hub */
+	idem *keys;          /* idempotency keys in flight, and their lookups */
+	auth *auth;          /* tokens and allowed origins */
 	struct endpoints ep;
 	listener *listener;
 	int wake_fd; /* eventfd: the writer's "batches are done" */
@@ -145,8 +148,8 @@ collect(struct server *srv)
 	}
 	/* Retention may have deleted events the hub still holds. */
 	hub_drop_through(srv->hub, writer_retention_max_id(srv->writer));
-	if (published)
-		ws_logs_wake(srv->ep.logs);
+	if (published && srv->cursors)
+		cursor_set_wake(srv->cursors);
 	if (srv->cluster && cluster_fatal(srv->cluster) && !srv->stopping) {
 		/* The stream was re-created under this node: stop, so that the
 		 * supervisor starts it again and it rebuilds its store. */
@@ -181,15 +184,15 @@ static void
 on_stop_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
-	struct ws_logs_stats ls;
+	struct cursor_stats cs;
 	(void)fd;
 	(void)what;
 
 	/* At least two polls, so that queued answers to producers go out. */
 	srv->stop_waited_ms += STOP_POLL_MS;
-	ws_logs_get_stats(srv->ep.logs, &ls);
+	cursor_set_get_stats(srv->cursors, &cs);
 	if (srv->stop_waited_ms < STOP_GRACE_MS &&
-	    (ls.subscribers || ws_ingest_count(srv->ep.producers) ||
+	    (cs.cursors || ws_ingest_count(srv->ep.producers) ||
 	     srv->stop_waited_ms < 2 * STOP_POLL_MS)) {
 		struct timeval tv = {0, STOP_POLL_MS * 1000};
 		evtimer_add(srv->stop_timer, &tv);
@@ -221,7 +224,7 @@ stop(struct server *srv, const char *why)
 	/* Subscribers send what is left and producers get their answers, then
 	 * both close with 1001 (ws_logs.c, ws_ingest.c). */
 	api_stop(srv->ep.api);
-	ws_logs_stop(srv->ep.logs);
+	cursor_set_stop(srv->cursors);
 	ws_ingest_stop(srv->ep.producers);
 	evtimer_add(srv->stop_timer, &tv);
 }
@@ -535,27 +538,36 @@ open_endpoints(struct server *srv)
 	const struct config *cfg = srv->cfg;
 	struct endpoints *ep = &srv->ep;
 
-	ep->logs = ws_logs_create(srv->journal, srv->hub);
-	ep->producers = ws_ingest_create(srv->journal, cfg->event_max, cfg->body_max);
+	srv->cursors = cursor_set_create(srv->journal, srv->hub);
+	if (!srv->cursors)
+		return ERR_NOMEM;
+	ep->logs = ws_logs_create(srv->cursors);
+	/* Keepalives at least every half --idle-timeout: a tick a quarter. */
+	ep->stream = http_stream_create(srv->cursors, cfg->idle_timeout * 1000 / 4);
+	srv->keys = idem_create(srv->reader, cfg->retention.key_window_us);
+	if (!srv->keys)
+		return ERR_NOMEM;
+	ep->producers = ws_ingest_create(srv->journal, srv->keys, cfg->event_max, cfg->body_max);
 	ep->sql = api_sql_create(srv->pool, &(struct api_sql_limits){
 						    .timeout_us = cfg->sql_timeout_us,
 						    .max_rows = cfg->sql_max_rows,
 						    .body_max = SQL_BODY_MAX,
 						    .body_timeout = cfg->handshake_timeout,
 					    });
-	ep->ingest =
-		http_ingest_create(srv->journal, &(struct http_ingest_limits){
-							 .event_max = cfg->event_max,
-							 .body_max = cfg->body_max,
-							 .body_timeout = cfg->handshake_timeout,
-						 });
+	ep->ingest = http_ingest_create(srv->journal, srv->keys,
+					&(struct http_ingest_limits){
+						.event_max = cfg->event_max,
+						.body_max = cfg->body_max,
+						.body_timeout = cfg->handshake_timeout,
+					});
 	ep->loki = loki_create(srv->reader, cfg->loki_max_scan);
 	if (ep->logs)
 		ep->api = api_create(&(struct api_sources){
 			.reader = srv->reader,
 			.writer = srv->writer,
 			.hub = srv->hub,
-			.logs = ep->logs,
+			.cursors = srv->cursors,
+			.keys = srv->keys,
 			.producers = ep->producers,
 			.rejects = ep->rejects,
 			.pool = srv->pool,
@@ -564,7 +576,8 @@ open_endpoints(struct server *srv)
 			.metrics = srv->cluster ? cluster_metrics_hook : NULL,
 			.hooks_arg = srv->cluster,
 		});
-	if (!ep->logs || !ep->producers || !ep->ingest || !ep->api || !ep->loki || !ep->sql)
+	if (!ep->logs || !ep->stream || !ep->producers || !ep->ingest || !ep->api || !ep->loki ||
+	    !ep->sql)
 		return ERR_NOMEM;
 	return 0;
 }
@@ -589,7 +602,8 @@ open_events(struct server *srv)
 		log_error("cannot install the loop's events");
 		return ERR_SYS;
 	}
-	if (retention_active(&cfg->retention)) {
+	/* Retention passes, which also expire idempotency keys. */
+	if (retention_active(&cfg->retention) || cfg->retention.key_window_us) {
 		int64_t us = cfg->retention.interval_us;
 		struct timeval tv = {(time_t)(us / 1000000), (suseconds_t)(us % 1000000)};
 		srv->retention_timer =
@@ -721,6 +735,9 @@ out:
 	http_ingest_destroy(srv.ep.ingest);
 	ws_ingest_destroy(srv.ep.producers);
 	ws_logs_destroy(srv.ep.logs);
+	http_stream_destroy(srv.ep.stream);
+	cursor_set_destroy(srv.cursors);
+	idem_destroy(srv.keys);
 	gate_destroy(srv.ep.gate);
 	rejects_destroy(srv.ep.rejects);
 	if (srv.cluster)

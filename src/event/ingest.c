@@ -102,11 +102,12 @@ add_event(struct parse_ctx *c, const char *text, size_t len, int line)
 }
 
 /*
- * Find the end of the array element starting at p: the first ',' or ']'
- * at nesting depth 0 outside strings. Returns NULL if there is none.
+ * Find the end of the array element (close ']') or object member value
+ * (close '}') starting at p: the first ',' or close at nesting depth 0
+ * outside strings. Returns NULL if there is none.
  */
 static const char *
-element_end(const char *p, const char *end)
+element_end(const char *p, const char *end, char close)
 {
 	int depth = 0, in_string = 0;
 
@@ -123,7 +124,7 @@ element_end(const char *p, const char *end)
 			depth++;
 		} else if (c == '}' || c == ']') {
 			if (depth == 0)
-				return c == ']' ? p : NULL;
+				return c == close ? p : NULL;
 			depth--;
 		} else if (c == ',' && depth == 0) {
 			return p;
@@ -143,7 +144,7 @@ parse_array(struct parse_ctx *c, const char *p, const char *end)
 		goto trailer;
 	}
 	for (;;) {
-		const char *e = element_end(p, end);
+		const char *e = element_end(p, end, ']');
 		if (!e) {
 			fail(c->err, ERR_JSON, c->seen,
 			     "invalid JSON: the array is not terminated");
@@ -320,6 +321,104 @@ ingest_key_parse(const char *value, char *errmsg)
 	if (!key)
 		err_set(errmsg, ERR_NOMEM, "out of memory");
 	return key;
+}
+
+/* The closing quote of the JSON string whose opening quote is at p, or NULL. */
+static const char *
+string_end(const char *p, const char *end)
+{
+	for (p++; p < end; p++) {
+		if (*p == '\\')
+			p++;
+		else if (*p == '"')
+			return p;
+	}
+	return NULL;
+}
+
+static const char *
+skip_space(const char *p, const char *end)
+{
+	while (p < end && is_space(*p))
+		p++;
+	return p;
+}
+
+/* Is the member name at p (len bytes, as written) name? */
+static int
+name_is(const char *p, size_t len, const char *name)
+{
+	return len == strlen(name) && !memcmp(p, name, len);
+}
+
+/* The key of an envelope: a JSON string, checked as the header is. */
+static char *
+envelope_key(const char *json, size_t len, char *errmsg)
+{
+	json_t *j = json_loadb(json, len, JSON_DECODE_ANY, NULL);
+	char *key = NULL;
+
+	if (!json_is_string(j))
+		err_set(errmsg, ERR_INVAL, "\"idempotency_key\" must be a string");
+	else
+		key = ingest_key_parse(json_string_value(j), errmsg);
+	json_decref(j);
+	return key;
+}
+
+int
+ingest_envelope(const char *msg, size_t len, char **key_out, const char **events_out,
+		size_t *events_len_out, char *errmsg)
+{
+	const char *p = msg, *end = msg + len, *key = NULL, *events = NULL;
+	size_t key_len = 0, events_len = 0;
+	int others = 0, comma = 0;
+
+	p = skip_space(p, end);
+	if (p == end || *p != '{')
+		return 0;
+	p = skip_space(p + 1, end);
+	while (p < end && *p != '}') {
+		/* Anything that is not an object is the event parser's to refuse. */
+		const char *name = p + 1, *q = *p == '"' ? string_end(p, end) : NULL, *v, *e;
+		if (!q)
+			return 0;
+		p = skip_space(q + 1, end);
+		if (p == end || *p != ':')
+			return 0;
+		v = skip_space(p + 1, end);
+		if (!(e = element_end(v, end, '}')))
+			return 0;
+		size_t n = (size_t)(q - name), vlen = (size_t)(e - v);
+		while (vlen && is_space(v[vlen - 1]))
+			vlen--;
+		if (name_is(name, n, "type"))
+			return 0; /* an event, whatever else it holds */
+		if (name_is(name, n, "idempotency_key")) {
+			key = v;
+			key_len = vlen;
+		} else if (name_is(name, n, "events")) {
+			events = v;
+			events_len = vlen;
+		} else {
+			others = 1;
+		}
+		comma = *e == ',';
+		p = comma ? skip_space(e + 1, end) : e;
+	}
+	if (p == end || comma || skip_space(p + 1, end) != end || !key)
+		return 0;
+	if (!events || others)
+		return err_set(
+			errmsg, ERR_INVAL,
+			"an envelope holds \"idempotency_key\" and \"events\", nothing else");
+	char *k = envelope_key(key, key_len, errmsg);
+	if (!k)
+		return ERR_INVAL;
+	*key_out = k;
+	*events_out = events;
+	*events_len_out = events_len;
+	return 1;
 }
 
 /* Append ,"rejected":[...],"rejected_count":N for a partial batch. */

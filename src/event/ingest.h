@@ -55,6 +55,9 @@ struct ingest_reject {
 /* A partial request reports at most this many rejected events one by one. */
 #define INGEST_REJECTS_MAX 1000
 
+/* Bytes of a request's fingerprint for its Idempotency-Key (SHA-256). */
+#define INGEST_KEY_HASH_SIZE 32
+
 /* Default limits: an event and a whole request body. */
 #define INGEST_EVENT_MAX_DEFAULT (256 * 1024)
 #define INGEST_BODY_MAX_DEFAULT  (16 * 1024 * 1024)
@@ -74,6 +77,12 @@ struct ingest_batch {
 	 * batch. A replicated journal names the batch's messages after it, so
 	 * that the stream stores a retried request once. */
 	char *idem_key;
+	/* With idem_key: the request's fingerprint, and the HTTP status of its
+	 * answer (200, or 204 for a Loki push). The single-node writer records
+	 * them with the answer, in the transaction of the events
+	 * (store_keys.h); idem_status 0 records nothing. */
+	unsigned char idem_hash[INGEST_KEY_HASH_SIZE];
+	int idem_status;
 
 	/* Set by a replicated journal for a producer's batch: its events reach
 	 * the live feed through the applier, so there is nothing to publish. */
@@ -142,6 +151,19 @@ struct ingest_batch *ingest_parse_opts(const char *body, size_t len, enum ingest
  * with the reason in errmsg.
  */
 char *ingest_key_parse(const char *value, char *errmsg);
+
+/*
+ * A /ws/ingest message may carry an idempotency key in an envelope,
+ * {"idempotency_key":"KEY","events":EVENTS}, where EVENTS is what the
+ * message would be without it (an event or an array of events). An object
+ * with a "type" member is an event, whatever else it holds. Returns 1 for
+ * an envelope, with *key_out (malloc'd, checked as ingest_key_parse()
+ * checks the header) and EVENTS' bytes in *events_out and *events_len_out;
+ * 0 when msg is no envelope; ERR_INVAL with the reason in errmsg for an
+ * envelope that is wrong, or ERR_NOMEM.
+ */
+int ingest_envelope(const char *msg, size_t len, char **key_out, const char **events_out,
+		    size_t *events_len_out, char *errmsg);
 
 /* Free a batch and everything it holds (events and unsent messages). */
 void ingest_batch_free(struct ingest_batch *batch);

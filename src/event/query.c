@@ -126,6 +126,28 @@ query_set_subscribe(struct query *q, const char *name, const char *value, int64_
 }
 
 int
+query_set_stream(struct query *q, const char *name, const char *value, int64_t now_us, char *errmsg)
+{
+	if (!strcmp(name, "format")) {
+		if (!strcmp(value, "sse"))
+			q->format = QUERY_FORMAT_SSE;
+		else if (!strcmp(value, "ndjson"))
+			q->format = QUERY_FORMAT_NDJSON;
+		else
+			return err_set(errmsg, ERR_INVAL,
+				       "parameter 'format': expected sse or ndjson");
+		return 0;
+	}
+	if (!strcmp(name, "after_id") || !strcmp(name, "since") || !strcmp(name, "type") ||
+	    !strcmp(name, "control") || !strcmp(name, "epoch") || !strcmp(name, "token"))
+		return query_set_subscribe(q, name, value, now_us, errmsg);
+	return err_set(errmsg, ERR_INVAL,
+		       "unknown parameter '%.40s' (known: after_id, since, type, "
+		       "control, epoch, format, token)",
+		       name);
+}
+
+int
 query_set_list(struct query *q, const char *name, const char *value, int64_t now_us, char *errmsg)
 {
 	if (!strcmp(name, "before_id")) {

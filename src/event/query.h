@@ -1,5 +1,6 @@
 /*
- * Query parameters of the read endpoints (/ws/logs and GET /api/events):
+ * Query parameters of the read endpoints (/ws/logs, GET /api/stream and
+ * GET /api/events):
  * parsed from name/value pairs, so that the rules live in one place,
  * independent of libwebsockets, and can be unit-tested and fuzzed. Every
  * refusal names the parameter and says why.
@@ -19,6 +20,13 @@
 /* since=all: every stored event. */
 #define QUERY_SINCE_ALL INT64_MIN
 
+/* The framing of GET /api/stream a request asked for by name. */
+enum query_format {
+	QUERY_FORMAT_ANY,    /* none: the Accept header decides */
+	QUERY_FORMAT_SSE,    /* format=sse: Server-Sent Events */
+	QUERY_FORMAT_NDJSON, /* format=ndjson: one JSON object a line */
+};
+
 struct query {
 	int has_after_id;
 	int64_t after_id; /* after_id=N: events with id > N */
@@ -37,6 +45,9 @@ struct query {
 	int64_t until_us; /* until=T: events with timestamp < T */
 	int limit;        /* limit=N, 1..QUERY_LIMIT_MAX */
 	int descending;   /* order=desc: newest first */
+
+	/* GET /api/stream only. */
+	enum query_format format; /* format=sse|ndjson, or QUERY_FORMAT_ANY */
 };
 
 #define QUERY_LIMIT_DEFAULT 100
@@ -52,6 +63,13 @@ void query_init(struct query *q);
  */
 int query_set_subscribe(struct query *q, const char *name, const char *value, int64_t now_us,
 			char *errmsg);
+
+/*
+ * Apply one decoded parameter of GET /api/stream: those of /ws/logs and
+ * format. Same contract as query_set_subscribe().
+ */
+int query_set_stream(struct query *q, const char *name, const char *value, int64_t now_us,
+		     char *errmsg);
 
 /*
  * Apply one decoded parameter of GET /api/events: after_id, before_id,

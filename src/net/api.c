@@ -167,7 +167,7 @@ api_stats(api *a, struct lws *wsi, struct reply *r)
 	struct store_stats st;
 	struct store_chain_ends ends;
 	struct writer_stats ws;
-	struct ws_logs_stats ls;
+	struct cursor_stats ls;
 	char head[CHAIN_HEX_SIZE], anchor[CHAIN_HEX_SIZE];
 	struct buf b = {0};
 	int rc;
@@ -177,7 +177,7 @@ api_stats(api *a, struct lws *wsi, struct reply *r)
 		return send_error(wsi, r, 503, "the store cannot be read");
 	}
 	writer_get_stats(a->src.writer, &ws);
-	ws_logs_get_stats(a->src.logs, &ls);
+	cursor_set_get_stats(a->src.cursors, &ls);
 	rc = buf_printf(&b,
 			"{\"version\":\"%s\",\"epoch\":\"%s\",\"count\":%lld,"
 			"\"first_id\":%lld,\"last_id\":%lld,\"first_timestamp\":",
@@ -194,9 +194,8 @@ api_stats(api *a, struct lws *wsi, struct reply *r)
 			"\"subscribers\":%u,\"ingested\":%llu,\"commits\":%llu,"
 			"\"deliveries\":%llu,\"sync\":\"%s\",",
 			(long long)st.db_bytes, (long long)st.wal_bytes, (long long)st.free_bytes,
-			ls.subscribers, (unsigned long long)ws.events,
-			(unsigned long long)ws.commits, (unsigned long long)ls.deliveries,
-			a->src.sync_full ? "full" : "normal");
+			ls.cursors, (unsigned long long)ws.events, (unsigned long long)ws.commits,
+			(unsigned long long)ls.deliveries, a->src.sync_full ? "full" : "normal");
 	chain_hex(ends.head_hash, head);
 	chain_hex(ends.anchor_hash, anchor);
 	rc = rc || buf_printf(&b,
@@ -266,7 +265,8 @@ api_metrics(api *a, struct lws *wsi, struct reply *r)
 	static const double bounds[] = WRITER_LATENCY_BOUNDS;
 	struct store_sizes st;
 	struct writer_stats ws;
-	struct ws_logs_stats ls;
+	struct cursor_stats ls;
+	struct idem_stats ks;
 	struct buf b = {0};
 	int64_t oldest_us = 0;
 	int rc, has_oldest = 0;
@@ -278,7 +278,8 @@ api_metrics(api *a, struct lws *wsi, struct reply *r)
 		return send_error(wsi, r, 503, "the store cannot be read");
 	}
 	writer_get_stats(a->src.writer, &ws);
-	ws_logs_get_stats(a->src.logs, &ls);
+	cursor_set_get_stats(a->src.cursors, &ls);
+	idem_get_stats(a->src.keys, &ks);
 	rc = buf_printf(&b,
 			"# HELP sentinel_build_info The version of sentinel-logd, as a label.\n"
 			"# TYPE sentinel_build_info gauge\n"
@@ -293,14 +294,30 @@ api_metrics(api *a, struct lws *wsi, struct reply *r)
 		    "Ingest batches refused because the store could not write.",
 		    (double)ws.failed) ||
 	     metric(&b, "sentinel_deliveries_total", "counter",
-		    "Event messages sent to /ws/logs subscribers.", (double)ls.deliveries) ||
+		    "Event messages sent to subscribers.", (double)ls.deliveries) ||
 	     metric(&b, "sentinel_replay_rows_total", "counter",
 		    "Events read from the store for subscribers that were behind.",
 		    (double)ls.replay_rows) ||
 	     metric(&b, "sentinel_retention_deleted_total", "counter",
 		    "Events removed by retention since start.", (double)ws.retention_deleted) ||
-	     metric(&b, "sentinel_subscribers", "gauge", "Connected /ws/logs subscribers.",
-		    (double)ls.subscribers) ||
+	     metric(&b, "sentinel_idempotent_replays_total", "counter",
+		    "Ingest requests answered with the answer of an earlier request with the "
+		    "same Idempotency-Key.",
+		    (double)ks.replays) ||
+	     metric(&b, "sentinel_idempotency_conflicts_total", "counter",
+		    "Ingest requests refused because their Idempotency-Key was another "
+		    "request's (422).",
+		    (double)ks.conflicts) ||
+	     metric(&b, "sentinel_idempotency_busy_total", "counter",
+		    "Ingest requests refused because too many waited for one Idempotency-Key "
+		    "(409).",
+		    (double)ks.busy) ||
+	     metric(&b, "sentinel_idempotency_keys_expired_total", "counter",
+		    "Idempotency keys deleted once older than --idempotency-window.",
+		    (double)ws.keys_expired) ||
+	     metric(&b, "sentinel_subscribers", "gauge",
+		    "Connected subscribers (/ws/logs, /loki/api/v1/tail, /api/stream).",
+		    (double)ls.cursors) ||
 	     metric(&b, "sentinel_ingest_connections", "gauge", "Connected /ws/ingest producers.",
 		    (double)ws_ingest_count(a->src.producers)) ||
 	     metric(&b, "sentinel_last_id", "gauge", "Highest id committed.",

@@ -10,14 +10,15 @@
 #define SENTINEL_API_H
 
 #include "buf.h"
+#include "cursor.h"
 #include "hub.h"
+#include "idem.h"
 #include "readpool.h"
 #include "rejects.h"
 #include "reply_stream.h"
 #include "store.h"
 #include "writer.h"
 #include "ws_ingest.h"
-#include "ws_logs.h"
 
 struct lws;
 struct reply;
@@ -28,7 +29,8 @@ struct api_sources {
 	store *reader;        /* the loop's read-only store handle */
 	writer *writer;       /* commit counters and whether the store can write */
 	hub *hub;             /* the newest committed id */
-	ws_logs *logs;        /* subscriber counters */
+	cursor_set *cursors;  /* subscriber counters */
+	idem *keys;           /* idempotency counters */
 	ws_ingest *producers; /* /ws/ingest connections */
 	rejects *rejects;     /* refused requests, by reason */
 	readpool *pool;       /* the reader pool, for /api/verify */

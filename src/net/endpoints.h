@@ -16,6 +16,7 @@
 #include "cert.h"
 #include "gate.h"
 #include "http_ingest.h"
+#include "http_stream.h"
 #include "loki.h"
 #include "rejects.h"
 #include "ws_ingest.h"
@@ -30,6 +31,7 @@ struct endpoints {
 	http_ingest *ingest;  /* POST /api/events, POST /loki/api/v1/push */
 	loki *loki;           /* the Loki API's reads */
 	ws_logs *logs;        /* /ws/logs, /loki/api/v1/tail */
+	http_stream *stream;  /* GET /api/stream */
 	ws_ingest *producers; /* /ws/ingest */
 };
 

@@ -4,7 +4,9 @@
  * body), then the response until it is written. Responses are written
  * whole, in one lws_write of headers and body (reply.h), but those that
  * come from the reader pool (/api/sql, /api/verify), which are streamed
- * in chunks (reply_stream.h). HTTP/1 only: the build has no h2.
+ * in chunks (reply_stream.h), and GET /api/stream, whose body follows the
+ * feed until the connection closes (http_stream.h). HTTP/1 only: the
+ * build has no h2.
  */
 #include "http.h"
 
@@ -18,10 +20,11 @@
 
 struct http_session {
 	struct reply reply;
-	struct http_upload *upload;  /* POST /api/events in progress */
-	struct sql_upload *sql;      /* POST /api/sql: its body arriving */
-	struct reply_stream *stream; /* an answer from the reader pool */
-	int drop_body;               /* answered before the body ended: discard it */
+	struct http_upload *upload;     /* POST /api/events in progress */
+	struct http_follower *follower; /* GET /api/stream in progress */
+	struct sql_upload *sql;         /* POST /api/sql: its body arriving */
+	struct reply_stream *stream;    /* an answer from the reader pool */
+	int drop_body;                  /* answered before the body ended: discard it */
 	/* The request's refusal, for the record (rejects.h). */
 	const char *why; /* the gate's sentence, or NULL */
 	int over_limit;  /* refused past --max-connections */
@@ -40,6 +43,8 @@ reset_request(struct http_session *hs)
 {
 	http_ingest_release(hs->upload);
 	hs->upload = NULL;
+	http_stream_release(hs->follower);
+	hs->follower = NULL;
 	api_sql_release(hs->sql);
 	hs->sql = NULL;
 	reply_stream_free(hs->stream);
@@ -92,6 +97,7 @@ enum route_kind {
 	ROUTE_LOKI,      /* the Loki API's reads (loki.c answers unknown ones) */
 	ROUTE_READY,     /* GET /ready (Loki's), no token */
 	ROUTE_DASHBOARD, /* the dashboard's files, no token */
+	ROUTE_STREAM,    /* GET /api/stream: SSE or NDJSON */
 	ROUTE_SQL,       /* POST /api/sql, for auditors */
 	ROUTE_VERIFY,    /* GET /api/verify, for auditors */
 };
@@ -107,6 +113,7 @@ struct route {
 static const struct route routes[] = {
 	{"/api/events", 0, ROUTE_EVENTS, ALLOW_GET | ALLOW_HEAD | ALLOW_POST,
 	 "GET, HEAD, POST, OPTIONS"},
+	{"/api/stream", 0, ROUTE_STREAM, ALLOW_GET, "GET, OPTIONS"},
 	{"/api/stats", 0, ROUTE_STATS, ALLOW_GET | ALLOW_HEAD, "GET, HEAD, OPTIONS"},
 	{"/metrics", 0, ROUTE_METRICS, ALLOW_GET | ALLOW_HEAD, "GET, HEAD, OPTIONS"},
 	{"/healthz", 0, ROUTE_HEALTHZ, ALLOW_GET | ALLOW_HEAD, "GET, HEAD, OPTIONS"},
@@ -231,6 +238,8 @@ answer_get(struct lws *wsi, struct http_session *hs, const struct route *rt, con
 		return api_stats(ep->api, wsi, &hs->reply);
 	case ROUTE_METRICS:
 		return api_metrics(ep->api, wsi, &hs->reply);
+	case ROUTE_STREAM:
+		return http_stream_begin(ep->stream, wsi, &hs->reply, &hs->follower);
 	default:
 		return loki_serve(ep->loki, wsi, &hs->reply, path);
 	}
@@ -271,7 +280,8 @@ route(struct lws *wsi, struct http_session *hs, const char *path)
 			rt->kind == ROUTE_EVENTS
 				? "use GET or HEAD to read events, or POST to ingest them"
 			: rt->methods & ALLOW_POST ? "use POST"
-						   : "use GET or HEAD");
+			: rt->methods & ALLOW_HEAD ? "use GET or HEAD"
+						   : "use GET");
 	}
 	if (method == LWSHUMETH_POST)
 		return rt->kind == ROUTE_SQL ? begin_sql(wsi, hs)
@@ -335,6 +345,8 @@ http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
 		return rc;
 	}
 	case LWS_CALLBACK_HTTP_WRITEABLE:
+		if (hs->follower)
+			return http_stream_writeable(hs->follower);
 		if (hs->stream) {
 			int rc = reply_stream_write(hs->stream, &hs->reply);
 			if (rc == REPLY_STREAM_MORE)
@@ -353,6 +365,10 @@ http_callback(struct lws *wsi, int reason, void *user, void *in, size_t len)
 		if (hs->reply.buf)
 			reset_request(hs);
 		return reply_write(wsi, &hs->reply);
+	case LWS_CALLBACK_TIMER:
+		if (hs && hs->follower)
+			http_stream_timer(hs->follower);
+		return 0;
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		return ws_confirm_upgrade(wsi);
 	/* At start, with TLS: user is the SSL_CTX lws made from the files. */

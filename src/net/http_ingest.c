@@ -2,7 +2,9 @@
  * POST /api/events (see http_ingest.h). A request holds at most one batch
  * in flight; its owner is the request, which the connection releases when
  * it closes, so an answer that finds no owner is dropped by the caller of
- * on_done (the server's wake-up handler).
+ * on_done (the server's wake-up handler). A batch with a key is owned by
+ * the key's entry instead (idem.h), which answers the request unless it
+ * went away.
  */
 #include "http_ingest.h"
 
@@ -12,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "err.h"
 #include "gzip.h"
 #include "ingest.h"
@@ -22,6 +25,7 @@
 
 struct http_ingest {
 	journal *journal;
+	idem *idem;
 	struct http_ingest_limits limits;
 };
 
@@ -38,17 +42,20 @@ struct http_upload {
 	size_t body_expected;         /* its Content-Length */
 	int64_t body_deadline_us;     /* the whole body must be in by then */
 	char *idem_key;               /* Idempotency-Key, or NULL */
+	struct buf params;            /* its format and parameters, for the fingerprint */
+	struct idem_wait *wait;       /* waiting for the key's answer */
 	struct ingest_batch *pending; /* committing; its owner is this request */
 };
 
 http_ingest *
-http_ingest_create(journal *j, const struct http_ingest_limits *limits)
+http_ingest_create(journal *j, idem *id, const struct http_ingest_limits *limits)
 {
 	http_ingest *hi = calloc(1, sizeof *hi);
 
 	if (!hi)
 		return NULL;
 	hi->journal = j;
+	hi->idem = id;
 	hi->limits = *limits;
 	return hi;
 }
@@ -83,6 +90,20 @@ take_option(const char *name, const char *value, void *arg)
 	if (!strcmp(name, "token"))
 		return 0; /* admission's, not ours */
 	return ingest_option_set(a[0], name, value, a[1]);
+}
+
+/* Add "&name=value" to a keyed request's fingerprint text (the token aside). */
+static int
+take_param(const char *name, const char *value, void *arg)
+{
+	return strcmp(name, "token") ? buf_printf(arg, "&%s=%s", name, value) : 0;
+}
+
+/* The name of a format, for a request's fingerprint. */
+static const char *
+format_name(enum ingest_format f)
+{
+	return f == INGEST_NDJSON ? "ndjson" : f == INGEST_TEXT ? "text" : "json";
 }
 
 /* The body's encoding: 0 identity, 1 gzip or deflate, -1 another. */
@@ -161,7 +182,7 @@ begin(http_ingest *hi, struct lws *wsi, struct reply *r, int loki, struct http_u
 	}
 	char *key = NULL;
 	int klen = lws_hdr_custom_length(wsi, "idempotency-key:", 16);
-	if (klen > 0) {
+	if (klen >= 0) { /* present, perhaps empty */
 		char value[INGEST_KEY_MAX + 8];
 		if (klen >= (int)sizeof value ||
 		    lws_hdr_custom_copy(wsi, value, sizeof value, "idempotency-key:", 16) < 0) {
@@ -185,13 +206,20 @@ begin(http_ingest *hi, struct lws *wsi, struct reply *r, int loki, struct http_u
 	u->loki = loki;
 	u->gzip = gzip;
 	u->opts = opts;
+	/* What, besides the body, makes a keyed request the same request. */
+	if (key &&
+	    (buf_printf(&u->params, "%s", format_name(opts.has_format ? opts.format : format)) ||
+	     request_query_each(wsi, take_param, &u->params))) {
+		http_ingest_release(u);
+		return refuse(wsi, r, loki, HTTP_STATUS_SERVICE_UNAVAILABLE, "out of memory");
+	}
 	/* The buffer grows as the body arrives: a claimed length costs nothing
 	 * until the bytes are actually sent. */
 	u->body_expected = n;
 	u->body_cap = n + 1 < 64 * 1024 ? n + 1 : 64 * 1024;
 	u->body = malloc(u->body_cap);
 	if (!u->body) {
-		free(u);
+		http_ingest_release(u);
 		return refuse(wsi, r, loki, HTTP_STATUS_SERVICE_UNAVAILABLE, "out of memory");
 	}
 	u->body_deadline_us = timestamp_now() + (int64_t)hi->limits.body_timeout * 1000000;
@@ -273,6 +301,46 @@ answer(struct ingest_batch *b)
 	ingest_batch_free(b);
 }
 
+/* The key's answer for this request: a replay, a refusal, or its batch's. */
+static void
+answer_keyed(void *arg, const struct idem_answer *a)
+{
+	struct http_upload *u = arg;
+	int rc;
+
+	u->wait = NULL;
+	if (a->status >= 300) {
+		rc = answer_error(u->wsi, u->reply, u->loki, a->status, a->errmsg, -1);
+	} else {
+		u->reply->replayed = a->replayed;
+		rc = reply_send(u->wsi, u->reply, a->status,
+				a->status == HTTP_STATUS_NO_CONTENT ? "text/plain"
+								    : "application/json",
+				a->body, strlen(a->body));
+	}
+	if (rc)
+		lws_set_timeout(u->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+}
+
+/* Free the body once it is no longer needed. */
+static void
+drop_body(struct http_upload *u)
+{
+	free(u->body);
+	u->body = NULL;
+	u->body_len = u->body_cap = 0;
+}
+
+/* The key is in flight for this request, which stores nothing after all. */
+static void
+abandon_key(struct http_upload *u)
+{
+	if (u->wait) {
+		idem_abandon(u->wait);
+		u->wait = NULL;
+	}
+}
+
 int
 http_ingest_end(struct http_upload *u)
 {
@@ -291,31 +359,46 @@ http_ingest_end(struct http_upload *u)
 		u->body = plain;
 		u->body_len = plain_len;
 	}
+	if (u->idem_key && idem_enabled(u->hi->idem)) {
+		unsigned char hash[INGEST_KEY_HASH_SIZE];
+		idem_fingerprint(u->loki ? "loki" : "events", u->params.data ? u->params.data : "",
+				 u->body, u->body_len, hash);
+		if (idem_check(u->hi->idem, u->idem_key, hash, u->loki, answer_keyed, u,
+			       &u->wait) != IDEM_NEW) {
+			drop_body(u); /* answered, or waiting for the first's answer */
+			return 0;
+		}
+	}
 	if (u->loki)
 		b = loki_push_parse(u->body, u->body_len, u->hi->limits.event_max, &err);
 	else
 		b = ingest_parse_opts(u->body, u->body_len, u->format, u->hi->limits.event_max,
 				      &u->opts, &err);
-	free(u->body);
-	u->body = NULL;
-	u->body_len = u->body_cap = 0;
-	if (!b)
+	drop_body(u);
+	if (!b) {
+		abandon_key(u);
 		return answer_error(u->wsi, u->reply, u->loki, reply_status_for(err.code), err.msg,
 				    (long)err.index);
+	}
 	b->owner = u;
 	b->on_done = answer;
 	b->idem_key = u->idem_key;
 	u->idem_key = NULL;
 	if (b->count == 0) {
+		abandon_key(u);
 		answer(b); /* nothing to commit: answer at once */
 		return 0;
 	}
+	if (u->wait)
+		idem_attach(u->wait, b); /* answered through the key */
 	if (journal_append(u->hi->journal, b)) {
 		ingest_batch_free(b);
+		abandon_key(u);
 		return answer_error(u->wsi, u->reply, u->loki, HTTP_STATUS_SERVICE_UNAVAILABLE,
 				    "the server is shutting down", -1);
 	}
-	u->pending = b;
+	if (!u->wait)
+		u->pending = b;
 	return 0;
 }
 
@@ -326,7 +409,9 @@ http_ingest_release(struct http_upload *u)
 		return;
 	if (u->pending)
 		u->pending->owner = NULL; /* the journal's answer has nowhere to go */
+	idem_cancel(u->wait);
 	free(u->body);
 	free(u->idem_key);
+	buf_free(&u->params);
 	free(u);
 }

@@ -6,13 +6,17 @@
  * body arrives (type, encoding, length, the mapping of ingest.h); the body
  * is collected as it arrives, within a deadline, inflated when it is
  * compressed, and parsed whole, so a bad event refuses the whole request
- * unless the request asked for partial=1.
+ * unless the request asked for partial=1. A request with an
+ * Idempotency-Key goes through the key table (idem.h) first: a retry is
+ * answered with the first answer (and Idempotent-Replayed: true), the key
+ * of another request with 422, and only the first request is appended.
  */
 #ifndef SENTINEL_HTTP_INGEST_H
 #define SENTINEL_HTTP_INGEST_H
 
 #include <stddef.h>
 
+#include "idem.h"
 #include "journal.h"
 
 struct lws;
@@ -26,8 +30,9 @@ struct http_ingest_limits {
 	int body_timeout; /* seconds for the whole body to arrive */
 };
 
-/* The endpoint, appending to j. NULL when out of memory. */
-http_ingest *http_ingest_create(journal *j, const struct http_ingest_limits *limits);
+/* The endpoint, appending to j, honouring keys with id (both outlive it).
+ * NULL when out of memory. */
+http_ingest *http_ingest_create(journal *j, idem *id, const struct http_ingest_limits *limits);
 void http_ingest_destroy(http_ingest *hi);
 
 /*

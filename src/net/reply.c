@@ -33,6 +33,7 @@ reply_begin(struct reply *r)
 	r->origin[0] = '\0';
 	r->preflight = 0;
 	r->head_only = 0;
+	r->replayed = 0;
 }
 
 /* Add "name: value" to the headers at *p. Returns 0, or 1 when it does not fit. */
@@ -44,7 +45,8 @@ header(struct lws *wsi, const char *name, const char *value, unsigned char **p, 
 					   end);
 }
 
-/* The headers that depend on the request and the status: Allow, WWW-Authenticate, CORS. */
+/* The headers that depend on the request and the status: Allow,
+ * WWW-Authenticate, Idempotent-Replayed, CORS. */
 static int
 request_headers(struct lws *wsi, const struct reply *r, int status, unsigned char **p,
 		unsigned char *end)
@@ -54,10 +56,14 @@ request_headers(struct lws *wsi, const struct reply *r, int status, unsigned cha
 	if (status == HTTP_STATUS_UNAUTHORIZED &&
 	    header(wsi, "www-authenticate:", "Bearer realm=\"sentinel-logd\"", p, end))
 		return 1;
+	if (r->replayed && header(wsi, "idempotent-replayed:", "true", p, end))
+		return 1;
 	if (!r->origin[0])
 		return 0;
 	if (header(wsi, "access-control-allow-origin:", r->origin, p, end) ||
-	    header(wsi, "vary:", "Origin", p, end))
+	    header(wsi, "vary:", "Origin", p, end) ||
+	    (r->replayed &&
+	     header(wsi, "access-control-expose-headers:", "Idempotent-Replayed", p, end)))
 		return 1;
 	if (r->preflight &&
 	    (header(wsi, "access-control-allow-methods:", r->allow ? r->allow : "GET", p, end) ||
@@ -99,6 +105,27 @@ reply_send(struct lws *wsi, struct reply *r, int status, const char *content_typ
 	r->len = (size_t)(p - start) + len;
 	r->status = status;
 	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+int
+reply_stream_head(struct lws *wsi, const struct reply *r, const char *content_type, int chunked,
+		  unsigned char *buf, size_t size, size_t *len_out)
+{
+	unsigned char *p = buf, *end = buf + size;
+
+	/* No length: lws adds "connection: close". */
+	if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, content_type,
+					LWS_ILLEGAL_HTTP_CONTENT_LEN, &p, end) ||
+	    header(wsi, "cache-control:", "no-store", &p, end) ||
+	    header(wsi, "x-accel-buffering:", "no", &p, end) ||
+	    request_headers(wsi, r, HTTP_STATUS_OK, &p, end) ||
+	    (chunked &&
+	     lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING,
+					  (const unsigned char *)"chunked", 7, &p, end)) ||
+	    lws_finalize_http_header(wsi, &p, end))
+		return ERR_TOOBIG;
+	*len_out = (size_t)(p - buf);
 	return 0;
 }
 

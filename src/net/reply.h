@@ -23,6 +23,9 @@ struct reply {
 	char origin[256];  /* a browser origin allowed to read the response */
 	int preflight;     /* a CORS preflight: name what may be sent */
 	int head_only;     /* HEAD: the headers of the answer, without its body */
+	/* Set by an endpoint (reply_begin() clears it): the answer is that of
+	 * an earlier request with the same Idempotency-Key. */
+	int replayed;
 };
 
 /* A new request on the connection: forget the previous one's settings. */
@@ -31,13 +34,25 @@ void reply_begin(struct reply *r);
 /*
  * Queue a response: status, content type and a body that is copied (or,
  * with r->head_only, only counted in Content-Length). Adds Allow with
- * r->allow, WWW-Authenticate to a 401 and, with r->origin, the CORS
- * headers that let that origin read the response (for a preflight, what
- * it may send).
+ * r->allow, WWW-Authenticate to a 401, Idempotent-Replayed with
+ * r->replayed and, with r->origin, the CORS headers that let that origin
+ * read the response (for a preflight, what it may send).
  * Returns 0 or ERR_NOMEM.
  */
 int reply_send(struct lws *wsi, struct reply *r, int status, const char *content_type,
 	       const char *body, size_t len);
+
+/*
+ * The head of a response whose body is streamed (200, no Content-Length,
+ * the connection closed at its end): content type, Cache-Control, a word
+ * to proxies not to buffer it, the CORS headers as reply_send() adds them,
+ * and "Transfer-Encoding: chunked" when chunked is set (the body is then
+ * sent in chunks of the caller's). Written into buf (size bytes) for the
+ * caller to send; *len_out gets its length. Returns 0, or ERR_TOOBIG when
+ * it does not fit.
+ */
+int reply_stream_head(struct lws *wsi, const struct reply *r, const char *content_type, int chunked,
+		      unsigned char *buf, size_t size, size_t *len_out);
 
 /* Queue {"error": msg} (with "index" when index >= 0). Returns 0 or ERR_NOMEM. */
 int reply_error(struct lws *wsi, struct reply *r, int status, const char *msg, long index);

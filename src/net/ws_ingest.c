@@ -18,6 +18,7 @@
 
 struct ws_ingest {
 	journal *journal;
+	idem *idem;
 	size_t event_max, body_max;
 	struct ingest_conn *producers;
 	int stopping;
@@ -26,6 +27,7 @@ struct ws_ingest {
 struct answer_slot {
 	struct ingest_conn *conn;
 	struct ingest_batch *batch; /* committing; NULL once answered */
+	struct idem_wait *wait;     /* or waiting for its key's answer */
 	char *answer;               /* JSON, malloc'd; NULL until ready */
 	struct answer_slot *next;
 };
@@ -42,13 +44,14 @@ struct ingest_conn {
 };
 
 ws_ingest *
-ws_ingest_create(journal *j, size_t event_max, size_t body_max)
+ws_ingest_create(journal *j, idem *id, size_t event_max, size_t body_max)
 {
 	ws_ingest *wi = calloc(1, sizeof *wi);
 
 	if (!wi)
 		return NULL;
 	wi->journal = j;
+	wi->idem = id;
 	wi->event_max = event_max;
 	wi->body_max = body_max;
 	return wi;
@@ -132,35 +135,89 @@ batch_done(struct ingest_batch *b)
 	ingest_batch_free(b);
 }
 
+/* The key's answer for a message: a replay, a refusal, or its batch's. */
+static void
+key_answered(void *arg, const struct idem_answer *a)
+{
+	struct answer_slot *s = arg;
+	char *json;
+
+	s->wait = NULL;
+	if (a->status >= 300) {
+		json = ingest_error_json(a->errmsg, -1);
+	} else if (!a->replayed || a->body[0] != '{') {
+		json = strdup(a->body);
+	} else if ((json = malloc(strlen(a->body) + 17))) {
+		/* The first request's answer, said to be a replay. */
+		strcpy(json, "{\"replayed\":true,");
+		strcat(json, a->body + 1);
+	}
+	set_answer(s, json);
+}
+
+/* The message's key is in flight for it, and it stores nothing after all. */
+static void
+abandon_key(struct answer_slot *s)
+{
+	if (s->wait) {
+		idem_abandon(s->wait);
+		s->wait = NULL;
+	}
+}
+
 /* A whole message arrived: parse it and hand it to the writer. */
 static int
 handle_message(struct ingest_conn *c)
 {
 	struct ingest_error err;
 	struct answer_slot *s = add_slot(c);
+	const char *msg = c->msg ? c->msg : "", *body = msg;
+	size_t len = c->msg_len;
 	struct ingest_batch *b;
+	char *key = NULL;
+	int rc;
 
 	if (!s)
 		return -1;
-	b = ingest_parse(c->msg ? c->msg : "", c->msg_len, INGEST_JSON, c->wi->event_max, &err);
-	c->msg_len = 0;
+	c->msg_len = 0; /* the message stays in c->msg until the next one */
+	if ((rc = ingest_envelope(msg, len, &key, &body, &len, err.msg)) < 0) {
+		set_answer(s, ingest_error_json(err.msg, -1));
+		return 0;
+	}
+	if (key && idem_enabled(c->wi->idem)) {
+		unsigned char hash[INGEST_KEY_HASH_SIZE];
+		idem_fingerprint("events", "json", body, len, hash);
+		if (idem_check(c->wi->idem, key, hash, 0, key_answered, s, &s->wait) != IDEM_NEW) {
+			free(key); /* answered, or waiting for the first's answer */
+			return 0;
+		}
+	}
+	b = ingest_parse(body, len, INGEST_JSON, c->wi->event_max, &err);
 	if (!b) {
+		free(key);
+		abandon_key(s);
 		set_answer(s, ingest_error_json(err.msg, (long)err.index));
 		return 0;
 	}
+	b->idem_key = key;
 	if (b->count == 0) {
+		abandon_key(s);
 		set_answer(s, ingest_answer_json(b));
 		ingest_batch_free(b);
 		return 0;
 	}
 	b->owner = s;
 	b->on_done = batch_done;
+	if (s->wait)
+		idem_attach(s->wait, b); /* answered through the key */
 	if (journal_append(c->wi->journal, b)) {
 		ingest_batch_free(b);
+		abandon_key(s);
 		set_answer(s, ingest_error_json("the server is shutting down", -1));
 		return 0;
 	}
-	s->batch = b;
+	if (!s->wait)
+		s->batch = b;
 	return 0;
 }
 
@@ -243,6 +300,7 @@ ws_ingest_close(struct ingest_conn *c)
 		next = s->next;
 		if (s->batch)
 			s->batch->owner = NULL;
+		idem_cancel(s->wait);
 		free(s->answer);
 		free(s);
 	}

@@ -1,26 +1,22 @@
 /*
- * /ws/logs: the subscribers. Each subscriber is a cursor over the journal,
- * the id of the last event it was sent. It is fed from the hub while its
- * cursor is within the hub's window and from the journal (short keyset
- * pages) when it is older, so replay, live delivery and slow consumers are
- * one mechanism: ids strictly increase, nothing is skipped, nothing is sent
- * twice, and no subscriber makes the server buffer more than one write's
- * worth of frames for it. Loop thread only.
+ * /ws/logs and /loki/api/v1/tail: the WebSocket subscribers. Each one is a
+ * cursor (cursor.h), which owns the delivery rules: where it starts, the
+ * control messages, replay from the journal and live delivery from the
+ * hub. This endpoint reads the upgrade's parameters and frames what the
+ * cursor produces as WebSocket messages. Loop thread only.
  */
 #ifndef SENTINEL_WS_LOGS_H
 #define SENTINEL_WS_LOGS_H
 
-#include <stdint.h>
-
-#include "hub.h"
-#include "journal.h"
+#include "cursor.h"
 
 struct lws;
 struct subscriber;
 typedef struct ws_logs ws_logs;
 
-/* The endpoint, reading j and h (which outlive it). NULL: out of memory. */
-ws_logs *ws_logs_create(journal *j, hub *h);
+/* The endpoint, its subscribers' cursors in set (which outlives it). NULL:
+ * out of memory. */
+ws_logs *ws_logs_create(cursor_set *set);
 
 /* Free the endpoint; every subscriber must have closed. */
 void ws_logs_destroy(ws_logs *l);
@@ -52,20 +48,5 @@ int ws_logs_writeable(struct subscriber *sub);
 
 /* The connection closed (started or not): forget the subscriber. */
 void ws_logs_close(struct subscriber *sub);
-
-/* New events were published to the hub: wake subscribers waiting for them. */
-void ws_logs_wake(ws_logs *l);
-
-/* The server is stopping: every subscriber sends what is committed, then
- * closes with 1001 (going away); no new subscriber starts. */
-void ws_logs_stop(ws_logs *l);
-
-struct ws_logs_stats {
-	unsigned subscribers;
-	uint64_t deliveries;  /* event messages sent */
-	uint64_t replay_rows; /* events read from the journal for subscribers behind */
-};
-
-void ws_logs_get_stats(const ws_logs *l, struct ws_logs_stats *out);
 
 #endif

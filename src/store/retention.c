@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "store_keys.h"
 #include "timestamp.h"
 
 int
@@ -162,6 +163,19 @@ retention_step(store *st, const struct retention_policy *p, int64_t now_us, int 
 fail:
 	store_rollback(st);
 	return rc;
+}
+
+int
+retention_expire_keys(store *st, const struct retention_policy *p, int64_t now_us, int batch,
+		      int64_t *deleted_out)
+{
+	int64_t n = 0;
+	int rc = store_keys_expire(st, now_us - p->key_window_us, batch, &n);
+
+	if (rc)
+		return rc;
+	*deleted_out = n;
+	return n >= batch;
 }
 
 int

@@ -7,7 +7,8 @@
  * must never wait for it). Each step deletes at most a small batch in its
  * own transaction, so ingest waits at most one step. Compaction then hands
  * freed pages back to the file system (incremental vacuum) and truncates
- * the WAL.
+ * the WAL. Idempotency keys (store_keys.h) expire the same way, in steps
+ * of their own.
  */
 #ifndef SENTINEL_RETENTION_H
 #define SENTINEL_RETENTION_H
@@ -34,6 +35,9 @@ struct retention_policy {
 		int64_t max_age_us;
 	} types[RETENTION_MAX_TYPES];
 	int64_t interval_us; /* --retention-interval: time between passes */
+	/* --idempotency-window: how long an idempotency key is kept; 0 for
+	 * none (keys are neither recorded nor kept). */
+	int64_t key_window_us;
 };
 
 /* What one step or pass removed. */
@@ -42,7 +46,7 @@ struct retention_result {
 	int64_t max_id;                     /* highest id deleted, 0 if none */
 };
 
-/* Returns 1 when any policy is set, else 0. */
+/* Returns 1 when any policy on events is set, else 0. */
 int retention_active(const struct retention_policy *p);
 
 /*
@@ -60,6 +64,14 @@ int retention_add_type(struct retention_policy *p, const char *arg, char *errmsg
  */
 int retention_step(store *st, const struct retention_policy *p, int64_t now_us, int batch,
 		   int64_t *count, struct retention_result *res);
+
+/*
+ * Delete up to batch idempotency keys older than p->key_window_us (every
+ * key when it is 0), in one transaction; *deleted_out gets how many.
+ * Returns 1 when more may remain, 0 when none does, or a negative ERR_*.
+ */
+int retention_expire_keys(store *st, const struct retention_policy *p, int64_t now_us, int batch,
+			  int64_t *deleted_out);
 
 /*
  * Return free pages to the file system (at most max_pages) and checkpoint

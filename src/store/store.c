@@ -78,6 +78,7 @@ struct store {
 	struct staged stage[STAGE_ROWS];
 	int staged;
 	struct buf stage_text;
+	sqlite3_stmt *stmts[STORE_STMTS]; /* the other files' (store__stmt) */
 	char epoch[STORE_EPOCH_SIZE];
 	int64_t lost_from, lost_to; /* ids found lost at open (store_ids.h) */
 	int64_t wal_frames;         /* after the last commit, with manual checkpoints */
@@ -369,6 +370,8 @@ store_close(store *st)
 	sqlite3_finalize(st->append_many);
 	buf_free(&st->stage_text);
 	chain_free(st->chain);
+	for (int i = 0; i < STORE_STMTS; i++)
+		sqlite3_finalize(st->stmts[i]);
 	if (st->db && (st->flags & STORE_WRITE))
 		sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
 	sqlite3_close(st->db);
@@ -1091,4 +1094,12 @@ int
 store__flags(const store *st)
 {
 	return st->flags;
+}
+
+sqlite3_stmt *
+store__stmt(store *st, enum store_stmt slot, const char *sql)
+{
+	if (!st->stmts[slot] && prepare(st, sql, &st->stmts[slot]))
+		return NULL;
+	return st->stmts[slot];
 }

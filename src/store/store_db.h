@@ -118,4 +118,15 @@ struct store_link {
  */
 int store_chain__forget(sqlite3 *db, struct store_link *links, int n, char *errmsg);
 
+/* The statements the store's other files run often. */
+enum store_stmt { STORE_STMT_KEY_GET, STORE_STMT_KEY_PUT, STORE_STMT_KEY_EXPIRE, STORE_STMTS };
+
+/*
+ * The handle's statement for slot: prepared from sql on first use and kept
+ * until the handle closes (the same slot always gets the same sql). NULL
+ * when it cannot be prepared, with the message in store__errmsg(). Reset
+ * it after use.
+ */
+sqlite3_stmt *store__stmt(store *st, enum store_stmt slot, const char *sql);
+
 #endif

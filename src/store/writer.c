@@ -17,6 +17,7 @@
 #include "log.h"
 #include "retention.h"
 #include "store_ids.h"
+#include "store_keys.h"
 #include "timestamp.h"
 #include "wire.h"
 
@@ -51,6 +52,7 @@ struct writer {
 	int counted;                      /* count is known */
 	int maintenance_due;              /* a pass was asked for or a bound crossed */
 	struct retention_result pass;     /* what the running pass removed */
+	int64_t pass_keys;                /* idempotency keys it expired */
 	int64_t retention_max_id;         /* highest id retention deleted, for the loop */
 	struct retention_result unlogged; /* passes not yet logged */
 	int unlogged_passes;
@@ -58,10 +60,36 @@ struct writer {
 };
 
 /*
- * Append every event of every batch in one transaction. Batches with ids
- * assigned by a replicated journal also record, in the same transaction,
- * the highest of them as the position applied ("applied_seq"), so that a
- * crash never separates the rows from the position.
+ * Record the answer of a batch that carried an idempotency key, after its
+ * events, in their transaction: a retry finds the key exactly when the
+ * events are there.
+ */
+static int
+record_key(writer *w, const struct ingest_batch *b)
+{
+	struct store_key k = {
+		.status = b->idem_status,
+		.first_id = b->first_id,
+		.last_id = b->last_id,
+		.created_us = timestamp_now(),
+	};
+	int rc;
+
+	memcpy(k.hash, b->idem_hash, sizeof k.hash);
+	/* A Loki push's answer (204) has no body. */
+	if (b->idem_status != 204 && !(k.answer = ingest_answer_json(b)))
+		return ERR_NOMEM;
+	rc = store_keys_put(w->st, b->idem_key, &k);
+	free(k.answer);
+	return rc;
+}
+
+/*
+ * Append every event of every batch in one transaction, with the
+ * idempotency keys of those that carry one. Batches with ids assigned by
+ * a replicated journal also record, in the same transaction, the highest
+ * of them as the position applied ("applied_seq"), so that a crash never
+ * separates the rows from the position.
  */
 static int
 commit_group(writer *w, struct ingest_batch *list)
@@ -87,6 +115,8 @@ commit_group(writer *w, struct ingest_batch *list)
 				b->first_id = id;
 			b->last_id = id;
 		}
+		if (b->idem_key && b->idem_status && b->count && (rc = record_key(w, b)))
+			goto fail;
 		if (b->ids_assigned && b->last_id > applied)
 			applied = b->last_id;
 	}
@@ -299,10 +329,12 @@ finish_pass(writer *w)
 	struct retention_result *r = &w->pass;
 	int64_t total = r->by_age + r->by_count + r->by_bytes;
 
-	if (total) {
+	if (total || w->pass_keys) {
 		int rc = retention_compact(w->st, 100000);
 		if (rc)
 			maintenance_failed(w, rc, "compaction");
+	}
+	if (total) {
 		/* Passes follow each other quickly under a count or size bound:
 		 * report them at most once a second. */
 		struct retention_result *u = &w->unlogged;
@@ -315,39 +347,63 @@ finish_pass(writer *w)
 	}
 	pthread_mutex_lock(&w->lock);
 	w->stats.retention_deleted += (uint64_t)total;
+	w->stats.keys_expired += (uint64_t)w->pass_keys;
 	w->stats.retention_passes++;
 	if (r->max_id > w->retention_max_id)
 		w->retention_max_id = r->max_id;
 	pthread_mutex_unlock(&w->lock);
 	memset(r, 0, sizeof *r);
+	w->pass_keys = 0;
 	if (total)
 		w->notify(w->notify_arg);
 }
 
 /*
+ * One step of idempotency key expiry, a short transaction. Returns 1 when
+ * more keys may be due, else 0 (also after a failure, which stops the
+ * writer as a failed retention step does).
+ */
+static int
+expire_keys(writer *w)
+{
+	int64_t n = 0;
+	int rc = retention_expire_keys(w->st, &w->policy, timestamp_now(), RETENTION_BATCH, &n);
+
+	if (rc < 0) {
+		maintenance_failed(w, rc, "expiring idempotency keys");
+		return 0;
+	}
+	w->pass_keys += n;
+	return rc;
+}
+
+/*
  * Retention steps after a commit: enough of them to delete at least twice
  * what was just committed (so that a size or count bound holds under
- * sustained ingest), each its own short transaction. The pass ends when
- * nothing is left to do.
+ * sustained ingest), each its own short transaction; then one step of key
+ * expiry. The pass ends when nothing is left to do.
  */
 static void
 maintain(writer *w, int64_t committed)
 {
 	int64_t budget = committed * 2 > RETENTION_BATCH ? committed * 2 : RETENTION_BATCH;
-	int rc;
+	int rc = 0, keys;
 
-	do {
-		int64_t before = w->pass.by_age + w->pass.by_count + w->pass.by_bytes;
-		rc = retention_step(w->st, &w->policy, timestamp_now(), RETENTION_BATCH, &w->count,
-				    &w->pass);
-		budget -= w->pass.by_age + w->pass.by_count + w->pass.by_bytes - before;
-	} while (rc > 0 && budget > 0);
-	publish_count(w);
+	if (retention_active(&w->policy)) {
+		do {
+			int64_t before = w->pass.by_age + w->pass.by_count + w->pass.by_bytes;
+			rc = retention_step(w->st, &w->policy, timestamp_now(), RETENTION_BATCH,
+					    &w->count, &w->pass);
+			budget -= w->pass.by_age + w->pass.by_count + w->pass.by_bytes - before;
+		} while (rc > 0 && budget > 0);
+		publish_count(w);
+	}
+	keys = rc < 0 || atomic_load(&w->state) ? 0 : expire_keys(w);
 	if (rc < 0)
 		maintenance_failed(w, rc, "retention step");
 	else
 		bound_wal(w);
-	if (rc <= 0) {
+	if (rc <= 0 && keys <= 0) {
 		finish_pass(w);
 		pthread_mutex_lock(&w->lock);
 		w->maintenance_due = 0;

@@ -46,7 +46,8 @@ writer *writer_create(store *st, const struct retention_policy *policy, writer_n
 
 /*
  * Ask for a retention pass (the loop's timer does this). The writer runs it
- * in bounded steps between commits, so ingest waits at most one step.
+ * in bounded steps between commits, so ingest waits at most one step. A
+ * pass also expires idempotency keys (retention_expire_keys).
  */
 void writer_request_maintenance(writer *w);
 
@@ -93,6 +94,7 @@ struct writer_stats {
 	uint64_t failed;            /* batches refused because the store could not write */
 	uint64_t retention_deleted; /* events removed by retention */
 	uint64_t retention_passes;  /* retention passes finished */
+	uint64_t keys_expired;      /* idempotency keys deleted, past --idempotency-window */
 	/* Events in the store: counted once when the writer starts (-1 until
 	 * then, or if that failed), then kept up to date by every commit and
 	 * retention step. Rows deleted by hand with SQL are not seen. */

@@ -93,6 +93,15 @@ def run(*tests):
 _scratch_dirs = []
 
 
+def rss_kib(pid):
+    """A process's resident memory in KiB, from /proc/PID/status."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise TestFailure(f"no VmRSS for process {pid}")
+
+
 def scratch_dir(prefix="sentinel-bb-"):
     """A new temporary folder, removed when the test program exits."""
     d = tempfile.mkdtemp(prefix=prefix)
@@ -419,6 +428,203 @@ class Subscriber:
         if self._ws and not self.closed.is_set():
             asyncio.run_coroutine_threadsafe(self._ws.close(), self._loop).result(10)
         self.closed.wait(10)
+
+
+# ---------------------------------------------------------------- HTTP streams
+
+class HttpStream:
+    """GET a streamed response (GET /api/stream) on a raw socket, read in a thread.
+
+    The body is decoded here, not by a library, so that tests see the
+    framing: `chunked` says whether it came in chunks, `clean_end` whether
+    it ended with the last chunk (a body without chunks ends at close).
+    lines() returns the body's lines so far (without their "\n").
+    With read=False the thread reads the head, then nothing until resume(),
+    so the socket's buffers fill and TCP pushes back on the server. With
+    on_line, each complete line is handed to it instead of being kept.
+    """
+
+    def __init__(self, port, path, headers=None, http10=False, read=True, rcvbuf=None,
+                 on_line=None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(START_TIMEOUT)
+        self.sock.connect((HOST, port))
+        version = "HTTP/1.0" if http10 else "HTTP/1.1"
+        head = f"GET {path} {version}\r\nHost: {HOST}:{port}\r\n"
+        for k, v in (headers or {}).items():
+            head += f"{k}: {v}\r\n"
+        self.sock.sendall((head + "\r\n").encode())
+        self.status = None
+        self.headers = {}
+        self.chunked = False
+        self.clean_end = False
+        self.body = b""  # the decoded body so far (without on_line)
+        self.on_line = on_line
+        self._rest = b""  # an incomplete last line (with on_line)
+        self.error = None
+        self.cond = threading.Condition()
+        self.head_read = threading.Event()
+        self.closed = threading.Event()
+        self.go = threading.Event()
+        if read:
+            self.go.set()
+        self._thread = threading.Thread(target=self._main, daemon=True)
+        self._thread.start()
+        if not self.head_read.wait(START_TIMEOUT):
+            raise TestFailure(f"no response head for GET {path}")
+
+    def _recv(self):
+        try:
+            return self.sock.recv(65536)
+        except (ConnectionResetError, OSError):
+            return b""
+
+    def _main(self):
+        buf = b""
+        try:
+            while b"\r\n\r\n" not in buf:
+                data = self._recv()
+                if not data:
+                    raise ConnectionError(f"closed before the head: {buf[:200]!r}")
+                buf += data
+            head, _, buf = buf.partition(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            self.status = int(lines[0].split()[1])
+            for line in lines[1:]:
+                k, _, v = line.partition(":")
+                self.headers[k.strip().lower()] = v.strip()
+            self.chunked = self.headers.get("transfer-encoding", "").lower() == "chunked"
+            self.head_read.set()
+            self.go.wait()
+            self.sock.settimeout(None)
+            if self.chunked:
+                self._read_chunks(buf)
+            else:
+                self._add(buf)
+                while data := self._recv():
+                    self._add(data)
+        except Exception as e:  # noqa: BLE001 - checked by the test
+            self.error = e
+        finally:
+            self.head_read.set()
+            self.closed.set()
+            with self.cond:
+                self.cond.notify_all()
+
+    def _read_chunks(self, buf):
+        while True:
+            while b"\r\n" not in buf:
+                data = self._recv()
+                if not data:
+                    return  # closed without the last chunk
+                buf += data
+            line, _, buf = buf.partition(b"\r\n")
+            size = int(line, 16)
+            while len(buf) < size + 2:
+                data = self._recv()
+                if not data:
+                    return
+                buf += data
+            if buf[size:size + 2] != b"\r\n":
+                raise ValueError(f"a chunk of {size} bytes is not followed by CRLF")
+            if size == 0:
+                self.clean_end = True
+                return
+            self._add(buf[:size])
+            buf = buf[size + 2:]
+
+    def _add(self, data):
+        if self.on_line:
+            parts = (self._rest + data).split(b"\n")
+            self._rest = parts.pop()
+            for line in parts:
+                self.on_line(line.decode("utf-8"))
+            return
+        with self.cond:
+            self.body += data
+            self.cond.notify_all()
+
+    def resume(self):
+        self.go.set()
+
+    def lines(self):
+        """Complete lines of the body so far."""
+        with self.cond:
+            text = self.body.decode("utf-8")
+        return text.split("\n")[:-1]
+
+    def wait(self, pred, timeout=30.0, what="the stream"):
+        """Block until pred(self) is true; returns its value."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                value = pred(self)
+                if value:
+                    return value
+                left = deadline - time.monotonic()
+                if left <= 0 or self.closed.is_set():
+                    break
+                self.cond.wait(min(left, 0.5))
+        value = pred(self)
+        if not value:
+            raise TestFailure(f"timed out waiting for {what}; body so far: "
+                              f"{_short(self.body.decode('utf-8', 'replace'), 600)}")
+        return value
+
+    def wait_closed(self, timeout=30.0):
+        expect(self.closed.wait(timeout), f"stream not closed within {timeout}s")
+
+    def close(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+        self.go.set()
+        self._thread.join(10)
+
+
+def ndjson(stream):
+    """The JSON objects of an NDJSON stream's lines (blank keepalive lines skipped)."""
+    return [json.loads(line) for line in stream.lines() if line]
+
+
+def sse_events(stream):
+    """The Server-Sent Events of a stream: a dict per event, with "data" parsed as JSON.
+
+    Keys: "event" (the name, "message" when none), "id" (a string, or
+    None), "data"; comment blocks (keepalives) and "retry" fields are
+    returned as {"comment": text} and {"retry": ms}.
+    """
+    out, cur = [], {}
+    for line in stream.lines():
+        if line == "":
+            if cur:
+                if "data" in cur:
+                    cur["data"] = json.loads(cur["data"])
+                    cur.setdefault("event", "message")
+                    cur.setdefault("id", None)
+                out.append(cur)
+            cur = {}
+            continue
+        field, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if field == "":
+            cur["comment"] = value
+        elif field == "retry":
+            cur["retry"] = int(value)
+        elif field == "data":
+            cur["data"] = cur["data"] + "\n" + value if "data" in cur else value
+        else:
+            cur[field] = value
+    return out
+
+
+def sse_data(stream):
+    """The events' data (JSON objects) of an SSE stream, unnamed events only."""
+    return [e["data"] for e in sse_events(stream) if e.get("event") == "message"]
 
 
 # ---------------------------------------------------------------- events

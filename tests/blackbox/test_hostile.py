@@ -31,7 +31,7 @@ import statistics
 import threading
 import time
 
-from harness import HOST, Server, Subscriber, TestFailure, expect, expect_eq, run
+from harness import HOST, Server, Subscriber, TestFailure, expect, expect_eq, rss_kib, run
 
 # A normal POST plus its live delivery must stay under this while under attack.
 ROUNDTRIP_LIMIT = 3.0
@@ -45,14 +45,6 @@ IDLE_CONNECTIONS = 2000
 
 
 # ---------------------------------------------------------------- helpers
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise TestFailure("no VmRSS")
-
 
 def sanitized(pid):
     """True for an AddressSanitizer build, whose RSS says nothing about ours."""

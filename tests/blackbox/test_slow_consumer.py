@@ -11,7 +11,7 @@ import time
 
 import websockets
 
-from harness import Server, Subscriber, expect, expect_eq, run
+from harness import Server, Subscriber, expect, expect_eq, rss_kib, run
 
 # 500,000 events; a fraction of that under the sanitizers (CMakeLists.txt).
 SCALE = float(os.environ.get("SENTINEL_TEST_SCALE", "1"))
@@ -21,14 +21,6 @@ BATCH = 1000
 # and freed blocks, so the bound there is looser and only catches runaway
 # growth; the release run holds the real one.
 RSS_LIMIT_KIB = 64 * 1024 if SCALE >= 1 else 128 * 1024
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
 
 
 def event(i):

@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 
-from harness import HOST, Server, TestFailure, expect, expect_eq, expect_in, run
+from harness import HOST, Server, TestFailure, expect, expect_eq, expect_in, rss_kib, run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE = os.path.join(HERE, "fixtures", "sentinel_events.jsonl")
@@ -245,23 +245,15 @@ def test_row_limit():
         conn.close()
 
 
-def rss_kib(srv):
-    with open(f"/proc/{srv.proc.pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise TestFailure("no VmRSS")
-
-
 def test_slow_and_vanishing_clients():
     srv = Server("--sql-timeout", "120s", "--sql-max-rows", "1000000", "--readers", "2").start()
     load_fixture(srv)
     rows = int(5000 * max(SCALE, 0.2))  # about 100 MB of JSON at full scale
-    base = rss_kib(srv)
+    base = rss_kib(srv.proc.pid)
     s = raw_query(srv, BIG.format(rows=rows), "application/json")
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
     time.sleep(2)  # the client reads nothing meanwhile
-    grown = rss_kib(srv) - base
+    grown = rss_kib(srv.proc.pid) - base
     expect(grown < 64 * 1024, f"the server grew by {grown} KiB for one slow client")
     status, secs = timed_get(srv, "/healthz")
     expect(status == 200 and secs < 1, f"GET /healthz beside a slow client: {secs:.2f} s")

@@ -9,7 +9,8 @@
  * has one event per non-blank line. A refusal names the first event at
  * fault: every event before the index is valid on its own, the one at the
  * index is not (or is over the limit). Error messages of UTF-8 bodies can be
- * quoted in a JSON answer.
+ * quoted in a JSON answer. A JSON body is also read as a /ws/ingest
+ * envelope (ingest_envelope()), checked against jansson as well.
  */
 #include <jansson.h>
 #include <string.h>
@@ -221,6 +222,47 @@ check_json_refused(const char *body, size_t len, size_t event_max, const struct 
 	json_decref(doc);
 }
 
+/*
+ * The envelope reader: an envelope's events are exactly jansson's "events"
+ * member, and an object jansson reads with a string "idempotency_key" and
+ * no "type" is never taken for something else (member names written with
+ * escapes are left out: the reader compares them as written).
+ */
+static void
+check_envelope(const char *body, size_t len)
+{
+	char errmsg[ERRMSG_SIZE], *key = NULL;
+	const char *events = NULL;
+	size_t events_len = 0;
+	int rc = ingest_envelope(body, len, &key, &events, &events_len, errmsg);
+	json_t *doc = memchr(body, '\0', len) ? NULL : json_loadb(body, len, JFLAGS, NULL);
+
+	FUZZ_CHECK(rc == 0 || rc == 1 || rc == ERR_INVAL, "envelope: code %d", rc);
+	if (rc == 1) {
+		FUZZ_CHECK(key && *key && events >= body && events + events_len <= body + len,
+			   "envelope: key or events out of place");
+		if (doc) {
+			json_t *want = json_object_get(doc, "events");
+			json_t *got =
+				json_loadb(events, events_len, JFLAGS | JSON_DECODE_ANY, NULL);
+			FUZZ_CHECK(json_is_object(doc) && json_object_size(doc) == 2 && want &&
+					   json_is_string(json_object_get(doc, "idempotency_key")),
+				   "envelope: accepted %.*s", (int)len, body);
+			FUZZ_CHECK(got && json_equal(got, want), "envelope: events %.*s",
+				   (int)events_len, events);
+			json_decref(got);
+		}
+		free(key);
+	} else if (rc == ERR_INVAL) {
+		FUZZ_CHECK(!key && strnlen(errmsg, sizeof errmsg) > 0, "envelope: refusal");
+	} else if (doc && json_is_object(doc) && !memchr(body, '\\', len)) {
+		FUZZ_CHECK(!json_is_string(json_object_get(doc, "idempotency_key")) ||
+				   json_object_get(doc, "type"),
+			   "envelope: not taken for one: %.*s", (int)len, body);
+	}
+	json_decref(doc);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -238,6 +280,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(body != NULL, "out of memory");
 	memcpy(body, data + 1, len);
 	memset(&err, 0, sizeof err);
+	if (format == INGEST_JSON)
+		check_envelope(body, len);
 	b = ingest_parse(body, len, format, event_max, &err);
 	if (b) {
 		FUZZ_CHECK(b->status == 0 && !b->msgs && !b->owner && !b->next, "fresh batch");

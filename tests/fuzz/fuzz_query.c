@@ -1,16 +1,18 @@
 /*
- * Fuzz target: query parameters of /ws/logs (query_set_subscribe) and of
- * GET /api/events (query_set_list).
+ * Fuzz target: query parameters of /ws/logs (query_set_subscribe), of
+ * GET /api/stream (query_set_stream) and of GET /api/events
+ * (query_set_list).
  *
- * The first input byte chooses the function (bit 0); the rest is a query
- * string of up to QUERY_PAIRS pairs split at '&' (and NUL), each split at
- * its first '=' as http_query_each() does, applied to one struct query until
- * one is refused (which refuses the request). After every accepted
- * parameter the query keeps its invariants (valid types, limit in
- * range, hex epoch, ...); an accepted value means what it says (after_id is
- * the number, since is "all", a duration back from now or a timestamp); a
- * refusal names the parameter and can be quoted in a JSON answer whenever
- * the parameter was valid UTF-8.
+ * The first input byte chooses the function (bit 0: the list's; else bit
+ * 1: the stream's); the rest is a query string of up to QUERY_PAIRS pairs
+ * split at '&' (and NUL), each split at its first '=' as http_query_each()
+ * does, applied to one struct query until one is refused (which refuses
+ * the request). After every accepted parameter the query keeps its
+ * invariants (valid types, limit in range, hex epoch, ...); an accepted
+ * value means what it says (after_id is the number, since is "all", a
+ * duration back from now or a timestamp); a refusal names the parameter
+ * and can be quoted in a JSON answer whenever the parameter was valid
+ * UTF-8.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -52,6 +54,9 @@ check_invariants(const struct query *q, int list)
 		FUZZ_CHECK(query_type_matches(q, "anything"), "no filter refused a type");
 	FUZZ_CHECK(q->limit >= 1 && q->limit <= QUERY_LIMIT_MAX, "limit %d", q->limit);
 	FUZZ_CHECK(q->control == 0 || q->control == 1, "control %d", q->control);
+	FUZZ_CHECK(q->format == QUERY_FORMAT_ANY || q->format == QUERY_FORMAT_SSE ||
+			   q->format == QUERY_FORMAT_NDJSON,
+		   "format %d", (int)q->format);
 	FUZZ_CHECK(q->descending == 0 || q->descending == 1, "descending %d", q->descending);
 	FUZZ_CHECK(!q->has_after_id || q->after_id >= 0, "after_id %lld", (long long)q->after_id);
 	FUZZ_CHECK(!q->has_before_id || q->before_id >= 0, "before_id %lld",
@@ -64,7 +69,8 @@ check_invariants(const struct query *q, int list)
 			   "epoch '%.*s'", (int)len, q->epoch);
 	}
 	if (list)
-		FUZZ_CHECK(!q->has_epoch && !q->control, "subscribe-only parameter in a list");
+		FUZZ_CHECK(!q->has_epoch && !q->control && q->format == QUERY_FORMAT_ANY,
+			   "subscribe-only parameter in a list");
 }
 
 /* The value of an accepted time parameter (since, until). */
@@ -121,6 +127,10 @@ check_accepted(const struct query *q, const char *name, const char *value)
 	} else if (!strcmp(name, "control")) {
 		FUZZ_CHECK(q->control == (!strcmp(value, "1") || !strcmp(value, "true")),
 			   "control");
+	} else if (!strcmp(name, "format")) {
+		FUZZ_CHECK(q->format ==
+				   (!strcmp(value, "sse") ? QUERY_FORMAT_SSE : QUERY_FORMAT_NDJSON),
+			   "format='%s' is %d", value, (int)q->format);
 	} else {
 		FUZZ_CHECK(!strcmp(name, "token"), "unknown parameter '%s' accepted", name);
 	}
@@ -157,7 +167,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	int list = data[0] & 1;
-	set_fn set = list ? query_set_list : query_set_subscribe;
+	set_fn set = list ? query_set_list : data[0] & 2 ? query_set_stream : query_set_subscribe;
 	char *s = fuzz_strndup(data + 1, size - 1), *p = s, *end = s + size - 1;
 
 	query_init(&q);

@@ -412,6 +412,103 @@ TEST(error_json_of_parse_errors)
 	}
 }
 
+/* ingest_envelope() on msg: its result, and the key and events it found. */
+static int
+envelope(const char *msg, char **key, char *events, size_t size, char *errmsg)
+{
+	const char *ev = NULL;
+	size_t len = 0;
+
+	*key = NULL;
+	events[0] = '\0';
+	errmsg[0] = '\0';
+	int rc = ingest_envelope(msg, strlen(msg), key, &ev, &len, errmsg);
+	if (rc == 1) {
+		ASSERT_LT(len, size);
+		memcpy(events, ev, len);
+		events[len] = '\0';
+	}
+	return rc;
+}
+
+TEST(envelopes)
+{
+	char events[256], errmsg[ERRMSG_SIZE], *key;
+
+	/* Events, and objects that are not envelopes: 0, for the event parser. */
+	ASSERT_EQ(envelope("{\"type\":\"a\",\"message\":\"m\"}", &key, events, 256, errmsg), 0);
+	ASSERT_EQ(envelope("[{\"type\":\"a\",\"message\":\"m\"}]", &key, events, 256, errmsg), 0);
+	ASSERT_EQ(envelope("{\"message\":\"m\",\"idempotency_key\":\"k\",\"type\":\"a\"}", &key,
+			   events, 256, errmsg),
+		  0);
+	ASSERT_EQ(envelope("{}", &key, events, 256, errmsg), 0);
+	ASSERT_EQ(envelope("{\"events\":[]}", &key, events, 256, errmsg), 0);
+	ASSERT_EQ(
+		envelope("{\"idempotency_key\":\"k\",\"events\":[]} x", &key, events, 256, errmsg),
+		0);
+	ASSERT_EQ(envelope("{\"idempotency_key\":\"k\",\"events\":[],}", &key, events, 256, errmsg),
+		  0);
+	ASSERT_EQ(envelope("{\"idempotency_key\":\"k\",\"events\":[", &key, events, 256, errmsg),
+		  0);
+	ASSERT_NULL(key);
+
+	/* An envelope: the key, and the events' bytes as sent. */
+	ASSERT_EQ(envelope(" { \"idempotency_key\" : \"order-7\" , \"events\" : [{\"type\":\"a\","
+			   "\"message\":\"}]{,\"}, {\"type\":\"b\",\"message\":\"n\"}] } ",
+			   &key, events, 256, errmsg),
+		  1);
+	ASSERT_STR_EQ(key, "order-7");
+	ASSERT_STR_EQ(events, "[{\"type\":\"a\",\"message\":\"}]{,\"}, "
+			      "{\"type\":\"b\",\"message\":\"n\"}]");
+	free(key);
+	ASSERT_EQ(envelope("{\"events\":{\"type\":\"a\",\"message\":\"m\"},"
+			   "\"idempotency_key\":\"a\\/b\"}",
+			   &key, events, 256, errmsg),
+		  1);
+	ASSERT_STR_EQ(key, "a/b");
+	ASSERT_STR_EQ(events, "{\"type\":\"a\",\"message\":\"m\"}");
+	free(key);
+
+	/* Envelopes that are wrong. */
+	ASSERT_EQ(envelope("{\"idempotency_key\":\"k\"}", &key, events, 256, errmsg), ERR_INVAL);
+	ASSERT_NOT_NULL(strstr(errmsg, "\"events\""));
+	ASSERT_EQ(envelope("{\"idempotency_key\":\"k\",\"events\":[],\"x\":1}", &key, events, 256,
+			   errmsg),
+		  ERR_INVAL);
+	ASSERT_EQ(envelope("{\"idempotency_key\":7,\"events\":[]}", &key, events, 256, errmsg),
+		  ERR_INVAL);
+	ASSERT_NOT_NULL(strstr(errmsg, "must be a string"));
+	ASSERT_EQ(envelope("{\"idempotency_key\":\"\",\"events\":[]}", &key, events, 256, errmsg),
+		  ERR_INVAL);
+	ASSERT_NOT_NULL(strstr(errmsg, "1 to 128"));
+	ASSERT_EQ(envelope("{\"idempotency_key\":\"caf\u00e9\",\"events\":[]}", &key, events, 256,
+			   errmsg),
+		  ERR_INVAL);
+	ASSERT_NOT_NULL(strstr(errmsg, "printable ASCII"));
+	ASSERT_NULL(key);
+}
+
+TEST(key_header_values)
+{
+	char errmsg[ERRMSG_SIZE], long_key[200];
+
+	char *k = ingest_key_parse("\"quoted-key\"", errmsg);
+	ASSERT_STR_EQ(k, "quoted-key");
+	free(k);
+	k = ingest_key_parse("8e2f7c1a-4b0e-4d5e-9a7b-2f3c4d5e6f70", errmsg);
+	ASSERT_STR_EQ(k, "8e2f7c1a-4b0e-4d5e-9a7b-2f3c4d5e6f70");
+	free(k);
+	memset(long_key, 'k', 129);
+	long_key[129] = '\0';
+	ASSERT_NULL(ingest_key_parse(long_key, errmsg));
+	long_key[128] = '\0';
+	k = ingest_key_parse(long_key, errmsg);
+	ASSERT_NOT_NULL(k);
+	free(k);
+	ASSERT_NULL(ingest_key_parse("tab\there", errmsg));
+	ASSERT_NULL(ingest_key_parse("", errmsg));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -432,6 +529,8 @@ main(int argc, char **argv)
 		TEST_ENTRY(answer_json),
 		TEST_ENTRY(error_json),
 		TEST_ENTRY(error_json_of_parse_errors),
+		TEST_ENTRY(envelopes),
+		TEST_ENTRY(key_header_values),
 		TEST_ENTRY(scalar_elements_are_bad_events),
 	};
 

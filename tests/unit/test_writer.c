@@ -28,6 +28,7 @@
 #include "ingest.h"
 #include "retention.h"
 #include "store.h"
+#include "store_keys.h"
 #include "timestamp.h"
 #include "writer.h"
 
@@ -1044,6 +1045,98 @@ TEST(retention_by_count_after_commits)
 	free_all(b, 2);
 }
 
+/* A batch with an idempotency key; its fingerprint is made of fill. */
+static struct ingest_batch *
+keyed_batch(const char *key, int n, int fill)
+{
+	struct ingest_batch *b = batch_new("unit", NULL, 0, 0, n, NULL);
+
+	b->idem_key = strdup(key);
+	ASSERT_NOT_NULL(b->idem_key);
+	memset(b->idem_hash, fill, sizeof b->idem_hash);
+	b->idem_status = 200;
+	return b;
+}
+
+/* The key as a read-only handle finds it: 1 with *k filled, or 0. */
+static int
+key_in_store(const char *path, const char *key, struct store_key *k)
+{
+	char errmsg[ERRMSG_SIZE];
+	int err;
+	store *ro = store_open(path, STORE_READONLY, &err, errmsg);
+
+	ASSERT_NOT_NULL(ro);
+	int rc = store_keys_get(ro, key, k);
+	ASSERT_GE(rc, 0);
+	store_close(ro);
+	return rc;
+}
+
+TEST(keys_are_recorded_with_their_events_and_expire)
+{
+	struct retention_policy p = {.key_window_us = 3600 * US};
+	struct ingest_batch *b[3], *back[3], *failed, *failed_back;
+	struct writer_stats st;
+	struct store_key k;
+	uint64_t seen = notify_count();
+	char path[512], want[128];
+
+	path_in(path, sizeof path, "keys/sentinel.db");
+	writer *w = writer_on(path, &p);
+	ASSERT_OK(writer_submit(w, b[0] = keyed_batch("order-1", 3, 0x11)));
+	ASSERT_OK(writer_submit(w, b[1] = batch_new("unit", NULL, 0, 1, 2, NULL)));
+	ASSERT_OK(writer_submit(w, b[2] = keyed_batch("order-2", 1, 0x22)));
+	take_done(w, &seen, back, 3);
+	check_committed(b[0], 1);
+	check_committed(b[1], 4);
+	check_committed(b[2], 6);
+
+	ASSERT_EQ(key_in_store(path, "order-1", &k), 1);
+	ASSERT_EQ(k.status, 200);
+	ASSERT_EQ(k.first_id, 1);
+	ASSERT_EQ(k.last_id, 3);
+	ASSERT_EQ(k.hash[0], 0x11);
+	ASSERT_EQ(k.hash[31], 0x11);
+	ASSERT_LE(timestamp_now() - k.created_us, 60 * US);
+	ASSERT_STR_EQ(k.answer, "{\"accepted\":3,\"first_id\":1,\"last_id\":3}");
+	free(k.answer);
+	ASSERT_EQ(key_in_store(path, "order-2", &k), 1);
+	snprintf(want, sizeof want, "{\"accepted\":1,\"first_id\":6,\"last_id\":6}");
+	ASSERT_STR_EQ(k.answer, want);
+	free(k.answer);
+	ASSERT_EQ(key_in_store(path, "order-3", &k), 0);
+
+	/* A commit that fails records its key no more than its events. */
+	fault_arm(SQLITE_FULL);
+	ASSERT_OK(writer_submit(w, failed = keyed_batch("order-3", 2, 0x33)));
+	take_done(w, &seen, &failed_back, 1);
+	fault_arm(0);
+	check_failed(failed, ERR_FULL, "storage full");
+	ASSERT_EQ(key_in_store(path, "order-3", &k), 0);
+
+	/* Within the window a pass keeps the keys. */
+	writer_request_maintenance(w);
+	wait_passes(w, 1, &st);
+	ASSERT_EQ(st.keys_expired, 0);
+	ASSERT_EQ(key_in_store(path, "order-1", &k), 1);
+	free(k.answer);
+	writer_destroy(w);
+
+	/* With a window of nothing, the next pass removes them all. */
+	p.key_window_us = 0;
+	w = writer_on(path, &p);
+	writer_request_maintenance(w);
+	wait_passes(w, 1, &st);
+	ASSERT_EQ(st.keys_expired, 2);
+	ASSERT_EQ(key_in_store(path, "order-1", &k), 0);
+	ASSERT_EQ(key_in_store(path, "order-2", &k), 0);
+	check_store_holds(path, b, 3);
+	writer_destroy(w);
+	free_all(b, 3);
+	ingest_batch_free(failed);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1058,6 +1151,7 @@ main(int argc, char **argv)
 		TEST_ENTRY(destroy_commits_and_frees_batches_not_taken),
 		TEST_ENTRY(retention_on_request),
 		TEST_ENTRY(retention_by_count_after_commits),
+		TEST_ENTRY(keys_are_recorded_with_their_events_and_expire),
 	};
 	int rc;
 

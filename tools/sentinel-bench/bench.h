@@ -70,6 +70,8 @@ struct bench_opts {
 	int any_2xx;
 	/* fanout: events in one post at most */
 	unsigned max_batch;
+	/* ingest-http: every post carries an Idempotency-Key of its own */
+	int idempotency;
 
 	/* nats-ingest, nats-replay */
 	const char *nats_url;

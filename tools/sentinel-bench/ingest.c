@@ -11,7 +11,9 @@
  * again (ids, not bodies, make events distinct in the store), so the client
  * spends its time on the wire, not on formatting. The rate is the events
  * the server accepted divided by the time from the first request to the
- * last answer; every answer's "accepted" is checked.
+ * last answer; every answer's "accepted" is checked. With --idempotency
+ * each post carries an Idempotency-Key of its own (producer and sequence
+ * number), so the server fingerprints and records every request.
  */
 #include <event2/event.h>
 #include <libwebsockets.h>
@@ -47,6 +49,7 @@ struct producer {
 	struct buf part;             /* the body of the last, smaller batch */
 	httpc *http;
 	struct wsc ws;
+	uint64_t posts;       /* requests sent, for --idempotency's keys */
 	unsigned char *frame; /* LWS_PRE + the message, for lws to mask in place */
 	size_t frame_cap;
 	int done;
@@ -68,6 +71,7 @@ struct ingest_run {
 	int timed_out;
 	char first_error[256];
 	size_t bytes_sent; /* request bodies */
+	int64_t t_key;     /* the run's part of --idempotency's keys: its start */
 };
 
 /* The producer is done; the last one ends the run. */
@@ -154,13 +158,20 @@ http_send(struct producer *p)
 {
 	unsigned n = p->unsent < p->run->batch ? (unsigned)p->unsent : p->run->batch;
 	const struct buf *b = next_body(p, n);
+	const char *headers = BENCH_JSON_HEADERS;
+	char keyed[160];
 
 	if (!n) {
 		finish_producer(p);
 		return;
 	}
-	if (httpc_request(p->http, "POST", p->run->o->post.path, BENCH_JSON_HEADERS, b->data,
-			  b->len)) {
+	if (p->run->o->idempotency) {
+		snprintf(keyed, sizeof keyed,
+			 BENCH_JSON_HEADERS "Idempotency-Key: bench-%lld-%u-%llu\r\n",
+			 (long long)p->run->t_key, p->index, (unsigned long long)p->posts++);
+		headers = keyed;
+	}
+	if (httpc_request(p->http, "POST", p->run->o->post.path, headers, b->data, b->len)) {
 		producer_error(p, "cannot post", httpc_errmsg(p->http));
 		return;
 	}
@@ -394,6 +405,10 @@ ingest(const struct bench_opts *o, struct report *r, int ws)
 	if (ws)
 		report_param(r, "window", run.window);
 	report_param(r, "events", (double)run.events);
+	if (o->idempotency) {
+		report_param(r, "idempotency", 1);
+		run.t_key = bench_mono_us(); /* keys differ from one run to the next */
+	}
 
 	bench_cpu_begin(&cpu, bench_server_pid(o));
 	rc = run_ingest(&run);

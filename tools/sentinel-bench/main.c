@@ -37,6 +37,7 @@ static const char usage[] =
 	"               waiting for its answer before the next (batch 1: one event\n"
 	"               a request, as a bare object); result: events/s\n"
 	"      --batch N (1000)  --producers P (2)  --events E (1000000)\n"
+	"      --idempotency  each post with an Idempotency-Key of its own\n"
 	"  ingest-ws    the same over /ws/ingest: each message an array, up to W\n"
 	"               messages in flight per connection; result: events/s\n"
 	"      --batch N (1000)  --producers P (2)  --events E (1000000)  --window W (8)\n"
@@ -119,6 +120,7 @@ enum {
 	OPT_ANY_2XX,
 	OPT_MAX_BATCH,
 	OPT_NATS_URL,
+	OPT_IDEMPOTENCY,
 	OPT_END_,
 };
 
@@ -133,7 +135,8 @@ struct scenario {
 
 static const struct scenario scenarios[] = {
 	{"ingest-http", bench_ingest_http,
-	 BIT(OPT_BATCH) | BIT(OPT_PRODUCERS) | BIT(OPT_EVENTS) | BIT(OPT_ANY_2XX)},
+	 BIT(OPT_BATCH) | BIT(OPT_PRODUCERS) | BIT(OPT_EVENTS) | BIT(OPT_ANY_2XX) |
+		 BIT(OPT_IDEMPOTENCY)},
 	{"ingest-ws", bench_ingest_ws,
 	 BIT(OPT_BATCH) | BIT(OPT_PRODUCERS) | BIT(OPT_EVENTS) | BIT(OPT_WINDOW)},
 	{"fanout", bench_fanout,
@@ -265,6 +268,9 @@ take_option(struct bench_opts *o, int opt, const char *name, const char *arg)
 	case OPT_ANY_2XX:
 		o->any_2xx = 1;
 		return 0;
+	case OPT_IDEMPOTENCY:
+		o->idempotency = 1;
+		return 0;
 	case OPT_MAX_BATCH:
 		rc = parse_uint(arg, 1, 1000, &u);
 		o->max_batch = (unsigned)u;
@@ -387,6 +393,7 @@ main(int argc, char **argv)
 		{"any-2xx", no_argument, NULL, OPT_ANY_2XX},
 		{"max-batch", required_argument, NULL, OPT_MAX_BATCH},
 		{"nats-url", required_argument, NULL, OPT_NATS_URL},
+		{"idempotency", no_argument, NULL, OPT_IDEMPOTENCY},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
