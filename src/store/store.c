@@ -263,6 +263,13 @@ setup(store *st)
 		if ((rc = store_chain__upgrade(st->db, st->chain, st->errmsg)) ||
 		    (rc = store_chain__head(st->db, &st->head_id, st->head, st->errmsg)))
 			return rc;
+		/* From here on, the statement journal of each multi-row INSERT
+		 * (a few pages, dropped at the statement's end) stays in memory
+		 * instead of a temporary file created, written and deleted in
+		 * every transaction. Migrations and upgrades above, and VACUUM,
+		 * whose temporary data can be as large as the store, use files. */
+		if ((rc = exec(st, "PRAGMA temp_store = MEMORY")))
+			return rc;
 		if ((rc = prepare(st,
 				  "INSERT INTO journal (id, ts_us, type, body, hash) "
 				  "VALUES (?, ?, ?, ?, ?)",
@@ -1368,7 +1375,13 @@ store_incremental_vacuum(store *st, int max_pages)
 int
 store_vacuum(store *st)
 {
-	return exec(st, "VACUUM");
+	/* VACUUM copies the whole store into a temporary database: on disk. */
+	int rc = exec(st, "PRAGMA temp_store = FILE");
+
+	if (!rc)
+		rc = exec(st, "VACUUM");
+	int rc2 = exec(st, "PRAGMA temp_store = MEMORY");
+	return rc ? rc : rc2;
 }
 
 void

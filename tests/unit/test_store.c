@@ -22,6 +22,7 @@
 #include "err.h"
 #include "logevent.h"
 #include "store.h"
+#include "store_db.h"
 #include "store_ids.h"
 
 #define US       INT64_C(1000000)
@@ -1191,6 +1192,41 @@ TEST(normalise)
 	free(s);
 }
 
+/* The writer keeps statement journals in memory (temp_store = MEMORY, 2),
+ * also across a transaction of several 64-row statements; VACUUM, whose
+ * temporary copy can be as large as the store, runs on files and gives
+ * the setting back. */
+TEST(temp_store_in_memory_but_vacuum_on_files)
+{
+	char path[512], texts[200][96];
+	const char *json[200];
+	int64_t ids[200], n = -1;
+
+	for (int i = 0; i < 200; i++) {
+		snprintf(texts[i], sizeof texts[i],
+			 "{\"type\":\"system\",\"message\":\"event %d\"}", i);
+		json[i] = texts[i];
+	}
+	path_in(path, sizeof path, "temp/sentinel.db");
+	store *st = open_ok(path, STORE_WRITE);
+	ASSERT_EQ(sq_int(store__db(st), "PRAGMA temp_store"), 2);
+	append_all(st, json, 200, ids);
+	for (int i = 0; i < 200; i++)
+		ASSERT_EQ(ids[i], i + 1);
+	ASSERT_EQ(last_id(st), 200);
+
+	ASSERT_OK(store_vacuum(st));
+	ASSERT_EQ(sq_int(store__db(st), "PRAGMA temp_store"), 2);
+	ASSERT_OK(store_count(st, &n));
+	ASSERT_EQ(n, 200);
+	store_close(st);
+
+	/* Readers keep SQLite's default. */
+	st = open_ok(path, STORE_READONLY);
+	ASSERT_EQ(sq_int(store__db(st), "PRAGMA temp_store"), 0);
+	store_close(st);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1215,6 +1251,7 @@ main(int argc, char **argv)
 		TEST_ENTRY(audit_view),
 		TEST_ENTRY(normalise),
 		TEST_ENTRY(migrations_match_schema_sql),
+		TEST_ENTRY(temp_store_in_memory_but_vacuum_on_files),
 	};
 	int rc;
 

@@ -285,6 +285,16 @@ row "fan-out deliveries, 1,000 subscribers (1,500,000/s offered)" "≥ 1,000,000
   "$(each fanout value)" messages/s
 row "replay to one client from the store" "≥ 750,000" ge 750000 \
   "$(each replay value)" events/s
+row "server CPU per event, batches of 1,000 over HTTP, --sync normal" "≤ 4" le 4 \
+  "$(each ingest-http server_us_per_unit)" "µs/event" 2
+row "server CPU per request, one event a request, 16 producers" "≤ 15" le 15 \
+  "$(each ingest-single server_us_per_unit)" "µs/request" 2
+row "server CPU per delivery, 100 subscribers × 10,000 events/s" "≤ 1.5" le 1.5 \
+  "$(each latency server_us_per_unit)" "µs/delivery" 2
+row "server CPU per delivery, 100 subscribers × 2,000 events/s" "—" - 0 \
+  "$(each latency-2k server_us_per_unit)" "µs/delivery" 2
+row "server CPU per event, replay to one client" "≤ 0.4" le 0.4 \
+  "$(each replay server_us_per_unit)" "µs/event" 3
 row "memory per idle subscriber ($IDLE_CONNECTIONS connections)" "≤ 16" le 16 \
   "$(each idle value)" KiB 1
 row "export to JSON lines (sentinel-export)" "≥ 1,000,000" ge 1000000 "${EXPORT_RATE[*]}" \
