@@ -444,14 +444,6 @@ writer_main(void *arg)
 	writer *w = arg;
 	int active = retention_active(&w->policy);
 
-	/* The store's counters (one row per type, not a count of the rows);
-	 * from here on commits and retention move it. */
-	if (store_count(w->st, &w->count))
-		log_error("cannot count the events in the store: %s", store_errmsg(w->st));
-	else
-		w->counted = 1;
-	publish_count(w);
-
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
 		while (!w->queue && !w->stopping && !w->maintenance_due)
@@ -528,7 +520,14 @@ writer_create(store *st, const struct retention_policy *policy, writer_notify_fn
 	w->notify_arg = notify_arg;
 	w->queue_tail = &w->queue;
 	w->done_tail = &w->done;
-	w->stats.stored = -1;
+	/* The store's counters (one row per type, not a count of the rows),
+	 * read before the thread starts so that the first stats have them;
+	 * from here on commits and retention move the count. */
+	if (store_count(st, &w->count))
+		log_error("cannot count the events in the store: %s", store_errmsg(st));
+	else
+		w->counted = 1;
+	w->stats.stored = w->counted ? w->count : -1;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->wake, NULL);
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
