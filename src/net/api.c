@@ -260,8 +260,8 @@ process_metrics(struct buf *b)
 /*
  * What the store holds, from cheap sources only: the count the writer keeps
  * (read from the store's counters at its start, then moved by every commit
- * and retention step; -1 if they could not be read) and the oldest timestamp, which is one
- * index seek. A gauge without a value is left out.
+ * and retention step; -1 if they could not be read) and the oldest
+ * timestamp, which is one index seek. A gauge without a value is left out.
  */
 static int
 store_metrics(struct buf *b, int64_t stored, int has_oldest, int64_t oldest_us)
