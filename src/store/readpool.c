@@ -321,25 +321,26 @@ void
 readpool_dispatch(readpool *p)
 {
 	pthread_mutex_lock(&p->lock);
-	readpool_job *list = p->ready;
+	readpool_job *job = p->ready;
 	p->ready = NULL;
-	for (readpool_job *job = list; job; job = job->next_ready)
-		job->on_ready = 0;
-	pthread_mutex_unlock(&p->lock);
-
-	for (readpool_job *job = list, *next; job; job = next) {
-		next = job->next_ready;
-		/* The ready list's reference keeps the job alive through the
-		 * call, whatever the callback does with the loop's. */
-		pthread_mutex_lock(&p->lock);
+	while (job) {
+		/*
+		 * Read the link before on_ready drops: from then on a reader
+		 * thread may put the job on the new ready list, which rewrites
+		 * next_ready. The ready list's reference keeps the job alive
+		 * through the call, whatever the callback does with the loop's.
+		 */
+		readpool_job *next = job->next_ready;
 		int wanted = !job->released;
+		job->on_ready = 0;
 		pthread_mutex_unlock(&p->lock);
 		if (wanted)
 			job->o.ready(job, job->o.ready_arg);
 		pthread_mutex_lock(&p->lock);
 		unref(job);
-		pthread_mutex_unlock(&p->lock);
+		job = next;
 	}
+	pthread_mutex_unlock(&p->lock);
 }
 
 int
