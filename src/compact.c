@@ -28,6 +28,7 @@
 #include "err.h"
 #include "retention.h"
 #include "store.h"
+#include "thread_name.h"
 #include "timestamp.h"
 
 /* Seconds between two progress lines. */
@@ -133,6 +134,7 @@ reporter_main(void *arg)
 	struct progress *p = arg;
 	struct timespec until;
 
+	thread_name_set("progress");
 	pthread_mutex_lock(&p->lock);
 	while (!p->stop) {
 		clock_gettime(CLOCK_REALTIME, &until);

@@ -25,6 +25,7 @@
 #include "err.h"
 #include "log.h"
 #include "stream.h"
+#include "thread_name.h"
 #include "timestamp.h"
 
 /* What one gathering holds at most: below the writer's 2 MiB group bound. */
@@ -300,6 +301,7 @@ applier_main(void *arg)
 	natsSubscription *sub = NULL;
 	int64_t next_poll = 0, resume_at = 0;
 
+	thread_name_set("applier");
 	while (!atomic_load(&a->stopping) && !atomic_load(&a->fatal)) {
 		int64_t now = timestamp_now(), position, last;
 		struct ingest_batch *runs;

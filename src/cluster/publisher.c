@@ -26,6 +26,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "thread_name.h"
 #include "timestamp.h"
 
 /* Events in flight (published or waiting for a retry) at most. */
@@ -396,6 +397,7 @@ publisher_main(void *arg)
 	publisher *p = arg;
 	natsMsg *due[64];
 
+	thread_name_set("publisher");
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		int64_t now = timestamp_now(), next_due;

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "err.h"
+#include "thread_name.h"
 
 enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE };
 
@@ -106,6 +107,7 @@ worker_main(void *arg)
 	struct worker *w = arg;
 	readpool *p = w->pool;
 
+	thread_name_set("reader");
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		while (!p->queue && !atomic_load(&p->stopping))

@@ -18,6 +18,7 @@
 #include "retention.h"
 #include "store_ids.h"
 #include "store_keys.h"
+#include "thread_name.h"
 #include "timestamp.h"
 #include "wire.h"
 
@@ -444,6 +445,7 @@ writer_main(void *arg)
 	writer *w = arg;
 	int active = retention_active(&w->policy);
 
+	thread_name_set("writer");
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
 		while (!w->queue && !w->stopping && !w->maintenance_due)

@@ -240,9 +240,21 @@ def test_default_store_path():
             log.close()
 
 
+def test_threads_are_named():
+    # top -H, ps -L and gdb tell the writer and the readers from the loop.
+    srv = Server("--readers", "3").start()
+    try:
+        task = f"/proc/{srv.proc.pid}/task"
+        names = sorted(open(f"{task}/{t}/comm").read().strip() for t in os.listdir(task))
+        expect_eq([n for n in names if n in ("reader", "writer")],
+                  ["reader", "reader", "reader", "writer"], f"thread names {names}")
+    finally:
+        expect_eq(srv.stop(), 0, "exit code")
+
+
 if __name__ == "__main__":
     run(test_sigterm_closes_subscribers_and_checkpoints,
         test_sigterm_closes_ingest_connections_with_1001, test_sigint_stops_cleanly,
         test_ids_continue_across_restarts, test_ids_never_reused_after_deleting_every_row,
         test_command_line, test_store_folders_are_created, test_bad_store_refused,
-        test_port_in_use_refused, test_default_store_path)
+        test_port_in_use_refused, test_default_store_path, test_threads_are_named)
