@@ -15,6 +15,7 @@ import socket
 import sqlite3
 import subprocess
 import tempfile
+import time
 
 from harness import (BINARY, HOST, Server, Subscriber, expect, expect_eq, expect_in, free_port,
                      ids_of, run)
@@ -245,9 +246,14 @@ def test_threads_are_named():
     srv = Server("--readers", "3").start()
     try:
         task = f"/proc/{srv.proc.pid}/task"
-        names = sorted(open(f"{task}/{t}/comm").read().strip() for t in os.listdir(task))
-        expect_eq([n for n in names if n in ("reader", "writer")],
-                  ["reader", "reader", "reader", "writer"], f"thread names {names}")
+        deadline = time.monotonic() + 10
+        while True:  # each thread names itself when it starts
+            names = sorted(open(f"{task}/{t}/comm").read().strip() for t in os.listdir(task))
+            ours = [n for n in names if n in ("reader", "writer")]
+            if len(ours) == 4 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        expect_eq(ours, ["reader", "reader", "reader", "writer"], f"thread names {names}")
     finally:
         expect_eq(srv.stop(), 0, "exit code")
 
