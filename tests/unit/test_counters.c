@@ -23,6 +23,7 @@
 #include "err.h"
 #include "logevent.h"
 #include "store.h"
+#include "store_open_ok.h"
 #include "timestamp.h"
 
 #define US INT64_C(1000000)
@@ -49,19 +50,6 @@ path_in(char *buf, size_t size, const char *rel)
 	int n = snprintf(buf, size, "%s/%s", root, rel);
 	ASSERT(n > 0 && (size_t)n < size);
 	return buf;
-}
-
-static store *
-open_ok(const char *path, int flags)
-{
-	char errmsg[ERRMSG_SIZE] = "";
-	int err = 0;
-	store *st = store_open(path, flags, &err, errmsg);
-
-	if (!st)
-		fprintf(stderr, "store_open(%s): %s (%s)\n", path, errmsg, err_str(err));
-	ASSERT_NOT_NULL(st);
-	return st;
 }
 
 /* Append one event of type at ts_us, inside the caller's transaction. */
@@ -161,7 +149,7 @@ TEST(counts_follow_appends_deletions_and_rollbacks)
 	struct logevent ev;
 
 	path_in(path, sizeof path, "counts/sentinel.db");
-	store *st = open_ok(path, STORE_WRITE);
+	store *st = store_open_ok(path, STORE_WRITE);
 	counts_are(st, "", 0);
 
 	ASSERT_OK(store_begin(st));
@@ -209,7 +197,7 @@ TEST(counts_follow_appends_deletions_and_rollbacks)
 	store_close(st);
 
 	/* They are in the file. */
-	st = open_ok(path, STORE_READONLY);
+	st = store_open_ok(path, STORE_READONLY);
 	counts_are(st, "a=2", 2);
 	store_close(st);
 
@@ -218,7 +206,7 @@ TEST(counts_follow_appends_deletions_and_rollbacks)
 	sq_exec(db, "INSERT INTO journal (ts_us, type, body) "
 		    "VALUES (1, 'z', '{\"type\":\"z\",\"message\":\"m\"}')");
 	sqlite3_close(db);
-	st = open_ok(path, STORE_WRITE);
+	st = store_open_ok(path, STORE_WRITE);
 	counts_are(st, "a=2", 2);
 	ASSERT_EQ(store_recount(st), ERR_INVAL); /* outside a transaction */
 	ASSERT_OK(store_begin(st));
@@ -451,8 +439,8 @@ TEST(marks_agree_with_plain_sql)
 	int64_t seq = 0, deleted = 0, max_id = 0;
 
 	path_in(path, sizeof path, "marks/sentinel.db");
-	store *st = open_ok(path, STORE_WRITE);
-	store *reader = open_ok(path, STORE_READONLY);
+	store *st = store_open_ok(path, STORE_WRITE);
+	store *reader = store_open_ok(path, STORE_READONLY);
 	lookups_agree(reader, path, &rs, 10); /* empty */
 
 	/* Less than a run, then many runs in transactions of every size. */
@@ -475,7 +463,7 @@ TEST(marks_agree_with_plain_sql)
 
 	/* A reopened writer goes on from the open run. */
 	store_close(st);
-	st = open_ok(path, STORE_WRITE);
+	st = store_open_ok(path, STORE_WRITE);
 	add_events(st, &rs, &seq, 3000);
 	lookups_agree(reader, path, &rs, seq);
 
@@ -508,7 +496,7 @@ TEST(migration_counts_an_existing_store)
 	int64_t seq = 0;
 
 	path_in(path, sizeof path, "migrate/sentinel.db");
-	store *st = open_ok(path, STORE_WRITE);
+	store *st = store_open_ok(path, STORE_WRITE);
 	add_events(st, &rs, &seq, 5000);
 	store_close(st);
 
@@ -521,7 +509,7 @@ TEST(migration_counts_an_existing_store)
 
 	/* A reader reads it by id, but cannot count or look up times until a
 	 * writer migrated it, and says so. */
-	store *old = open_ok(path, STORE_READONLY);
+	store *old = store_open_ok(path, STORE_READONLY);
 	int64_t last = -1, since = -1, counted = -1;
 	ASSERT_OK(store_last_id(old, &last));
 	ASSERT_EQ(last, 5000);
@@ -530,7 +518,7 @@ TEST(migration_counts_an_existing_store)
 	ASSERT_EQ(store_first_id_since(old, 0, &since), ERR_SCHEMA);
 	store_close(old);
 
-	st = open_ok(path, STORE_WRITE);
+	st = store_open_ok(path, STORE_WRITE);
 	ASSERT_EQ(store_schema_version(st), store_latest_version());
 	db = sq_open(path, SQLITE_OPEN_READONLY);
 	ASSERT_EQ(sq_int(db, "SELECT count(*) FROM journal_marks"), 5000 / 1024);
@@ -616,9 +604,9 @@ TEST(every_listing_and_deletion_searches)
 	int64_t seq = 0;
 
 	path_in(path, sizeof path, "plans/sentinel.db");
-	store *st = open_ok(path, STORE_WRITE);
+	store *st = store_open_ok(path, STORE_WRITE);
 	add_events(st, &rs, &seq, 3000);
-	store *reader = open_ok(path, STORE_READONLY);
+	store *reader = store_open_ok(path, STORE_READONLY);
 
 	/* Every form of GET /api/events: with and without each bound, none
 	 * to three types, both orders. */

@@ -24,6 +24,7 @@
 #include "store.h"
 #include "store_db.h"
 #include "store_ids.h"
+#include "store_open_ok.h"
 
 #define US       INT64_C(1000000)
 #define NOW      (INT64_C(1773064800) * US + 123456)
@@ -59,19 +60,6 @@ event(const char *json)
 		fprintf(stderr, "%s: %s\n", json, errmsg);
 	ASSERT_OK(rc);
 	return ev;
-}
-
-static store *
-open_ok(const char *path, int flags)
-{
-	char errmsg[256] = "";
-	int err = 12345;
-	store *st = store_open(path, flags, &err, errmsg);
-
-	if (!st)
-		fprintf(stderr, "store_open(%s): %s (%s)\n", path, errmsg, err_str(err));
-	ASSERT_NOT_NULL(st);
-	return st;
 }
 
 /* store_open must fail with code and a message naming the path (or, when
@@ -276,7 +264,7 @@ TEST(open_creates_folders_and_wal_file)
 	snprintf(wal, sizeof wal, "%s-wal", path);
 
 	ASSERT(!file_exists(path));
-	store *st = open_ok(path, STORE_WRITE);
+	store *st = store_open_ok(path, STORE_WRITE);
 	ASSERT(file_exists(path));
 	ASSERT_GE(store_latest_version(), 1);
 	ASSERT_EQ(store_schema_version(st), store_latest_version());
@@ -309,7 +297,7 @@ TEST(append_and_read)
 	struct rows r = {0};
 
 	path_in(path, sizeof path, "append/sentinel.db");
-	store *st = open_ok(path, STORE_WRITE);
+	store *st = store_open_ok(path, STORE_WRITE);
 	append_all(st, three, 3, ids);
 	ASSERT_EQ(ids[0], 1);
 	ASSERT_EQ(ids[1], 2);
@@ -340,7 +328,7 @@ TEST(append_and_read)
 	rows_free(&r);
 
 	/* A read-only handle, opened while the writer is open, sees the same. */
-	store *ro = open_ok(path, STORE_READONLY);
+	store *ro = store_open_ok(path, STORE_READONLY);
 	ASSERT_STR_EQ(store_epoch(ro), store_epoch(st));
 	ASSERT_EQ(store_schema_version(ro), store_latest_version());
 	ASSERT_EQ(last_id(ro), 3);
@@ -380,7 +368,7 @@ TEST(append_and_read)
 	store_close(st);
 
 	/* And after closing and reopening read-only, still the same. */
-	ro = open_ok(path, STORE_READONLY);
+	ro = store_open_ok(path, STORE_READONLY);
 	read_after(ro, 0, 10, &r);
 	ASSERT_EQ(r.n, 4);
 	row_is(&r, 0, 0, 1);
@@ -398,7 +386,7 @@ TEST(ids_are_never_reused)
 	struct rows r = {0};
 
 	path_in(path, sizeof path, "ids/sentinel.db");
-	store *st = open_ok(path, STORE_WRITE);
+	store *st = store_open_ok(path, STORE_WRITE);
 	append_all(st, three, 3, ids);
 	ASSERT_EQ(ids[2], 3);
 	store_close(st);
@@ -409,7 +397,7 @@ TEST(ids_are_never_reused)
 	ASSERT_EQ(sq_int(db, "SELECT count(*) FROM journal"), 0);
 	sqlite3_close(db);
 
-	st = open_ok(path, STORE_WRITE);
+	st = store_open_ok(path, STORE_WRITE);
 	ASSERT_EQ(last_id(st), 3); /* with an empty table */
 	read_after(st, 0, 10, &r);
 	ASSERT_EQ(r.n, 0);
@@ -428,7 +416,7 @@ TEST(ids_are_never_reused)
 	ASSERT_EQ(append_one(st, three[2]), 5);
 	store_close(st);
 
-	st = open_ok(path, STORE_READONLY);
+	st = store_open_ok(path, STORE_READONLY);
 	ASSERT_EQ(last_id(st), 5);
 	store_close(st);
 }
@@ -461,7 +449,7 @@ TEST(ids_survive_an_unclean_stop)
 	int64_t mark = -1, ids[3];
 
 	path_in(path, sizeof path, "mark/sentinel.db");
-	store *st = open_ok(path, STORE_WRITE);
+	store *st = store_open_ok(path, STORE_WRITE);
 	ASSERT_STR_EQ(lost_at_open(st, buf, sizeof buf), "none");
 	ASSERT_OK(store_ids_mark(st, &mark));
 	ASSERT_EQ(mark, 0);
@@ -480,7 +468,7 @@ TEST(ids_survive_an_unclean_stop)
 	 * process. The machine did not restart (the same boot id), so the
 	 * kernel kept every commit: nothing was lost, and ids go on. */
 	store_close(st);
-	st = open_ok(path, STORE_WRITE);
+	st = store_open_ok(path, STORE_WRITE);
 	ASSERT_STR_EQ(lost_at_open(st, buf, sizeof buf), "none");
 	ASSERT_EQ(last_id(st), 3);
 	ASSERT_OK(store_ids_mark(st, &stored));
@@ -494,7 +482,7 @@ TEST(ids_survive_an_unclean_stop)
 	ASSERT_OK(store_meta_set(st, "id_reserved_boot", "an-earlier-boot"));
 	store_close(st);
 
-	st = open_ok(path, STORE_WRITE);
+	st = store_open_ok(path, STORE_WRITE);
 	char want[64];
 	snprintf(want, sizeof want, "4-%d", 4 + STORE_IDS_BLOCK);
 	ASSERT_STR_EQ(lost_at_open(st, buf, sizeof buf), want);
@@ -511,13 +499,13 @@ TEST(ids_survive_an_unclean_stop)
 	ASSERT_OK(store_ids_release(st));
 	store_close(st);
 
-	st = open_ok(path, STORE_WRITE);
+	st = store_open_ok(path, STORE_WRITE);
 	ASSERT_STR_EQ(lost_at_open(st, buf, sizeof buf), "none");
 	ASSERT_EQ(last_id(st), 5 + STORE_IDS_BLOCK);
 	store_close(st);
 
 	/* Readers see the recorded range too. */
-	st = open_ok(path, STORE_READONLY);
+	st = store_open_ok(path, STORE_READONLY);
 	ASSERT_STR_EQ(lost_after(st, 1, buf, sizeof buf), want);
 	store_close(st);
 	sqlite3 *db = sq_open(path, SQLITE_OPEN_READONLY);
@@ -534,12 +522,12 @@ TEST(ids_need_no_mark_under_sync_full)
 	int64_t mark = 0, ids[3];
 
 	path_in(path, sizeof path, "markfull/sentinel.db");
-	store *st = open_ok(path, STORE_WRITE | STORE_SYNC_FULL);
+	store *st = store_open_ok(path, STORE_WRITE | STORE_SYNC_FULL);
 	ASSERT_OK(store_ids_reserve(st, 3, &mark));
 	ASSERT_EQ(mark, 0);
 	append_all(st, three, 3, ids);
 	store_close(st);
-	st = open_ok(path, STORE_WRITE | STORE_SYNC_FULL);
+	st = store_open_ok(path, STORE_WRITE | STORE_SYNC_FULL);
 	ASSERT_STR_EQ(lost_at_open(st, buf, sizeof buf), "none");
 	ASSERT_EQ(append_one(st, three[0]), 4);
 	store_close(st);
@@ -584,7 +572,7 @@ TEST(retention_deletes)
 	int64_t ids[6], deleted, max_id;
 	struct rows r = {0};
 
-	store *st = open_ok(path_in(path, sizeof path, "retention/sentinel.db"), STORE_WRITE);
+	store *st = store_open_ok(path_in(path, sizeof path, "retention/sentinel.db"), STORE_WRITE);
 	ASSERT_EQ(first_id(st), 0);
 	ASSERT_EQ(first_id_since(st, 0), 0);
 	append_all(st, six, 6, ids);
@@ -661,7 +649,7 @@ TEST(migrations_are_idempotent)
 	struct rows r = {0};
 
 	path_in(path, sizeof path, "again/sentinel.db");
-	store *st = open_ok(path, STORE_WRITE);
+	store *st = store_open_ok(path, STORE_WRITE);
 	append_all(st, three, 3, ids);
 	snprintf(epoch, sizeof epoch, "%s", store_epoch(st));
 	store_close(st);
@@ -671,7 +659,7 @@ TEST(migrations_are_idempotent)
 	sqlite3_close(db);
 
 	for (int i = 0; i < 2; i++) {
-		st = open_ok(path, STORE_WRITE);
+		st = store_open_ok(path, STORE_WRITE);
 		ASSERT_EQ(store_schema_version(st), store_latest_version());
 		ASSERT_STR_EQ(store_epoch(st), epoch);
 		ASSERT_EQ(last_id(st), 3);
@@ -701,19 +689,19 @@ TEST(epoch_differs_between_stores)
 {
 	char a[512], b[512], epoch[STORE_EPOCH_SIZE];
 
-	store *st = open_ok(path_in(a, sizeof a, "epoch/a.db"), STORE_WRITE);
+	store *st = store_open_ok(path_in(a, sizeof a, "epoch/a.db"), STORE_WRITE);
 	assert_epoch(store_epoch(st));
 	snprintf(epoch, sizeof epoch, "%s", store_epoch(st));
 	store_close(st);
 
-	st = open_ok(path_in(b, sizeof b, "epoch/b.db"), STORE_WRITE);
+	st = store_open_ok(path_in(b, sizeof b, "epoch/b.db"), STORE_WRITE);
 	assert_epoch(store_epoch(st));
 	ASSERT(strcmp(store_epoch(st), epoch) != 0);
 	store_close(st);
 
 	/* A re-created store gets a new epoch. */
 	ASSERT_OK(unlink(a));
-	st = open_ok(a, STORE_WRITE);
+	st = store_open_ok(a, STORE_WRITE);
 	ASSERT(strcmp(store_epoch(st), epoch) != 0);
 	store_close(st);
 }
@@ -722,12 +710,12 @@ TEST(sync_full)
 {
 	char path[512];
 
-	store *st = open_ok(path_in(path, sizeof path, "full/sentinel.db"),
-			    STORE_WRITE | STORE_SYNC_FULL);
+	store *st = store_open_ok(path_in(path, sizeof path, "full/sentinel.db"),
+				  STORE_WRITE | STORE_SYNC_FULL);
 	ASSERT_EQ(append_one(st, three[0]), 1);
 	ASSERT_EQ(append_one(st, three[1]), 2);
 	store_close(st);
-	st = open_ok(path, STORE_READONLY);
+	st = store_open_ok(path, STORE_READONLY);
 	ASSERT_EQ(last_id(st), 2);
 	store_close(st);
 }
@@ -740,7 +728,7 @@ TEST(one_writer_at_a_time)
 	path_in(path, sizeof path, "lock/sentinel.db");
 	snprintf(lock, sizeof lock, "%s.lock", path);
 	snprintf(pid, sizeof pid, "pid %ld", (long)getpid());
-	store *w = open_ok(path, STORE_WRITE);
+	store *w = store_open_ok(path, STORE_WRITE);
 	ASSERT_EQ(append_one(w, three[0]), 1);
 	ASSERT(file_exists(lock));
 
@@ -754,13 +742,13 @@ TEST(one_writer_at_a_time)
 	ASSERT_NOT_NULL(strstr(errmsg, "test_store"));
 
 	/* Readers are not refused, and see what the writer committed. */
-	store *r = open_ok(path, STORE_READONLY);
+	store *r = store_open_ok(path, STORE_READONLY);
 	ASSERT_EQ(last_id(r), 1);
 	store_close(r);
 
 	/* Once the writer is gone, the next one may write. */
 	store_close(w);
-	w = open_ok(path, STORE_WRITE);
+	w = store_open_ok(path, STORE_WRITE);
 	ASSERT_EQ(append_one(w, three[1]), 2);
 	store_close(w);
 }
@@ -787,7 +775,7 @@ TEST(a_copy_put_back_gets_a_new_epoch)
 
 	path_in(path, sizeof path, "copy/sentinel.db");
 	path_in(saved, sizeof saved, "copy/saved.db");
-	store *st = open_ok(path, STORE_WRITE);
+	store *st = store_open_ok(path, STORE_WRITE);
 	ASSERT_NULL(store_renewal(st)); /* a new store */
 	ASSERT_EQ(append_one(st, three[0]), 1);
 	snprintf(epoch, sizeof epoch, "%s", store_epoch(st));
@@ -795,7 +783,7 @@ TEST(a_copy_put_back_gets_a_new_epoch)
 	copy_file(path, saved);
 
 	/* The store goes on; a reopen keeps the epoch. */
-	st = open_ok(path, STORE_WRITE);
+	st = store_open_ok(path, STORE_WRITE);
 	ASSERT_NULL(store_renewal(st));
 	ASSERT_STR_EQ(store_epoch(st), epoch);
 	ASSERT_EQ(append_one(st, three[1]), 2);
@@ -804,7 +792,7 @@ TEST(a_copy_put_back_gets_a_new_epoch)
 
 	/* The copy, taken at id 1, is put back: id 2 would be handed out again. */
 	copy_file(saved, path);
-	st = open_ok(path, STORE_WRITE);
+	st = store_open_ok(path, STORE_WRITE);
 	ASSERT_NOT_NULL(store_renewal(st));
 	ASSERT_NOT_NULL(strstr(store_renewal(st), "ends at id 1 but ids up to 3"));
 	assert_epoch(store_epoch(st));
@@ -814,17 +802,17 @@ TEST(a_copy_put_back_gets_a_new_epoch)
 	store_close(st);
 
 	/* The new epoch is kept from then on. */
-	st = open_ok(path, STORE_WRITE);
+	st = store_open_ok(path, STORE_WRITE);
 	ASSERT_NULL(store_renewal(st));
 	ASSERT_STR_EQ(store_epoch(st), epoch);
 	store_close(st);
-	st = open_ok(path, STORE_READONLY);
+	st = store_open_ok(path, STORE_READONLY);
 	ASSERT_STR_EQ(store_epoch(st), epoch);
 	store_close(st);
 
 	/* A copy with events but no mark of its own may be anyone's copy. */
 	copy_file(path, path_in(moved, sizeof moved, "copy/moved.db"));
-	st = open_ok(moved, STORE_WRITE);
+	st = store_open_ok(moved, STORE_WRITE);
 	ASSERT_NOT_NULL(store_renewal(st));
 	ASSERT_NOT_NULL(strstr(store_renewal(st), "has no"));
 	ASSERT(strcmp(store_epoch(st), epoch) != 0);
@@ -834,7 +822,7 @@ TEST(a_copy_put_back_gets_a_new_epoch)
 	ASSERT_OK(store_meta_set(st, "epoch", "00112233445566ff"));
 	store_close(st);
 	ASSERT_OK(unlink(path_in(saved, sizeof saved, "copy/moved.db.mark")));
-	st = open_ok(moved, STORE_WRITE);
+	st = store_open_ok(moved, STORE_WRITE);
 	ASSERT_NULL(store_renewal(st));
 	ASSERT_STR_EQ(store_epoch(st), "00112233445566ff");
 	store_close(st);
@@ -907,7 +895,7 @@ TEST(newer_schema)
 	char path[512], sql[64];
 
 	path_in(path, sizeof path, "newer/sentinel.db");
-	store *st = open_ok(path, STORE_WRITE);
+	store *st = store_open_ok(path, STORE_WRITE);
 	ASSERT_EQ(append_one(st, three[0]), 1);
 	store_close(st);
 
@@ -946,7 +934,7 @@ TEST(checkpoint)
 
 	path_in(path, sizeof path, "ckpt/sentinel.db");
 	snprintf(wal, sizeof wal, "%s-wal", path);
-	store *st = open_ok(path, STORE_WRITE);
+	store *st = store_open_ok(path, STORE_WRITE);
 	append_all(st, three, 3, ids);
 	ASSERT_GT(file_size(wal), 0);
 	ASSERT_OK(store_checkpoint(st, 0));
@@ -956,7 +944,7 @@ TEST(checkpoint)
 	ASSERT_EQ(append_one(st, three[0]), 4);
 	store_close(st);
 
-	st = open_ok(path, STORE_READONLY);
+	st = store_open_ok(path, STORE_READONLY);
 	ASSERT_EQ(last_id(st), 4);
 	store_close(st);
 }
@@ -967,7 +955,7 @@ TEST(audit_view)
 	int64_t ids[3];
 
 	path_in(path, sizeof path, "view/sentinel.db");
-	store *st = open_ok(path, STORE_WRITE);
+	store *st = store_open_ok(path, STORE_WRITE);
 	append_all(st, three, 3, ids);
 	store_close(st);
 
@@ -1146,7 +1134,7 @@ TEST(migrations_match_schema_sql)
 	sqlite3_close(db);
 
 	/* The database the migrations build. */
-	store *st = open_ok(path_in(path, sizeof path, "schema/sentinel.db"), STORE_WRITE);
+	store *st = store_open_ok(path_in(path, sizeof path, "schema/sentinel.db"), STORE_WRITE);
 	store_close(st);
 	db = sq_open(path, SQLITE_OPEN_READONLY);
 	schema_read(db, &migrated);
@@ -1208,7 +1196,7 @@ TEST(temp_store_in_memory_but_vacuum_on_files)
 		json[i] = texts[i];
 	}
 	path_in(path, sizeof path, "temp/sentinel.db");
-	store *st = open_ok(path, STORE_WRITE);
+	store *st = store_open_ok(path, STORE_WRITE);
 	ASSERT_EQ(sq_int(store__db(st), "PRAGMA temp_store"), 2);
 	append_all(st, json, 200, ids);
 	for (int i = 0; i < 200; i++)
@@ -1222,7 +1210,7 @@ TEST(temp_store_in_memory_but_vacuum_on_files)
 	store_close(st);
 
 	/* Readers keep SQLite's default. */
-	st = open_ok(path, STORE_READONLY);
+	st = store_open_ok(path, STORE_READONLY);
 	ASSERT_EQ(sq_int(store__db(st), "PRAGMA temp_store"), 0);
 	store_close(st);
 }

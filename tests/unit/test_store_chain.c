@@ -30,6 +30,7 @@
 #include "store.h"
 #include "store_chain.h"
 #include "store_export.h"
+#include "store_open_ok.h"
 #include "timestamp.h"
 
 #define US  INT64_C(1000000)
@@ -52,19 +53,6 @@ path_of(const char *name, char *buf, size_t size)
 	int n = snprintf(buf, size, "%s/%s/sentinel.db", root, name);
 	ASSERT(n > 0 && (size_t)n < size);
 	return buf;
-}
-
-static store *
-open_store(const char *path, int flags)
-{
-	char errmsg[ERRMSG_SIZE] = "";
-	int err = 0;
-	store *st = store_open(path, flags, &err, errmsg);
-
-	if (!st)
-		fprintf(stderr, "store_open(%s): %s\n", path, errmsg);
-	ASSERT_NOT_NULL(st);
-	return st;
 }
 
 /* The body of event n: its type cycles through three, its time is n hours. */
@@ -158,7 +146,7 @@ TEST(appends_are_linked)
 	struct store_chain_ends ends;
 	chain *c = chain_new();
 
-	store *st = open_store(path_of("linked", path, sizeof path), STORE_WRITE);
+	store *st = store_open_ok(path_of("linked", path, sizeof path), STORE_WRITE);
 	ASSERT_OK(store_chain_ends(st, &ends));
 	ASSERT_EQ(ends.head_id, 0);
 	expect_intact(st, 0, 0, 0);
@@ -208,7 +196,7 @@ TEST(appends_are_linked)
 
 	/* The next writer goes on from the head the last one recorded. (Two
 	 * writers at once cannot happen: the store's lock admits one.) */
-	store *a = open_store(path, STORE_WRITE);
+	store *a = store_open_ok(path, STORE_WRITE);
 	append_range(a, 9, 10);
 	expect_intact(a, 9, 0, 9);
 	store_close(a);
@@ -243,7 +231,7 @@ TEST(retention_keeps_the_chain_checkable)
 	char path[256];
 	struct store_chain_ends ends;
 
-	store *st = open_store(path_of("retention", path, sizeof path), STORE_WRITE);
+	store *st = store_open_ok(path_of("retention", path, sizeof path), STORE_WRITE);
 	append_range(st, 1, 12);
 	/* Oldest first: 1..3 go, the anchor is 3. */
 	delete_oldest(st, 3);
@@ -309,20 +297,20 @@ TEST(upgrade_links_an_older_store)
 	char path[256];
 	struct store_chain_report before, after;
 
-	store *st = open_store(path_of("upgrade", path, sizeof path), STORE_WRITE);
+	store *st = store_open_ok(path_of("upgrade", path, sizeof path), STORE_WRITE);
 	append_range(st, 1, 25);
 	verify(st, &before);
 	store_close(st);
 
 	/* As a store made before the chain: no hashes, no head. */
 	tamper(path, "UPDATE journal SET hash = NULL; DELETE FROM meta WHERE key LIKE 'chain_%'");
-	st = open_store(path, STORE_READONLY);
+	st = store_open_ok(path, STORE_READONLY);
 	struct store_chain_report r;
 	verify(st, &r);
 	ASSERT_EQ(r.check.broken, 1);
 	ASSERT_EQ(r.check.bad_id, 1);
 	store_close(st);
-	st = open_store(path, STORE_WRITE);
+	st = store_open_ok(path, STORE_WRITE);
 	expect_intact(st, 25, 0, 25);
 	verify(st, &after);
 	ASSERT_MEM_EQ(after.head_hash, before.head_hash, CHAIN_HASH_SIZE);
@@ -333,7 +321,7 @@ TEST(upgrade_links_an_older_store)
 	tamper(path, "UPDATE journal SET hash = NULL WHERE id > 10;"
 		     "INSERT OR REPLACE INTO meta VALUES ('chain_upgrade_id', '10');"
 		     "UPDATE meta SET value = '10' WHERE key = 'chain_head_id'");
-	st = open_store(path, STORE_WRITE);
+	st = store_open_ok(path, STORE_WRITE);
 	expect_intact(st, 25, 0, 25);
 	verify(st, &after);
 	ASSERT_MEM_EQ(after.head_hash, before.head_hash, CHAIN_HASH_SIZE);
@@ -350,11 +338,11 @@ tampered(const char *name, const char *sql, int64_t want_bad, int64_t want_after
 	char path[256];
 	struct store_chain_report r;
 
-	store *st = open_store(path_of(name, path, sizeof path), STORE_WRITE);
+	store *st = store_open_ok(path_of(name, path, sizeof path), STORE_WRITE);
 	append_range(st, 1, 20);
 	store_close(st);
 	tamper(path, sql);
-	st = open_store(path, STORE_READONLY);
+	st = store_open_ok(path, STORE_READONLY);
 	verify(st, &r);
 	if (!r.check.broken || r.check.bad_id != want_bad || r.check.after_id != want_after)
 		fprintf(stderr, "%s: broken %d at %lld after %lld: %s\n", sql, r.check.broken,
@@ -454,7 +442,7 @@ TEST(export_checks_out)
 	char path[256];
 	struct exported e;
 
-	store *st = open_store(path_of("export", path, sizeof path), STORE_WRITE);
+	store *st = store_open_ok(path_of("export", path, sizeof path), STORE_WRITE);
 	append_range(st, 1, 12);
 	delete_oldest(st, 2);
 	delete_older(st, "security", 8); /* 4 and 7 */
